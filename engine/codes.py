@@ -1,0 +1,156 @@
+"""Training-free binary codes from backbone features: LSH, PCA-sign and ITQ (numpy only).
+
+These give a searchable collection minutes after indexing, before DistillHash has trained, and they are the
+baselines the retrieval bench compares DistillHash against on the same features.
+
+ITQ: Y. Gong, S. Lazebnik, "Iterative Quantization: A Procrustean Approach to Learning Binary Codes", CVPR 2011.
+V = PCA_K(X - mean); alternate B = sign(V R) and R = argmin ||B - V R||_F (orthogonal Procrustes: U S W^T = svd(V^T B),
+R = U W^T) for ``iters`` rounds.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize"]
+
+Floats = npt.NDArray[np.float32]
+Codes = npt.NDArray[np.uint8]
+
+BITS_CHOICES = (16, 32, 64, 128)
+
+
+def l2_normalize(x: npt.ArrayLike) -> Floats:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def pack_signs(projected: npt.ArrayLike) -> Codes:
+    """Bit i of a code is 1 where ``projected[:, i] > 0``; packed big-endian into bytes, as faiss expects."""
+    return np.packbits(np.asarray(projected) > 0, axis=1)
+
+
+@dataclass
+class LinearCoder:
+    """code = pack(sign((normalize(x) - mean) @ W)); one object for LSH, PCA-sign and ITQ.
+
+    Attributes:
+        kind: ``lsh``, ``pca`` or ``itq``.
+        mean: centre subtracted before projecting (d,).
+        weight: projection (d, bits).
+        meta: numbers worth keeping with the coder (e.g. how many photos it was fitted on).
+    """
+
+    kind: str
+    mean: Floats
+    weight: Floats
+    meta: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def bits(self) -> int:
+        return int(self.weight.shape[1])
+
+    def project(self, features: npt.ArrayLike) -> Floats:
+        """Real-valued pre-sign outputs (n, bits)."""
+        x = l2_normalize(features)
+        return (x - self.mean) @ self.weight
+
+    def encode(self, features: npt.ArrayLike, batch: int = 65536) -> Codes:
+        """Packed binary codes (n, bits // 8), computed in batches so 1M rows stay within memory."""
+        features = np.asarray(features)
+        out = np.empty((len(features), self.bits // 8), dtype=np.uint8)
+        for start in range(0, len(features), batch):
+            out[start : start + batch] = pack_signs(self.project(features[start : start + batch]))
+        return out
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        meta_keys = np.array(list(self.meta.keys()), dtype=str)
+        meta_vals = np.array(list(self.meta.values()), dtype=np.float64)
+        np.savez(buf, kind=np.array(self.kind), mean=self.mean, weight=self.weight, meta_keys=meta_keys,
+                 meta_vals=meta_vals)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LinearCoder:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = {str(k): float(v) for k, v in zip(z["meta_keys"], z["meta_vals"])}
+            return cls(str(z["kind"]), z["mean"].astype(np.float32), z["weight"].astype(np.float32), meta)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path) -> LinearCoder:
+        return cls.from_bytes(Path(path).read_bytes())
+
+
+def _check_bits(bits: int) -> None:
+    if bits % 8 or bits <= 0:
+        raise ValueError(f"code length must be a positive multiple of 8, got {bits}")
+
+
+def fit_lsh(features: npt.ArrayLike, bits: int, seed: int = 0) -> LinearCoder:
+    """Sign random projections (Charikar 2002) of centred, normalised features."""
+    _check_bits(bits)
+    x = l2_normalize(features)
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((x.shape[1], bits)).astype(np.float32)
+    return LinearCoder("lsh", x.mean(axis=0), weight, {"n_fit": float(len(x))})
+
+
+def _pca(x: Floats, bits: int) -> tuple[Floats, Floats]:
+    mean = x.mean(axis=0)
+    xc = x - mean
+    if len(x) > bits:
+        # Covariance eigendecomposition: d x d, cheap for d = 1280 whatever n is.
+        cov = (xc.T @ xc) / max(len(x) - 1, 1)
+        vals, vecs = np.linalg.eigh(cov.astype(np.float64))
+        order = np.argsort(vals)[::-1][:bits]
+        comps = vecs[:, order].astype(np.float32)
+    else:
+        raise ValueError(f"PCA to {bits} dimensions needs more than {bits} photos, got {len(x)}")
+    return mean, comps
+
+
+def fit_pca(features: npt.ArrayLike, bits: int, seed: int = 0) -> LinearCoder:
+    """Sign of the top-``bits`` principal components."""
+    _check_bits(bits)
+    x = l2_normalize(features)
+    mean, comps = _pca(x, bits)
+    return LinearCoder("pca", mean, comps, {"n_fit": float(len(x))})
+
+
+def fit_itq(features: npt.ArrayLike, bits: int, seed: int = 0, iters: int = 50) -> LinearCoder:
+    """ITQ (Gong & Lazebnik 2011): PCA then an orthogonal rotation that minimises quantisation error."""
+    _check_bits(bits)
+    x = l2_normalize(features)
+    mean, comps = _pca(x, bits)
+    v = (x - mean) @ comps
+    rng = np.random.default_rng(seed)
+    rot, _ = np.linalg.qr(rng.standard_normal((bits, bits)))
+    rot = rot.astype(np.float32)
+    for _ in range(iters):
+        b = np.where(v @ rot >= 0, 1.0, -1.0).astype(np.float32)
+        u, _, wt = np.linalg.svd(v.T @ b)
+        rot = (u @ wt).astype(np.float32)
+    return LinearCoder("itq", mean, (comps @ rot).astype(np.float32), {"n_fit": float(len(x))})
+
+
+_FITTERS = {"lsh": fit_lsh, "pca": fit_pca, "itq": fit_itq}
+
+
+def fit(kind: str, features: npt.ArrayLike, bits: int, seed: int = 0) -> LinearCoder:
+    """Fit a training-free coder by name (``lsh``, ``pca`` or ``itq``)."""
+    try:
+        fitter = _FITTERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown code kind {kind!r}; choose one of {sorted(_FITTERS)}") from None
+    return fitter(features, bits, seed=seed)
