@@ -1,0 +1,359 @@
+"""The catalog: one SQLite database (WAL) per library with folders, photos, per-file errors and models.
+
+Paths are stored as bytes (``os.fsencode``) so that file names which are not valid UTF-8 survive; the
+``display`` column holds a readable version for listing. Schema changes go through ``_MIGRATIONS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import CatalogError
+from engine.types import FileError, ModelInfo, Photo, PhotoId
+
+__all__ = ["Catalog", "FileRecord", "SCHEMA_VERSION", "fs_bytes", "fs_str"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path BLOB UNIQUE NOT NULL,
+        added TEXT NOT NULL
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path BLOB UNIQUE NOT NULL,
+        display TEXT NOT NULL,
+        size INTEGER,
+        mtime_ns INTEGER,
+        fingerprint TEXT,
+        width INTEGER,
+        height INTEGER,
+        orientation INTEGER,
+        taken_at TEXT,
+        format TEXT,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ok', 'error')),
+        error_code TEXT,
+        error TEXT,
+        feat_row INTEGER,
+        indexed_at REAL
+    );
+    CREATE INDEX photos_status ON photos(status);
+    CREATE INDEX photos_fingerprint ON photos(fingerprint);
+    CREATE INDEX photos_display ON photos(display);
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        bits INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0,
+        n_fit INTEGER NOT NULL DEFAULT 0,
+        metrics TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+}
+
+
+def fs_bytes(path: str | os.PathLike[str] | bytes) -> bytes:
+    return path if isinstance(path, bytes) else os.fsencode(os.fspath(path))
+
+
+def fs_str(raw: bytes) -> str:
+    return os.fsdecode(raw)
+
+
+def _display(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the scanner knows about a photo without decoding it."""
+
+    id: int
+    path: bytes
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    status: str
+    feat_row: int | None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class Catalog:
+    """Thread-safe handle on the catalog database.
+
+    One connection per thread (SQLite connections must not be shared across threads); writers use
+    ``with catalog.transaction():`` so a batch lands whole or not at all.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"cannot open the catalog {self.path}: {exc}") from exc
+
+    # -- connections ---------------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA busy_timeout=30000")
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._all:
+                try:
+                    con.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    def _migrate(self) -> None:
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"this library was written by a newer Simili (schema {version} > {SCHEMA_VERSION}); update Simili"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip() and "CREATE TABLE IF NOT EXISTS meta" not in statement:
+                        db.execute(statement)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(target),))
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- meta ----------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- folders -------------------------------------------------------------------------------------
+    def folders(self) -> list[tuple[int, str]]:
+        return [(r[0], fs_str(r[1])) for r in self.db.execute("SELECT id, path FROM folders ORDER BY path")]
+
+    def add_folder(self, path: str | os.PathLike[str]) -> int:
+        raw = fs_bytes(path)
+        db = self.db
+        db.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (?, ?)", (raw, _now()))
+        return int(db.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchone()[0])
+
+    def remove_folder(self, path: str | os.PathLike[str]) -> list[int]:
+        """Forget a folder and its photos (files are never touched). Returns the removed photo ids."""
+        raw = fs_bytes(path)
+        with self.transaction():
+            row = self.db.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchone()
+            if row is None:
+                return []
+            ids = [r[0] for r in self.db.execute("SELECT id FROM photos WHERE folder_id=?", (row[0],))]
+            self.db.execute("DELETE FROM photos WHERE folder_id=?", (row[0],))
+            self.db.execute("DELETE FROM folders WHERE id=?", (row[0],))
+        return ids
+
+    # -- photos --------------------------------------------------------------------------------------
+    def records(self, folder_id: int) -> dict[bytes, FileRecord]:
+        rows = self.db.execute(
+            "SELECT id, path, size, mtime_ns, fingerprint, status, feat_row FROM photos WHERE folder_id=?",
+            (folder_id,),
+        )
+        return {r[1]: FileRecord(*r) for r in rows}
+
+    def insert_pending(self, folder_id: int, items: Iterable[tuple[bytes, int, int, str | None]]) -> None:
+        self.db.executemany(
+            "INSERT INTO photos (folder_id, path, display, size, mtime_ns, fingerprint, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending')"
+            " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+            " fingerprint=excluded.fingerprint, status='pending', error_code=NULL, error=NULL, feat_row=NULL",
+            [(folder_id, raw, _display(raw), size, mtime, fp) for raw, size, mtime, fp in items],
+        )
+
+    def move(self, photo_id: int, folder_id: int, new_path: bytes, size: int, mtime_ns: int) -> None:
+        self.db.execute(
+            "UPDATE photos SET folder_id=?, path=?, display=?, size=?, mtime_ns=? WHERE id=?",
+            (folder_id, new_path, _display(new_path), size, mtime_ns, photo_id),
+        )
+
+    def delete(self, ids: Sequence[int]) -> None:
+        self.db.executemany("DELETE FROM photos WHERE id=?", [(int(i),) for i in ids])
+
+    def pending(self, limit: int | None = None) -> list[tuple[int, bytes]]:
+        sql = "SELECT id, path FROM photos WHERE status='pending' ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [(r[0], r[1]) for r in self.db.execute(sql)]
+
+    def mark_ok(self, rows: Iterable[tuple]) -> None:
+        """rows: (id, feat_row, width, height, orientation, taken_at, format)."""
+        now = time.time()
+        self.db.executemany(
+            "UPDATE photos SET status='ok', error_code=NULL, error=NULL, feat_row=?, width=?, height=?,"
+            " orientation=?, taken_at=?, format=?, indexed_at=? WHERE id=?",
+            [(fr, w, h, o, t, f, now, pid) for pid, fr, w, h, o, t, f in rows],
+        )
+
+    def mark_error(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        now = time.time()
+        self.db.executemany(
+            "UPDATE photos SET status='error', error_code=?, error=?, feat_row=NULL, indexed_at=? WHERE id=?",
+            [(code, msg, now, pid) for pid, code, msg in rows],
+        )
+
+    def counts(self) -> dict[str, int]:
+        out = {"ok": 0, "error": 0, "pending": 0}
+        for status, n in self.db.execute("SELECT status, COUNT(*) FROM photos GROUP BY status"):
+            out[status] = n
+        return out
+
+    def failures(self, limit: int | None = None) -> list[FileError]:
+        sql = "SELECT path, error_code, error FROM photos WHERE status='error' ORDER BY display"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [FileError(fs_str(p), c or "error", m or "") for p, c, m in self.db.execute(sql)]
+
+    def feature_rows(self) -> tuple[list[int], list[int]]:
+        """(photo ids, feature rows) of every photo with features, in id order."""
+        rows = self.db.execute("SELECT id, feat_row FROM photos WHERE status='ok' ORDER BY id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    _PHOTO_COLS = "id, path, width, height, size, mtime_ns, taken_at"
+
+    @staticmethod
+    def _photo(row: tuple) -> Photo:
+        pid, raw, w, h, size, mtime_ns, taken = row
+        return Photo(PhotoId(pid), fs_str(raw), w, h, size, (mtime_ns or 0) / 1e9, taken)
+
+    def photo(self, photo_id: int) -> Photo | None:
+        row = self.db.execute(f"SELECT {self._PHOTO_COLS} FROM photos WHERE id=?", (int(photo_id),)).fetchone()
+        return self._photo(row) if row else None
+
+    def photo_by_path(self, path: str | os.PathLike[str] | bytes) -> tuple[Photo, str, int | None] | None:
+        """(photo, status, feature row) for a path, or None."""
+        row = self.db.execute(
+            f"SELECT {self._PHOTO_COLS}, status, feat_row FROM photos WHERE path=?", (fs_bytes(path),)
+        ).fetchone()
+        return (self._photo(row[:7]), row[7], row[8]) if row else None
+
+    def photos_by_ids(self, ids: Sequence[int]) -> dict[int, Photo]:
+        out: dict[int, Photo] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT {self._PHOTO_COLS} FROM photos WHERE id IN ({marks})", chunk):
+                out[row[0]] = self._photo(row)
+        return out
+
+    def iter_photos(self, offset: int = 0, limit: int = -1) -> Iterator[Photo]:
+        """Indexed photos in path order (the grid's order)."""
+        rows = self.db.execute(
+            f"SELECT {self._PHOTO_COLS} FROM photos WHERE status='ok' ORDER BY display LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        for row in rows:
+            yield self._photo(row)
+
+    def feat_row_of(self, ids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, feat_row FROM photos WHERE id IN ({marks}) AND feat_row IS NOT NULL"
+            out.update(dict(self.db.execute(sql, chunk).fetchall()))
+        return out
+
+    # -- models --------------------------------------------------------------------------------------
+    def add_model(self, kind: str, bits: int, file: str, sha256: str, n_fit: int, metrics: dict) -> int:
+        cur = self.db.execute(
+            "INSERT INTO models (kind, bits, created, file, sha256, n_fit, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, bits, _now(), file, sha256, n_fit, json.dumps(metrics)),
+        )
+        return int(cur.lastrowid)
+
+    def activate_model(self, model_id: int) -> None:
+        with self.transaction():
+            if not self.db.execute("SELECT 1 FROM models WHERE id=?", (model_id,)).fetchone():
+                raise CatalogError(f"there is no model {model_id}")
+            self.db.execute("UPDATE models SET active = (id = ?)", (model_id,))
+
+    def models(self) -> list[tuple[ModelInfo, str, str, int]]:
+        """(info, file, sha256, n_fit) of every model, newest first."""
+        rows = self.db.execute(
+            "SELECT id, kind, bits, created, active, metrics, file, sha256, n_fit FROM models ORDER BY id DESC"
+        )
+        return [
+            (ModelInfo(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])), r[6], r[7], r[8]) for r in rows
+        ]
+
+    def active_model(self) -> tuple[ModelInfo, str, str, int] | None:
+        for model in self.models():
+            if model[0].active:
+                return model
+        return None
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. Nested use joins the outer transaction."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if self.db.in_transaction:
+            return self.db
+        self.outer = True
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

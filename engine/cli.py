@@ -1,0 +1,244 @@
+"""``simili`` / ``python -m engine``: every engine step from the command line, human or ``--json`` output.
+
+Exit status: 0 on success, 1 with a one-line error on stderr, 130 after Ctrl-C (work done so far is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Generator
+from dataclasses import asdict
+from typing import Any
+
+from engine.errors import Cancelled, SimiliError
+
+__all__ = ["main"]
+
+log = logging.getLogger("engine")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="simili", description="Find visually similar photos.")
+    p.add_argument("--home", help="library folder (default: $SIMILI_HOME or the per-user data dir)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    p.add_argument("--version", action="version", version="simili 0.1.0")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("index", help="scan folders and make their photos searchable")
+    s.add_argument("folders", nargs="*", help="folders to add (default: re-scan the library's folders)")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("similar", help="photos similar to a library photo or (--image) to any image file")
+    s.add_argument("photo", nargs="?", help="a photo in the library")
+    s.add_argument("--image", help="any image file, in the library or not")
+    s.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    s.add_argument("--max-distance", type=int, help="loosest Hamming distance to show")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("dupes", help="groups of near-duplicate photos")
+    s.add_argument("--max-distance", type=int, help="Hamming radius for candidates")
+    s.add_argument("--min-cosine", type=float, help="feature cosine a pair must reach")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("status", help="what the library holds, failures, model and runtime")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("train", help="train DistillHash on the library's photos and switch to it")
+    s.add_argument("--bits", type=int, choices=(16, 32, 64, 128), help="code length (default from settings)")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("models", help="list models, or roll back with --activate ID")
+    s.add_argument("--activate", type=int, metavar="ID", help="make model ID the active one")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("folders", help="list library folders, or --remove one (files are never touched)")
+    s.add_argument("--remove", metavar="FOLDER")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    return p
+
+
+class _Bars:
+    """tqdm bars on stderr, one per stage, with rate and ETA."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.stage = None
+
+    def update(self, p) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if p.stage != self.stage or (self.bar is not None and self.bar.total != p.total):
+            self.close()
+            self.stage = p.stage
+            self.bar = tqdm(total=p.total, desc=p.stage, unit="img" if p.stage == "encode" else "it",
+                            file=sys.stderr, dynamic_ncols=True, leave=True)
+        self.bar.n = p.done
+        post = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in p.metrics.items()}
+        if post:
+            self.bar.set_postfix(post, refresh=False)
+        self.bar.set_description(p.stage, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _drive(job: Generator, bars: _Bars) -> Any:
+    try:
+        while True:
+            bars.update(next(job))
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        job.close()
+        bars.close()
+
+
+def _photo_json(photo) -> dict:
+    return {"id": int(photo.id), "path": photo.path}
+
+
+def _cmd_index(lib, args, bars) -> dict:
+    report = _drive(lib.index(args.folders), bars)
+    out = asdict(report)
+    out["failures"] = [asdict(f) for f in lib.failures()]
+    if not args.json:
+        print(f"{report.indexed} photos searchable: {report.added} new, {report.updated} changed, "
+              f"{report.moved} moved, {report.removed} gone, {report.failed} could not be read.")
+        for f in out["failures"][:20]:
+            print(f"  ! {f['path']}: {f['message']}")
+        if report.failed > 20:
+            print(f"  ... and {report.failed - 20} more (simili status lists them all)")
+    return out
+
+
+def _cmd_similar(lib, args, bars) -> dict:
+    if bool(args.photo) == bool(args.image):
+        raise SimiliError("give either a library PHOTO or --image FILE")
+    if args.image:
+        results = lib.similar_to_image(args.image, k=args.k, max_distance=args.max_distance)
+        query = os.path.abspath(args.image)
+    else:
+        results = lib.similar(args.photo, k=args.k, max_distance=args.max_distance)
+        query = os.path.abspath(args.photo)
+    out = {"query": query, "results": [
+        {"path": n.photo.path, "distance": n.distance, "id": int(n.photo.id),
+         "cosine": None if n.score is None else round(n.score, 4)} for n in results]}
+    if not args.json:
+        if not results:
+            print("No similar photos within the distance limit.")
+        for n in results:
+            print(f"{n.distance:4d}  {n.photo.path}")
+    return out
+
+
+def _cmd_dupes(lib, args, bars) -> dict:
+    groups = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine)
+    out = {"groups": [[p.path for p in g] for g in groups]}
+    if not args.json:
+        if not groups:
+            print("No near-duplicates found.")
+        for i, g in enumerate(groups, 1):
+            print(f"group {i} ({len(g)} photos)")
+            for p in g:
+                print(f"    {p.path}")
+    return out
+
+
+def _cmd_status(lib, args, bars) -> dict:
+    st = lib.status()
+    out = asdict(st)
+    if not args.json:
+        print(f"library   {st.home}")
+        print(f"folders   {', '.join(st.folders) or '(none yet: simili index FOLDER)'}")
+        print(f"photos    {st.indexed} indexed, {st.failed} failed, {st.pending} pending")
+        model = st.model
+        print(f"model     {f'{model.kind} {model.bits}-bit (#{model.id}, {model.created})' if model else 'none'}")
+        print(f"runtime   {st.provider}")
+        print(f"training  {'available' if st.training_available else 'unavailable'}: {st.training_reason}")
+        for f in st.failures:
+            print(f"  ! {f.path}: {f.message}")
+    return out
+
+
+def _cmd_train(lib, args, bars) -> dict:
+    info = _drive(lib.train(bits=args.bits, device=args.device, seed=args.seed), bars)
+    out = {"model": asdict(info)}
+    if not args.json:
+        print(f"trained {info.kind} {info.bits}-bit model #{info.id}; it is now active.")
+    return out
+
+
+def _cmd_models(lib, args, bars) -> dict:
+    if args.activate is not None:
+        lib.activate_model(args.activate)
+    models = lib.models()
+    out = {"models": [asdict(m) for m in models]}
+    if not args.json:
+        for m in models:
+            print(f"{'*' if m.active else ' '} #{m.id:<4d} {m.kind:12s} {m.bits:4d} bits  {m.created}")
+    return out
+
+
+def _cmd_folders(lib, args, bars) -> dict:
+    removed = lib.remove_folder(args.remove) if args.remove else 0
+    out = {"folders": lib.folders(), "removed_photos": removed}
+    if not args.json:
+        if args.remove:
+            print(f"removed {args.remove} from the library ({removed} photos forgotten; no file was touched)")
+        for f in out["folders"]:
+            print(f)
+    return out
+
+
+_COMMANDS = {"index": _cmd_index, "similar": _cmd_similar, "dupes": _cmd_dupes, "status": _cmd_status,
+             "train": _cmd_train, "models": _cmd_models, "folders": _cmd_folders}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from engine.api import Library
+
+    bars = _Bars(enabled=not (args.quiet or args.json) and sys.stderr.isatty() or (args.verbose and not args.json))
+    lib = None
+    try:
+        lib = Library(args.home)
+        out = _COMMANDS[args.command](lib, args, bars)
+    except KeyboardInterrupt:
+        print("simili: cancelled; work done so far is kept and the next run resumes", file=sys.stderr)
+        return 130
+    except Cancelled:
+        print("simili: cancelled", file=sys.stderr)
+        return 130
+    except SimiliError as exc:
+        print(f"simili: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"simili: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 1
+    finally:
+        if lib is not None:
+            lib.close()
+    if args.json:
+        json.dump(out, sys.stdout, indent=None, default=str)
+        sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

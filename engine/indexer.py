@@ -1,0 +1,230 @@
+"""The index job: scan folders, encode new photos with the backbone, keep codes and the index current.
+
+Every stage commits per batch: a killed run leaves a catalog in which each photo is either finished (its
+features are on disk and recorded) or still ``pending``, and the next run picks up the pending ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine import models as model_store
+from engine.catalog import fs_bytes
+from engine.errors import DecodeError
+from engine.scan import FoundFile, walk
+from engine.types import Progress
+
+if TYPE_CHECKING:
+    from engine.api import IndexReport, Library
+
+__all__ = ["run_index", "ensure_codes"]
+
+log = logging.getLogger(__name__)
+
+SCAN_BATCH = 2000
+ENCODE_BATCH = 32
+REFIT_GROWTH = 1.25  # refit the training-free code when the library grew by a quarter since its fit
+FIT_SAMPLE = 50_000
+
+
+class _Rate:
+    """Units/s and ETA over the whole stage."""
+
+    def __init__(self, total: int | None):
+        self.total = total
+        self.start = time.perf_counter()
+
+    def progress(self, stage: str, done: int, message: str = "") -> Progress:
+        elapsed = max(time.perf_counter() - self.start, 1e-6)
+        rate = done / elapsed if done else None
+        eta = (self.total - done) / rate if rate and self.total is not None else None
+        return Progress(stage, done, self.total, rate, eta, message)
+
+
+def run_index(lib: Library) -> Generator[Progress, None, IndexReport]:
+    from engine.api import IndexReport
+
+    stats = {"added": 0, "updated": 0, "removed": 0, "moved": 0, "unchanged": 0}
+    for folder_id, folder in lib.catalog.folders():
+        yield from _scan_folder(lib, folder_id, folder, stats)
+    yield from _encode_pending(lib)
+    yield from ensure_codes(lib)
+    counts = lib.catalog.counts()
+    return IndexReport(
+        added=stats["added"], updated=stats["updated"], removed=stats["removed"], moved=stats["moved"],
+        failed=counts["error"], unchanged=stats["unchanged"], indexed=counts["ok"],
+    )
+
+
+def _scan_folder(lib: Library, folder_id: int, folder: str, stats: dict) -> Generator[Progress, None, None]:
+    catalog = lib.catalog
+    known = catalog.records(folder_id)
+    excluded = tuple(fs_bytes(p) for p in lib.settings.excluded)
+    seen: set[bytes] = set()
+    fresh: list[FoundFile] = []
+    broken: list[FoundFile] = []
+    rate = _Rate(None)
+    if not os.path.isdir(folder):
+        log.warning("folder %s is not reachable; its photos are kept until it is back", folder)
+        return
+    for n, found in enumerate(walk(folder, excluded), 1):
+        seen.add(found.path)
+        rec = known.get(found.path)
+        if found.error_code:
+            broken.append(found)
+        elif rec is None or rec.size != found.size or rec.mtime_ns != found.mtime_ns:
+            fresh.append(found)
+        elif rec.status == "ok" or rec.status == "error":
+            stats["unchanged"] += 1
+        if n % SCAN_BATCH == 0:
+            yield rate.progress("scan", n, f"looking for photos in {folder}")
+    vanished = {p: r for p, r in known.items() if p not in seen}
+    yield from _apply_scan(lib, folder_id, fresh, broken, vanished, known, stats)
+    yield rate.progress("scan", len(seen), f"{len(seen)} photos in {folder}")
+
+
+def _apply_scan(lib, folder_id, fresh, broken, vanished, known, stats) -> Generator[Progress, None, None]:
+    """Record new/changed files as pending, moves as moves, deletions as deletions (batched commits)."""
+    from engine.decode import file_fingerprint
+
+    catalog = lib.catalog
+    by_fp = {r.fingerprint: r for r in vanished.values() if r.fingerprint and r.status == "ok"}
+    removed_ids = [r.id for r in vanished.values()]
+    for start in range(0, max(len(fresh), 1), SCAN_BATCH):
+        batch = fresh[start : start + SCAN_BATCH]
+        pending, moves = [], []
+        for f in batch:
+            try:
+                fp = file_fingerprint(os.fsdecode(f.path), f.size)
+            except (OSError, DecodeError):
+                fp = None
+            old = by_fp.pop(fp, None) if fp and f.path not in known else None
+            if old is not None and old.size == f.size:
+                moves.append((old, f))
+                removed_ids.remove(old.id)
+            else:
+                pending.append((f.path, f.size, f.mtime_ns, fp))
+                stats["updated" if f.path in known else "added"] += 1
+        with catalog.transaction():
+            catalog.insert_pending(folder_id, pending)
+            for old, f in moves:
+                catalog.move(old.id, folder_id, f.path, f.size, f.mtime_ns)
+        stats["moved"] += len(moves)
+        if batch:
+            yield Progress("scan", start + len(batch), len(fresh), message="recording new and changed photos")
+    with catalog.transaction():
+        if broken:
+            catalog.insert_pending(folder_id, [(f.path, 0, 0, None) for f in broken])
+            ids = {raw: rec[0] for raw, rec in _ids_for(catalog, [f.path for f in broken]).items()}
+            catalog.mark_error([(ids[f.path], f.error_code, f.error) for f in broken if f.path in ids])
+        catalog.delete(removed_ids)
+    stats["removed"] += len(removed_ids)
+
+
+def _ids_for(catalog, paths: list[bytes]) -> dict[bytes, tuple[int]]:
+    out = {}
+    for raw in paths:
+        row = catalog.db.execute("SELECT id FROM photos WHERE path=?", (raw,)).fetchone()
+        if row:
+            out[raw] = (row[0],)
+    return out
+
+
+def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
+    from engine.encode import encode_files
+
+    pending = lib.catalog.pending()
+    if not pending:
+        return
+    ids = [pid for pid, _ in pending]
+    paths = [raw for _, raw in pending]
+    rate = _Rate(len(paths))
+    index = lib.code_index()
+    coder = lib.coder() if index is not None else None
+    done = 0
+    last_save = time.monotonic()
+    yield rate.progress("encode", 0, "loading the image model")
+    for start, batch in zip(range(0, len(paths), ENCODE_BATCH), encode_files(paths, lib.backbone, ENCODE_BATCH)):
+        batch_ids = ids[start : start + len(batch.paths)]
+        ok_rows, errors = [], []
+        for j, item in enumerate(batch.items):
+            if isinstance(item, DecodeError):
+                errors.append((batch_ids[j], item.code, item.message))
+        rows = lib.features.append(batch.features) if len(batch.ok) else range(lib.features.rows, lib.features.rows)
+        for row, j in zip(rows, batch.ok):
+            d = batch.items[j]
+            ok_rows.append((batch_ids[j], row, d.width, d.height, d.orientation, d.taken_at, d.format))
+        with lib.catalog.transaction():
+            lib.catalog.mark_ok(ok_rows)
+            lib.catalog.mark_error(errors)
+            lib.catalog.set_meta("feat_rows", str(rows.stop if len(rows) else lib.features.rows))
+        lib.features.commit(rows)
+        if index is not None and ok_rows:
+            new_ids = np.asarray([r[0] for r in ok_rows], dtype=np.int64)
+            index.add(new_ids, coder.encode(batch.features))
+            if time.monotonic() - last_save > 30:
+                model_store.save_index(lib, index)
+                last_save = time.monotonic()
+        done += len(batch.paths)
+        yield rate.progress("encode", done, f"encoding photos ({len(errors)} unreadable in this batch)"
+                            if errors else "encoding photos")
+
+
+def _should_refit(active, n: int, bits: int, has_trained: bool) -> bool:
+    if active is None:
+        return True
+    info, _, _, n_fit = active
+    if info.kind not in model_store.TRAINING_FREE:
+        return False
+    if info.bits != bits and not has_trained:
+        return True
+    if info.kind == "lsh" and n > 2 * bits:
+        return True
+    return n >= REFIT_GROWTH * max(n_fit, 1)
+
+
+def ensure_codes(lib: Library) -> Generator[Progress, None, None]:
+    """Make sure an active model exists and the index holds a code for every indexed photo.
+
+    Before DistillHash has trained, the code is ITQ fitted on the library's own features (LSH while there
+    are too few photos for a PCA of ``bits`` dimensions); it is refitted as the library grows.
+    """
+    from engine import codes
+
+    counts = lib.catalog.counts()
+    n = counts["ok"]
+    if n == 0:
+        return
+    bits = lib.settings.bits
+    models = lib.catalog.models()
+    active = lib.catalog.active_model()
+    has_trained = any(m[0].kind not in model_store.TRAINING_FREE for m in models)
+    if _should_refit(active, n, bits, has_trained):
+        yield Progress("codes", 0, 1, message=f"fitting a {bits}-bit code on {n} photos")
+        ids, rows = lib.catalog.feature_rows()
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(len(rows), size=min(len(rows), FIT_SAMPLE), replace=False))
+        feats = lib.features.get(np.asarray(rows)[sample])
+        kind = "itq" if n > 2 * bits else "lsh"
+        coder = codes.fit(kind, feats, bits, seed=0)
+        model_store.save_linear(lib, coder, n)
+        for info, file, _, _ in models:  # older training-free models are superseded, not history
+            if info.kind in model_store.TRAINING_FREE:
+                model_store.drop_model(lib, _inactive(info), file)
+        lib._coder = None
+    yield Progress("index", 0, n, message="updating the search index")
+    index = lib.code_index()
+    model_store.save_index(lib, index)
+    yield Progress("index", n, n, message=f"{len(index)} photos searchable")
+
+
+def _inactive(info):
+    from dataclasses import replace
+
+    return replace(info, active=False)

@@ -1,0 +1,99 @@
+"""Training orchestration: DistillHash on cached features, ONNX export, parity check, atomic index switch.
+
+This module imports torch only inside functions (via ``engine.train`` / ``engine.export_hash``), so the
+search path can import the facade without it; ``training_available()`` says clearly why training cannot run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine import models as model_store
+from engine.errors import SimiliError, TrainingUnavailable
+from engine.types import ModelInfo, Progress
+
+if TYPE_CHECKING:
+    from engine.api import Library
+
+__all__ = ["training_available", "run_training", "MIN_PHOTOS"]
+
+log = logging.getLogger(__name__)
+
+MIN_PHOTOS = 50
+
+
+def training_available() -> tuple[bool, str]:
+    """(True, device description) or (False, why not), without importing torch when it is absent."""
+    for module, what in (("torch", "PyTorch"), ("onnx", "onnx")):
+        if importlib.util.find_spec(module) is None:
+            return False, (f"training needs {what}, which is not installed; install the training extra:"
+                           " pip install 'simili[train]'")
+    return True, "PyTorch is installed"
+
+
+def gpu_status() -> tuple[bool, str]:
+    """Whether training can use a GPU, and why not (imports torch; call from a worker thread)."""
+    ok, reason = training_available()
+    if not ok:
+        return False, reason
+    import torch
+
+    if torch.cuda.is_available():
+        return True, f"GPU: {torch.cuda.get_device_name(0)}"
+    if not torch.backends.cuda.is_built():
+        return False, "this PyTorch build has no CUDA support (CPU-only build); training runs on the CPU"
+    return False, "no CUDA GPU was found (or its driver is not loaded); training runs on the CPU"
+
+
+def run_training(lib: Library, bits: int, device: str, seed: int,
+                 should_stop: Callable[[], bool] | None = None) -> Generator[Progress, None, ModelInfo]:
+    ok, reason = training_available()
+    if not ok:
+        raise TrainingUnavailable(reason)
+    from engine.export_hash import check_parity, export_encoder, export_head
+    from engine.train import train_distillhash
+
+    ids, rows = lib.catalog.feature_rows()
+    if len(ids) < MIN_PHOTOS:
+        raise SimiliError(f"training needs at least {MIN_PHOTOS} indexed photos; this library has {len(ids)}")
+    yield Progress("train", 0, None, message=f"loading features of {len(ids)} photos")
+    features = lib.features.get(rows)
+    started = time.perf_counter()
+    result = yield from train_distillhash(
+        features, bits=bits, device=device, seed=seed,
+        checkpoint_dir=lib.home / "train" / f"distillhash-{bits}", should_stop=should_stop,
+    )
+    train_seconds = time.perf_counter() - started
+
+    yield Progress("export", 0, 2, message="exporting the trained encoder to ONNX")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    head_path = lib.home / "models" / f"distillhash-{bits}-{stamp}.onnx"
+    encoder_path = lib.home / "models" / f"distillhash-{bits}-{stamp}-encoder.onnx"
+    export_head(result, head_path)
+    export_encoder(result, encoder_path)
+    yield Progress("export", 1, 2, message="checking ONNX against PyTorch")
+    rng = np.random.default_rng(seed)
+    sample = features[np.sort(rng.choice(len(features), size=min(len(features), 2048), replace=False))]
+    parity = check_parity(result, head_path, sample)
+    yield Progress("export", 2, 2, message="ONNX matches PyTorch")
+
+    metrics = {"train_seconds": round(train_seconds, 2), "photos": float(len(ids))}
+    metrics.update({k: float(v) for k, v in dict(parity).items() if isinstance(v, (int, float))})
+    info = model_store.add_model(lib, "distillhash", bits, head_path, len(ids), metrics, activate=False)
+
+    # Build and save the new index before switching: searches keep using the old one until the switch.
+    yield Progress("reencode", 0, len(ids), message="re-encoding the collection with ONNX Runtime")
+    entry = next(m for m in lib.catalog.models() if m[0].id == info.id)
+    coder = model_store.load_coder(lib.home, info, entry[1], entry[2])
+    index = model_store.open_index(lib, info, coder=coder)
+    model_store.save_index(lib, index, model_id=info.id)
+    lib.catalog.activate_model(info.id)
+    model_store.save_index(lib, index)
+    yield Progress("reencode", len(ids), len(ids), message=f"{len(index)} photos re-encoded")
+    return next(m for m in lib.models() if m.id == info.id)
