@@ -1,11 +1,11 @@
 """Test images made on the fly: natural-looking photos, their near-copies, and a corpus of bad and odd files.
 
-Plain functions (no pytest needed), deterministic, small on disk. Import as ``from corpus import ...`` (pytest puts
-``tests/`` on ``sys.path``) or ``from tests.corpus import ...`` from the repository root.
+Plain functions (no pytest needed), deterministic, small on disk: ``from tests.corpus import make_photo, ...``.
 
 - :func:`make_photo` writes one synthetic photo (smooth gradients + shapes), different per ``seed``.
-- :func:`make_copies` writes a photo's near-duplicates: 50 % size, JPEG quality 50, 10 % crop, and a copy whose
-  pixels are turned 90 degrees but tagged with EXIF orientation 6, so it looks like the original once oriented.
+- :func:`make_copies` writes a photo's near-duplicates and returns their paths: 50 % size, JPEG quality 50, 10 % crop,
+  and a copy whose pixels are turned 90 degrees but tagged EXIF orientation 6, so it looks like the original once
+  oriented.
 - :func:`make_bad_corpus` writes every awkward case a decoder meets and returns ``{relative name: expected}``, where
   expected is ``"ok"`` or a :class:`engine.errors.DecodeError` code. Cases the platform cannot create (symlinks,
   non-UTF-8 names, HEIC writing) are left out of the returned mapping.
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, features
+from PIL import Image, ImageDraw, ImageFilter, ImageOps, features
 
 __all__ = [
     "RED",
@@ -40,6 +40,7 @@ __all__ = [
     "TAKEN_AT",
     "make_photo",
     "make_copies",
+    "COPY_KINDS",
     "make_bad_corpus",
     "unreadable",
     "heic_writable",
@@ -92,11 +93,15 @@ def make_photo(
     return path
 
 
-def make_copies(src: str | os.PathLike[str], dst_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write near-duplicates of the photo ``src`` into ``dst_dir`` (created if needed).
+COPY_KINDS = ("half", "q50", "crop10", "rot90_exif")
+"""What :func:`make_copies` writes, in the order it returns them."""
+
+
+def make_copies(src: str | os.PathLike[str], dst_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write near-duplicates of the photo ``src`` (read upright, its own EXIF orientation applied) into ``dst_dir``.
 
     Returns:
-        ``{"half": ..., "q50": ..., "crop10": ..., "rot90_exif": ...}``, all JPEG files named ``<stem>_<kind>.jpg``:
+        Four JPEG paths ``<dst_dir>/<stem>_<kind>.jpg``, one per kind in :data:`COPY_KINDS` order:
         half: resized to 50 % on each side; q50: re-saved at JPEG quality 50; crop10: 10 % trimmed off
         (5 % from each edge, keeping the centre 90 % of each side); rot90_exif: pixels turned 90 degrees
         counter-clockwise and tagged EXIF orientation 6, so an orientation-aware reader shows the original.
@@ -104,9 +109,9 @@ def make_copies(src: str | os.PathLike[str], dst_dir: str | os.PathLike[str]) ->
     src, dst_dir = Path(src), Path(dst_dir)
     dst_dir.mkdir(parents=True, exist_ok=True)
     with Image.open(src) as im:
-        original = im.convert("RGB")
+        original = ImageOps.exif_transpose(im).convert("RGB")
     w, h = original.size
-    out = {k: dst_dir / f"{src.stem}_{k}.jpg" for k in ("half", "q50", "crop10", "rot90_exif")}
+    out = {k: dst_dir / f"{src.stem}_{k}.jpg" for k in COPY_KINDS}
     original.resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.LANCZOS).save(out["half"], quality=90)
     original.save(out["q50"], quality=50)
     dx, dy = round(w * 0.05), round(h * 0.05)
@@ -114,7 +119,7 @@ def make_copies(src: str | os.PathLike[str], dst_dir: str | os.PathLike[str]) ->
     exif = Image.Exif()
     exif[_ORIENTATION] = 6
     original.transpose(Image.Transpose.ROTATE_90).save(out["rot90_exif"], quality=90, exif=exif)
-    return out
+    return [out[k] for k in COPY_KINDS]
 
 
 def heic_writable() -> bool:
