@@ -118,6 +118,9 @@ class Backbone:
             with the reason in ``fallback_reason``) or ``"cpu"``.
         threads: intra-op threads; default: the CPUs this process may use.
         verify: check the sha256 against the sidecar before loading (once per process per file).
+        spin: let idle ONNX Runtime threads busy-wait between ops. Off by default: on a few cores shared
+            with decoder threads (and other apps) spinning threads take CPU from them; see
+            ``bench/model_speed.py`` for both settings.
 
     Attributes:
         provider: the execution provider that runs the model, e.g. ``"CPUExecutionProvider"``.
@@ -135,6 +138,7 @@ class Backbone:
         threads: int | None = None,
         *,
         verify: bool = True,
+        spin: bool = False,
     ):
         if device not in _DEVICES:
             raise ValueError(f"device must be one of {_DEVICES}, not {device!r}")
@@ -147,6 +151,7 @@ class Backbone:
         self.fallback_reason: str | None = None
         providers = self._choose_providers(ort, device)
         self.threads = threads if threads and threads > 0 else _cpu_count()
+        self.spin = spin
         self._session = ort.InferenceSession(
             str(self.model_path), sess_options=self._session_options(ort), providers=providers
         )
@@ -183,6 +188,7 @@ class Backbone:
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # one chain of convs: nothing to run in parallel
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
         so.log_severity_level = 3  # errors only; provider fallbacks are reported through `fallback_reason`
         return so
 
