@@ -194,6 +194,12 @@ class Library:
                                            should_stop)
         return info
 
+    def discard_training_checkpoint(self, bits: int | None = None) -> None:
+        """Forget a paused training run so the next one starts from scratch (Cancel rather than Pause)."""
+        import shutil
+
+        shutil.rmtree(self.home / "train" / f"distillhash-{bits or self.settings.bits}", ignore_errors=True)
+
     # -- models --------------------------------------------------------------------------------------
     def models(self) -> list[ModelInfo]:
         return [m[0] for m in self.catalog.models()]

@@ -127,7 +127,9 @@ def save_index(lib: Library, index: CodeIndex, model_id: int | None = None) -> N
         if active is None:
             return
         model_id = active[0].id
-    index.save(index_path(lib.home, model_id))
+    path = index_path(lib.home, model_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index.save(path)
     if active is None or active[0].id != model_id:
         return
     with lib.catalog.transaction():

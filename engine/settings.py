@@ -35,7 +35,7 @@ class Settings:
     bits: int = 64
     device: str = "auto"
     similar_k: int = 50
-    similar_max_distance: float = 0.40
+    similar_max_distance: float = 0.50
     dupe_max_distance: float = 0.16
     dupe_min_cosine: float = 0.90
     auto_train: bool = True

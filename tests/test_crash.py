@@ -1,0 +1,82 @@
+"""kill -9 in the middle of indexing leaves a consistent library that the next run resumes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.api import Library
+from tests.conftest import REPO, demo_photos
+
+
+def _indexed(home: Path) -> int:
+    db = home / "catalog.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM photos WHERE status='ok'").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _start(home: Path, folder: Path) -> subprocess.Popen:
+    env = {**os.environ, "SIMILI_HOME": str(home), "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "engine", "-q", "index", str(folder)], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_kill9_during_indexing_resumes_without_redoing_work(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in demo_photos()[:160]:
+        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    home = tmp_path / "lib"
+    rng = np.random.default_rng(7)
+    kills = 0
+    for attempt in range(3):
+        before = _indexed(home)
+        proc = _start(home, folder)
+        target = before + int(rng.integers(8, 40))
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and _indexed(home) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        lib = Library(home)
+        assert lib.catalog.integrity_ok()
+        counts = lib.catalog.counts()
+        ids, rows = lib.catalog.feature_rows()
+        assert len(set(rows)) == len(rows) == counts["ok"], "two photos share a feature row"
+        assert max(rows, default=-1) < lib.features.rows
+        lib.close()
+    assert kills >= 1
+
+    lib = Library(home)
+    done_before = {pid: t for pid, t in lib.catalog.db.execute(
+        "SELECT id, indexed_at FROM photos WHERE status='ok'")}
+    lib.close()
+    proc = _start(home, folder)
+    assert proc.wait(timeout=300) == 0
+    lib = Library(home)
+    after = dict(lib.catalog.db.execute("SELECT id, indexed_at FROM photos WHERE status='ok'"))
+    assert len(after) == 160
+    assert all(after[pid] == t for pid, t in done_before.items()), "finished photos were encoded again"
+    index = lib.code_index()
+    assert sorted(index.ids().tolist()) == sorted(after)
+    lib.close()
