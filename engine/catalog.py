@@ -23,7 +23,7 @@ __all__ = ["Catalog", "FileRecord", "SCHEMA_VERSION", "fs_bytes", "fs_str"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -66,6 +66,9 @@ _MIGRATIONS: dict[int, str] = {
         n_fit INTEGER NOT NULL DEFAULT 0,
         metrics TEXT NOT NULL DEFAULT '{}'
     );
+    """,
+    2: """
+    ALTER TABLE photos ADD COLUMN signature BLOB
     """,
 }
 
@@ -227,12 +230,12 @@ class Catalog:
         return [(r[0], r[1]) for r in self.db.execute(sql)]
 
     def mark_ok(self, rows: Iterable[tuple]) -> None:
-        """rows: (id, feat_row, width, height, orientation, taken_at, format)."""
+        """rows: (id, feat_row, width, height, orientation, taken_at, format, signature)."""
         now = time.time()
         self.db.executemany(
             "UPDATE photos SET status='ok', error_code=NULL, error=NULL, feat_row=?, width=?, height=?,"
-            " orientation=?, taken_at=?, format=?, indexed_at=? WHERE id=?",
-            [(fr, w, h, o, t, f, now, pid) for pid, fr, w, h, o, t, f in rows],
+            " orientation=?, taken_at=?, format=?, signature=?, indexed_at=? WHERE id=?",
+            [(fr, w, h, o, t, f, sig, now, pid) for pid, fr, w, h, o, t, f, sig in rows],
         )
 
     def mark_error(self, rows: Iterable[tuple[int, str, str]]) -> None:
@@ -295,6 +298,16 @@ class Catalog:
         )
         for row in rows:
             yield self._photo(row)
+
+    def signatures_of(self, ids: Sequence[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, signature FROM photos WHERE id IN ({marks}) AND signature IS NOT NULL"
+            out.update(dict(self.db.execute(sql, chunk).fetchall()))
+        return out
 
     def feat_row_of(self, ids: Sequence[int]) -> dict[int, int]:
         out: dict[int, int] = {}

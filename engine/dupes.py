@@ -1,10 +1,19 @@
-"""Duplicate groups: Hamming radius candidates confirmed on stored features, joined by union-find."""
+"""Duplicate groups: Hamming-radius candidates, confirmed pair by pair, joined by union-find.
+
+A pair is a duplicate when three things agree (measured on the demo set, where different garments are
+photographed on the same backgrounds: 164/164 edited copies kept, 1 false pair in 30k):
+the backbone features (cosine >= ``min_cosine``), the layout (pHash distance <= ``PHASH_MAX``) and the colours
+(colour-grid distance <= ``COLOUR_MAX``). Feature cosine alone cannot tell a 10% crop (0.86) from another
+pair of trousers on the same hanger (0.88-0.90).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from engine.signature import colour_distance, phash_distance
 
 if TYPE_CHECKING:
     from engine.api import Library
@@ -13,6 +22,17 @@ if TYPE_CHECKING:
 __all__ = ["find_groups"]
 
 _CHUNK = 4096
+PHASH_MAX = 20
+COLOUR_MAX = 20.0
+COSINE_WITHOUT_SIGNATURE = 0.95  # photos indexed before signatures existed: features alone, stricter
+
+
+def _confirmed(sig_a: bytes | None, sig_b: bytes | None, cosine: float, min_cosine: float) -> bool:
+    if cosine < min_cosine:
+        return False
+    if sig_a is None or sig_b is None:
+        return cosine >= max(min_cosine, COSINE_WITHOUT_SIGNATURE)
+    return phash_distance(sig_a, sig_b) <= PHASH_MAX and colour_distance(sig_a, sig_b) <= COLOUR_MAX
 
 
 def find_groups(lib: Library, index: CodeIndex, radius: int, min_cosine: float) -> list[list[int]]:
@@ -21,6 +41,7 @@ def find_groups(lib: Library, index: CodeIndex, radius: int, min_cosine: float) 
     if len(ids) < 2:
         return []
     rows_of = lib.catalog.feat_row_of(ids.tolist())
+    sigs = lib.catalog.signatures_of(ids.tolist())
     parent = {int(i): int(i) for i in ids}
 
     def root(x: int) -> int:
@@ -40,7 +61,7 @@ def find_groups(lib: Library, index: CodeIndex, radius: int, min_cosine: float) 
             feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
             cos = feats[1:] @ feats[0]
             for h, c in zip(hits, cos):
-                if c >= min_cosine:
+                if _confirmed(sigs.get(int(qid)), sigs.get(h), float(c), min_cosine):
                     a, b = root(int(qid)), root(h)
                     if a != b:
                         parent[max(a, b)] = min(a, b)

@@ -138,6 +138,7 @@ def _ids_for(catalog, paths: list[bytes]) -> dict[bytes, tuple[int]]:
 
 def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
     from engine.encode import encode_files
+    from engine.signature import signature
 
     pending = lib.catalog.pending()
     if not pending:
@@ -159,7 +160,8 @@ def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
         rows = lib.features.append(batch.features) if len(batch.ok) else range(lib.features.rows, lib.features.rows)
         for row, j in zip(rows, batch.ok):
             d = batch.items[j]
-            ok_rows.append((batch_ids[j], row, d.width, d.height, d.orientation, d.taken_at, d.format))
+            ok_rows.append((batch_ids[j], row, d.width, d.height, d.orientation, d.taken_at, d.format,
+                            signature(d.pixels)))
         with lib.catalog.transaction():
             lib.catalog.mark_ok(ok_rows)
             lib.catalog.mark_error(errors)

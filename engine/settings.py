@@ -37,7 +37,7 @@ class Settings:
     similar_k: int = 50
     similar_max_distance: float = 0.50
     dupe_max_distance: float = 0.16
-    dupe_min_cosine: float = 0.90
+    dupe_min_cosine: float = 0.85
     auto_train: bool = True
     auto_train_min_photos: int = 200
     excluded: list[str] = field(default_factory=list)
