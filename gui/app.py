@@ -1,0 +1,167 @@
+"""Entry point of the desktop app (``simili-gui`` / ``python -m gui``): logging, theme, library, window.
+
+Test and automation flags: ``--home`` (library folder), ``--folder DIR`` (add and index it), ``--query FILE``
+(search by it), ``--screenshot OUT.png`` (save the window once everything has loaded, then exit),
+``--quit-after-ready`` (exit once the first screen of photos shows; prints the start time), ``--self-test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+T0 = time.perf_counter()
+
+__all__ = ["main", "build_parser", "open_window"]
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="simili-gui", description="Simili: find visually similar photos.")
+    p.add_argument("--home", help="library folder (default: $SIMILI_HOME, the last one used, or the user data dir)")
+    p.add_argument("--folder", action="append", default=[], help="add this photo folder and index it")
+    p.add_argument("--query", help="search by this image once the library is indexed")
+    p.add_argument("--page", choices=("photos", "duplicates", "problems"), help="show this view")
+    p.add_argument("--screenshot", help="save a PNG of the window once everything has loaded, then exit")
+    p.add_argument("--quit-after-ready", action="store_true", help="exit once the window is usable (benchmarks)")
+    p.add_argument("--self-test", action="store_true", help="open the window offscreen, check it, exit 0")
+    p.add_argument("--size", default=None, help="window size WxH, e.g. 1440x900")
+    p.add_argument("--theme", choices=("auto", "light", "dark"), help="colour scheme (default: follow the system)")
+    p.add_argument("--train", action="store_true", help="with --folder: also train DistillHash and wait for it")
+    p.add_argument("--timeout", type=float, default=900.0, help="automation gives up after this many seconds")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    return p
+
+
+def _setup_logging(verbose: bool) -> None:
+    from logging.handlers import RotatingFileHandler
+
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    from engine.paths import log_dir
+
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    console = logging.StreamHandler()
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(folder / "simili-gui.log", maxBytes=2_000_000, backupCount=3,
+                                      encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    except OSError as exc:  # a read-only home must not stop the app
+        root.warning("no log file: %s", exc)
+    qt_log = logging.getLogger("qt")
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+    qInstallMessageHandler(lambda kind, _ctx, msg: qt_log.log(levels.get(kind, logging.INFO), msg))
+
+
+def _state_settings(home_explicit: str | None):
+    """GUI state (geometry, splitter, last view): per library when a home is given, else per user."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings
+
+    if home_explicit:
+        return QSettings(str(Path(home_explicit) / "gui-state.ini"), QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Simili", "Simili")
+
+
+def _choose_home(args, user_state) -> tuple[str, str | None]:
+    """(home, explicit home or None): --home, $SIMILI_HOME, the one chosen in Settings, the default."""
+    from engine.paths import resolve_home
+
+    explicit = args.home or os.environ.get("SIMILI_HOME")
+    if explicit:
+        return str(resolve_home(explicit)), str(resolve_home(explicit))
+    chosen = user_state.value("library/home") if user_state is not None else None
+    return str(resolve_home(chosen or None)), None
+
+
+def open_window(home: str, state, auto_train: bool = True):
+    """Open the library at ``home`` and build the main window (the QApplication must exist)."""
+    from engine.api import Library
+    from engine.paths import cache_dir
+    from engine.thumbs import ThumbCache
+    from gui.mainwindow import MainWindow
+    from gui.session import LibrarySession
+    from gui.thumbnails import ThumbnailLoader
+
+    reader = Library(home)
+    writer = Library(home)
+    session = LibrarySession(reader, writer)
+    session.auto_train_enabled = auto_train
+    loader = ThumbnailLoader(ThumbCache(cache_dir(reader.home) / "thumbs"))
+    window = MainWindow(session, loader, state)
+    window.destroyed.connect(lambda *_: (reader.close(), writer.close()))
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    automated = bool(args.screenshot or args.quit_after_ready or args.self_test)
+    if automated and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
+            and sys.platform.startswith("linux"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    _setup_logging(args.verbose)
+
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from gui.errors import describe, install_hooks
+    from gui.resources import app_icon
+    from gui.theme import apply_theme
+
+    QCoreApplication.setOrganizationName("Simili")
+    QCoreApplication.setApplicationName("Simili")
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("simili")
+    user_state = _state_settings(None)
+    home, explicit = _choose_home(args, user_state)
+    state = _state_settings(explicit) if explicit else user_state
+    apply_theme(app, args.theme or str(state.value("ui/theme", "auto")))
+    window_ref = []
+    install_hooks(lambda: window_ref[0] if window_ref else None)
+
+    try:
+        window = open_window(home, state, auto_train=not automated or args.train)
+    except Exception as exc:  # noqa: BLE001 - the library cannot be opened: say why, exit cleanly
+        title, text, details = describe(exc)
+        log.error("cannot open the library %s: %s", home, text, exc_info=exc)
+        if not automated:
+            QMessageBox.critical(None, title, f"{text}\n\nLibrary: {home}")
+        else:
+            print(f"simili-gui: {title}: {text}", file=sys.stderr)
+        return 1
+    window_ref.append(window)
+    if args.size:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        window.resize(w, h)
+    if args.page:
+        window.show_page(args.page)
+    window.show()
+    if not automated and not args.folder and not args.query:
+        return app.exec()
+
+    from gui.automation import Automation
+
+    auto = Automation(window, args, T0)
+    auto.start()
+    code = app.exec()
+    return auto.exit_code if auto.exit_code is not None else code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

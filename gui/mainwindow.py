@@ -1,0 +1,445 @@
+"""The main window: builds the panels, wires their signals to the session, and remembers its layout."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
+    QWidget,
+)
+
+from engine.paths import cache_dir
+from engine.types import Photo
+from gui import actions, dropping
+from gui.errors import show_error
+from gui.models import PhotoGridModel
+from gui.resources import app_icon, icon
+from gui.session import JOB_INDEX, JOB_TRAIN, LibrarySession
+from gui.thumbnails import ThumbnailLoader
+from gui.widgets.duplicates import DuplicatesPanel, confirm_trash
+from gui.widgets.photogrid import PhotoGridView
+from gui.widgets.problems import ProblemsPanel
+from gui.widgets.progress import ProgressPanel
+from gui.widgets.sidebar import Sidebar
+from gui.widgets.similar import SimilarPanel
+from gui.widgets.welcome import WelcomePage
+
+__all__ = ["MainWindow"]
+
+log = logging.getLogger(__name__)
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.heic *.heif *.gif *.bmp *.tif *.tiff)"
+
+
+class MainWindow(QMainWindow):
+    """Signals: ready() once the first screen of photos is loaded (or the empty state is shown)."""
+
+    ready = Signal()
+
+    def __init__(self, session: LibrarySession, loader: ThumbnailLoader, state: QSettings,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.loader = loader
+        self.state = state
+        self._ready = False
+        self.setWindowTitle("Simili")
+        self.setWindowIcon(app_icon())
+        self.setMinimumSize(QSize(820, 540))
+        self.setAcceptDrops(True)
+        self._build()
+        self._wire()
+        self._restore()
+        self.on_folders_changed(session.folders())
+        self.grid_model.refresh()
+
+    # -- construction --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.sidebar = Sidebar()
+        self.welcome = WelcomePage()
+        self.grid_model = PhotoGridModel(self.session.reader.photos, self.session.reader.photo_count, self)
+        self.grid = PhotoGridView(self.loader, tile=int(self.state.value("grid/tile", 148)))
+        self.grid.setModel(self.grid_model)
+        self.grid.setAccessibleName("Photos")
+        self.grid.setToolTip("")
+        self.duplicates = DuplicatesPanel(self.session, self.loader)
+        self.problems = ProblemsPanel(self.session)
+        self.stack = QStackedWidget()
+        for page in (self.welcome, self.grid, self.duplicates, self.problems):
+            self.stack.addWidget(page)
+        self.similar = SimilarPanel(self.session, self.loader)
+        self.similar.hide()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.stack)
+        self.splitter.addWidget(self.similar)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([210, 760, 470])
+        self.progress = ProgressPanel()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.progress)
+        self.setCentralWidget(central)
+        self._build_actions()
+        self._build_status()
+
+    def _action(self, icon_name: str | None, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        act = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setToolTip(tip or text.replace("…", ""))
+        act.setStatusTip(tip or text.replace("…", ""))
+        act.triggered.connect(slot)
+        return act
+
+    def _build_actions(self) -> None:
+        k = QKeySequence.StandardKey
+        self.act_add = self._action("folder-add", "Add photo folder…", self.on_add_folder, k.Open,
+                                    "Add a folder of photos to the library (Ctrl+O)")
+        self.act_search = self._action("search-image", "Search by image…", self.on_search_by_image, "Ctrl+F",
+                                       "Find photos similar to any image file (Ctrl+F), or drop one on the window")
+        self.act_paste = self._action("paste", "Search by pasted image", self.on_paste, k.Paste,
+                                      "Search with the image or file on the clipboard (Ctrl+V)")
+        self.act_rescan = self._action("refresh", "Rescan folders", self.session.start_index, "F5",
+                                       "Look for new, changed and removed photos (F5)")
+        self.act_train = self._action("train", "Train DistillHash", lambda: self.session.start_training(),
+                                      None, "Learn search codes from your own photos (runs in the background)")
+        self.act_pause = self._action("pause", "Pause training", self.session.pause_training, None,
+                                      "Stop training; it resumes from where it stopped next time")
+        self.act_cancel = self._action("cancel", "Cancel", self.session.cancel, None, "Stop the running job")
+        self.act_settings = self._action("settings", "Settings…", self.on_settings, k.Preferences,
+                                         "Code length, device, thresholds, folders (Ctrl+,)")
+        if not self.act_settings.shortcut().toString():
+            self.act_settings.setShortcut(QKeySequence("Ctrl+,"))
+        self.act_quit = self._action(None, "Quit", self.close, k.Quit)
+        self.act_pages = [self._action(name, label, lambda _=False, n=name: self.show_page(n), f"Ctrl+{i}")
+                          for i, (name, label) in enumerate((("photos", "Photos"), ("duplicates", "Duplicates"),
+                                                              ("problems", "Problems")), 1)]
+        self.act_zoom_in = self._action(None, "Larger thumbnails", lambda: self.zoom(24), k.ZoomIn)
+        self.act_zoom_out = self._action(None, "Smaller thumbnails", lambda: self.zoom(-24), k.ZoomOut)
+
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setIconSize(QSize(20, 20))
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for act in (self.act_add, self.act_search, self.act_rescan, self.act_train):
+            bar.addAction(act)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        bar.addAction(self.act_settings)
+        self.addToolBar(bar)
+
+        menu = self.menuBar()
+        m = menu.addMenu("&File")
+        for act in (self.act_add, self.act_search, self.act_paste, None, self.act_rescan, None, self.act_settings,
+                    None, self.act_quit):
+            m.addSeparator() if act is None else m.addAction(act)
+        m = menu.addMenu("&View")
+        for act in self.act_pages + [None, self.act_zoom_in, self.act_zoom_out]:
+            m.addSeparator() if act is None else m.addAction(act)
+        m = menu.addMenu("&Library")
+        for act in (self.act_train, self.act_pause, self.act_cancel):
+            m.addAction(act)
+        m = menu.addMenu("&Help")
+        m.addAction(self._action("info", "About Simili", self.on_about))
+
+    def _build_status(self) -> None:
+        self.summary = QLabel()
+        self.summary.setObjectName("muted")
+        self.zoom_slider = QSlider(Qt.Orientation.Horizontal)
+        self.zoom_slider.setRange(96, 320)
+        self.zoom_slider.setSingleStep(8)
+        self.zoom_slider.setFixedWidth(140)
+        self.zoom_slider.setValue(self.grid.delegate.tile)
+        self.zoom_slider.setToolTip("Thumbnail size (Ctrl++ / Ctrl+-)")
+        self.zoom_slider.setAccessibleName("Thumbnail size")
+        self.zoom_slider.valueChanged.connect(self.on_zoom_changed)
+        self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(self.zoom_slider)
+        self.statusBar().setSizeGripEnabled(False)
+
+    def _wire(self) -> None:
+        s = self.session
+        s.progress.connect(self.progress.on_progress)
+        s.job_started.connect(self.progress.on_job_started)
+        s.job_ended.connect(self.progress.on_job_ended)
+        s.device_known.connect(self.progress.on_device_known)
+        s.training_note.connect(self.progress.on_training_note)
+        s.job_started.connect(self.on_job_state)
+        s.job_ended.connect(self.on_job_state)
+        s.library_changed.connect(self.on_library_changed)
+        s.folders_changed.connect(self.on_folders_changed)
+        s.error.connect(lambda exc: show_error(self, exc))
+        self.progress.pause_requested.connect(s.pause_training)
+        self.progress.cancel_requested.connect(s.cancel)
+        self.progress.train_requested.connect(lambda: s.start_training())
+        self.sidebar.page_selected.connect(self.show_page)
+        self.sidebar.add_folder_requested.connect(self.on_add_folder)
+        self.sidebar.remove_folder_requested.connect(self.on_remove_folder)
+        self.welcome.add_folder_requested.connect(self.on_add_folder)
+        self.grid.photo_activated.connect(self.on_photo_activated)
+        self.grid_model.reset_done.connect(self.on_grid_reset)
+        self.grid_model.page_loaded.connect(self.on_page_loaded)
+        self.problems.counted.connect(lambda n: self.sidebar.set_count("problems", n))
+        self.duplicates.loaded.connect(lambda n: self.sidebar.set_count("duplicates", n))
+        self.similar.closed.connect(self.on_similar_closed)
+        for view in (self.grid, self.similar, self.duplicates):
+            view.photo_opened.connect(self.on_open_viewer)
+            view.context_requested.connect(self.on_context_menu)
+        self.on_job_state()
+
+    # -- pages ---------------------------------------------------------------------------------------
+    def show_page(self, name: str) -> None:
+        if not self.session.folders() and name == "photos":
+            self.stack.setCurrentWidget(self.welcome)
+        else:
+            page = {"photos": self.grid, "duplicates": self.duplicates, "problems": self.problems}[name]
+            self.stack.setCurrentWidget(page)
+            if name == "duplicates":
+                self.duplicates.refresh()
+            elif name == "problems":
+                self.problems.refresh()
+        self.sidebar.nav.blockSignals(True)
+        self.sidebar.select_page(name)
+        self.sidebar.nav.blockSignals(False)
+
+    def current_page(self) -> str:
+        w = self.stack.currentWidget()
+        return {self.grid: "photos", self.duplicates: "duplicates", self.problems: "problems"}.get(w, "welcome")
+
+    # -- session slots -------------------------------------------------------------------------------
+    def on_folders_changed(self, folders: list[str]) -> None:
+        self.sidebar.set_folders(folders)
+        if not folders:
+            self.stack.setCurrentWidget(self.welcome)
+        elif self.stack.currentWidget() is self.welcome:
+            self.show_page("photos")
+
+    def on_library_changed(self) -> None:
+        self.grid_model.refresh()
+        if self.similar.isVisible():
+            self.similar.refresh()
+        if self.current_page() == "problems":
+            self.problems.refresh()
+
+    def on_job_state(self, *args) -> None:
+        running = self.session.running()
+        self.act_pause.setEnabled(running == JOB_TRAIN)
+        self.act_cancel.setEnabled(running is not None)
+        self.act_train.setEnabled(running != JOB_TRAIN)
+        if args and args[0] == JOB_INDEX and len(args) > 1:
+            self.problems.refresh()  # failures are known once a run ended
+        self._update_summary()
+
+    def on_grid_reset(self, count: int) -> None:
+        self._update_summary()
+        if count == 0:
+            self._mark_ready()
+
+    def on_page_loaded(self, page: int) -> None:
+        if page == 0:
+            self._mark_ready()
+
+    def _mark_ready(self) -> None:
+        if not self._ready:
+            self._ready = True
+            QTimer.singleShot(0, self.ready.emit)
+
+    def _update_summary(self) -> None:
+        n = self.grid_model.rowCount()
+        parts = [f"{n:,} photo{'s' if n != 1 else ''}"]
+        try:
+            active = next((m for m in self.session.reader.models() if m.active), None)
+        except Exception:  # noqa: BLE001 - a status line must never raise
+            active = None
+        if active is not None:
+            kind = "DistillHash (trained on your photos)" if active.kind == "distillhash" else \
+                f"{active.kind.upper()} (training-free)"
+            parts.append(f"{active.bits}-bit {kind} codes")
+        job = self.session.running()
+        if job:
+            parts.append("indexing…" if job == JOB_INDEX else "training…")
+        self.summary.setText("  ·  ".join(parts))
+
+    # -- user actions --------------------------------------------------------------------------------
+    def on_add_folder(self) -> None:
+        start = str(self.state.value("dialogs/last_folder", str(Path.home())))
+        path = QFileDialog.getExistingDirectory(self, "Add a photo folder", start)
+        if path:
+            self.state.setValue("dialogs/last_folder", path)
+            self.session.add_folders([path])
+
+    def on_remove_folder(self, path: str) -> None:
+        answer = QMessageBox.question(
+            self, "Remove folder",
+            f"Remove {path} from the library?\n\nThe photos in it stay where they are; Simili only forgets them.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.session.remove_folder(path)
+
+    def on_search_by_image(self) -> None:
+        start = str(self.state.value("dialogs/last_image", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Search by image", start, IMAGE_FILTER)
+        if path:
+            self.state.setValue("dialogs/last_image", str(Path(path).parent))
+            self.search_image(path)
+
+    def on_paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        folders, images = dropping.classify(mime)
+        if images:
+            self.search_image(images[0])
+        elif mime.hasImage():
+            try:
+                path = dropping.save_pasted_image(mime.imageData(), cache_dir(self.session.home) / "pasted")
+            except OSError as exc:
+                show_error(self, exc)
+                return
+            self.search_image(path)
+        elif folders:
+            self.session.add_folders(folders)
+        else:
+            self.statusBar().showMessage("The clipboard holds no image to search by.", 4000)
+
+    def search_image(self, path: str) -> None:
+        self._show_similar()
+        self.similar.show_image(path)
+
+    def on_photo_activated(self, photo: Photo) -> None:
+        self._show_similar()
+        self.similar.show_photo(photo)
+
+    def _show_similar(self) -> None:
+        if not self.similar.isVisible():
+            self.similar.show()
+            sizes = self.splitter.sizes()
+            if sizes[2] < 300:
+                total = sum(sizes)
+                self.splitter.setSizes([sizes[0], max(total - sizes[0] - 470, 300), 470])
+
+    def on_similar_closed(self) -> None:
+        self.similar.hide()
+        self.grid.setFocus()
+
+    def on_open_viewer(self, photo: Photo) -> None:
+        from gui.widgets.viewer import ViewerDialog
+
+        view = self.sender()
+        photos = [photo]
+        if view is self.similar:
+            photos = [n.photo for n in self.similar.model.neighbors()]
+        elif view is self.grid:
+            photos = self.grid.selected_photos() if len(self.grid.selected_photos()) > 1 else [photo]
+        index = next((i for i, p in enumerate(photos) if p.id == photo.id), 0)
+        dialog = ViewerDialog(photos or [photo], index, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.similar_requested.connect(self.on_photo_activated)
+        dialog.open()
+
+    def on_context_menu(self, photo: Photo, pos) -> None:
+        view = self.sender()
+        selected = view.selected_photos() if hasattr(view, "selected_photos") else [photo]
+        menu = actions.photo_menu(self, photo, selected, on_similar=self.on_photo_activated,
+                                  on_view=self.on_open_viewer_direct, on_trash=self.on_trash)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(pos)
+
+    def on_open_viewer_direct(self, photo: Photo) -> None:
+        from gui.widgets.viewer import ViewerDialog
+
+        dialog = ViewerDialog([photo], 0, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.similar_requested.connect(self.on_photo_activated)
+        dialog.open()
+
+    def on_trash(self, photos: list[Photo]) -> None:
+        if confirm_trash(self, photos):
+            worker = self.session.move_to_trash([p.path for p in photos])
+            worker.errored.connect(lambda exc: show_error(self, exc))
+
+    def on_settings(self) -> None:
+        from gui.widgets.settings import SettingsDialog
+
+        def probe():
+            from engine.trainer import gpu_status  # imported in the worker: gpu_status imports torch
+
+            return self.session.query(lambda: gpu_status())
+
+        dialog = SettingsDialog(self.session.settings, str(self.session.home),
+                                str(self.state.value("ui/theme", "auto")), probe, self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        try:
+            self.session.save_settings(dialog.result_settings())
+        except (ValueError, OSError) as exc:
+            show_error(self, exc)
+        if dialog.chosen_home() != str(self.session.home):
+            self.state.setValue("library/home", dialog.chosen_home())
+        theme = dialog.chosen_theme()
+        if theme != self.state.value("ui/theme", "auto"):
+            self.state.setValue("ui/theme", theme)
+            from gui.theme import apply_theme
+
+            apply_theme(QGuiApplication.instance(), theme)
+
+    def on_about(self) -> None:
+        QMessageBox.about(self, "About Simili",
+                          "<h3>Simili</h3><p>Finds visually similar photos and duplicates on your own computer, "
+                          "with binary codes learned from your photos (DistillHash). Offline; your photos are "
+                          "never changed or uploaded.</p>"
+                          f"<p>Library: {self.session.home}</p>")
+
+    def zoom(self, delta: int) -> None:
+        self.zoom_slider.setValue(self.zoom_slider.value() + delta)
+
+    def on_zoom_changed(self, value: int) -> None:
+        self.grid.set_tile(value)
+        self.state.setValue("grid/tile", value)
+
+    # -- drag and drop -------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        folders, images = dropping.classify(event.mimeData())
+        if folders or images:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folders, images = dropping.classify(event.mimeData())
+        if folders:
+            self.session.add_folders(folders)
+        if images:
+            self.search_image(images[0])
+        event.acceptProposedAction()
+
+    # -- state ---------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.state.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1320, 840)
+        splitter = self.state.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        self.similar.hide()
+        page = str(self.state.value("window/page", "photos"))
+        self.show_page(page if page in ("photos", "duplicates", "problems") else "photos")
+
+    def save_state(self) -> None:
+        self.state.setValue("window/geometry", self.saveGeometry())
+        if self.similar.isVisible():
+            self.state.setValue("window/splitter", self.splitter.saveState())
+        self.state.setValue("window/page", self.current_page() if self.current_page() != "welcome" else "photos")
+        self.state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self.session.shutdown()
+        super().closeEvent(event)

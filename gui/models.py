@@ -1,0 +1,225 @@
+"""Item models: the whole library as a lazily paged list, and a ranked list of search results."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+
+from engine.types import Neighbor, Photo
+from gui.workers import FunctionWorker, start
+
+__all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip"]
+
+log = logging.getLogger(__name__)
+
+PhotoRole = Qt.ItemDataRole.UserRole + 1
+DistanceRole = Qt.ItemDataRole.UserRole + 2
+ScoreRole = Qt.ItemDataRole.UserRole + 3
+
+
+def photo_tooltip(photo: Photo, extra: str = "") -> str:
+    lines = [f"<b>{Path(photo.path).name}</b>", Path(photo.path).parent.as_posix()]
+    facts = []
+    if photo.width and photo.height:
+        facts.append(f"{photo.width} × {photo.height}")
+    if photo.size:
+        facts.append(_human_size(photo.size))
+    if photo.taken_at:
+        facts.append(photo.taken_at.replace("T", " ")[:16])
+    if facts:
+        lines.append(" · ".join(facts))
+    if extra:
+        lines.append(extra)
+    return "<br>".join(lines)
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+class PhotoGridModel(QAbstractListModel):
+    """All indexed photos, read in pages from ``library.photos(offset, limit)`` on a worker thread.
+
+    ``rowCount`` is known up front (``photo_count``); a page is requested the first time one of its rows is
+    painted, so scrolling to row 90,000 of 100,000 reads one page, not 90,000 photos.
+    """
+
+    PAGE = 512
+    MAX_PAGES = 400
+    page_loaded = Signal(int)
+    reset_done = Signal(int)  # row count
+
+    def __init__(self, photos: Callable[[int, int], list[Photo]], count: Callable[[], int],
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._photos = photos
+        self._count_fn = count
+        self._count = 0
+        self._pages: dict[int, list[Photo]] = {}
+        self._pending: set[int] = set()
+        self._generation = 0
+
+    # -- loading -------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-count in the background, then reset (pages are read again as they are shown)."""
+        worker = FunctionWorker(self._count_fn)
+        gen = self._generation
+        worker.returned.connect(lambda n: self._on_counted(gen, n))
+        start(worker, "io")
+
+    def _on_counted(self, generation: int, count: int) -> None:
+        if generation != self._generation:
+            return
+        self.set_count(int(count))
+
+    def set_count(self, count: int) -> None:
+        self.beginResetModel()
+        self._generation += 1
+        self._count = count
+        self._pages.clear()
+        self._pending.clear()
+        self.endResetModel()
+        if count:
+            self._request(0)
+        self.reset_done.emit(count)
+
+    def _request(self, page: int) -> None:
+        if page in self._pending or page in self._pages:
+            return
+        self._pending.add(page)
+        worker = FunctionWorker(self._photos, page * self.PAGE, self.PAGE)
+        gen = self._generation
+        worker.returned.connect(lambda photos: self._on_page(gen, page, photos))
+        worker.errored.connect(lambda exc: self._on_page_failed(gen, page, exc))
+        start(worker, "io")
+
+    def _on_page(self, generation: int, page: int, photos: Sequence[Photo]) -> None:
+        if generation != self._generation:
+            return
+        self._pending.discard(page)
+        if len(self._pages) >= self.MAX_PAGES:
+            self._pages.pop(next(iter(self._pages)))
+        self._pages[page] = list(photos)
+        first = page * self.PAGE
+        last = min(first + len(photos), self._count) - 1
+        if last >= first:
+            self.dataChanged.emit(self.index(first), self.index(last))
+        self.page_loaded.emit(page)
+
+    def _on_page_failed(self, generation: int, page: int, exc: BaseException) -> None:
+        if generation == self._generation:
+            self._pending.discard(page)
+            log.warning("could not read photos %d..%d: %s", page * self.PAGE, (page + 1) * self.PAGE, exc)
+
+    def is_loaded(self, row: int) -> bool:
+        return row // self.PAGE in self._pages
+
+    # -- model API -----------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else self._count
+
+    def photo(self, row: int) -> Photo | None:
+        page = self._pages.get(row // self.PAGE)
+        if page is None:
+            if 0 <= row < self._count:
+                self._request(row // self.PAGE)
+            return None
+        offset = row % self.PAGE
+        return page[offset] if offset < len(page) else None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        photo = self.photo(index.row())
+        if photo is None:
+            return None
+        if role == PhotoRole:
+            return photo
+        if role == Qt.ItemDataRole.DisplayRole:
+            return Path(photo.path).name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return photo_tooltip(photo)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return Path(photo.path).name
+        return None
+
+    def row_of(self, photo_id: int) -> int | None:
+        """Row of a photo among the loaded pages (None when its page is not loaded)."""
+        for page, photos in self._pages.items():
+            for i, p in enumerate(photos):
+                if p.id == photo_id:
+                    return page * self.PAGE + i
+        return None
+
+
+class ResultsModel(QAbstractListModel):
+    """Search results (nearest first), filtered live by a maximum Hamming distance."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._all: list[Neighbor] = []
+        self._shown: list[Neighbor] = []
+        self._limit: int | None = None
+        self.bits = 64
+
+    def set_results(self, neighbors: Sequence[Neighbor], bits: int) -> None:
+        self.beginResetModel()
+        self._all = list(neighbors)
+        self.bits = bits
+        self._shown = self._filter()
+        self.endResetModel()
+
+    def set_limit(self, max_distance: int | None) -> None:
+        if max_distance == self._limit:
+            return
+        self._limit = max_distance
+        shown = self._filter()
+        if [n.photo.id for n in shown] == [n.photo.id for n in self._shown]:
+            return
+        self.beginResetModel()
+        self._shown = shown
+        self.endResetModel()
+
+    def _filter(self) -> list[Neighbor]:
+        if self._limit is None:
+            return list(self._all)
+        return [n for n in self._all if n.distance <= self._limit]
+
+    def total(self) -> int:
+        return len(self._all)
+
+    def neighbors(self) -> list[Neighbor]:
+        return list(self._shown)
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._shown)
+
+    def photo(self, row: int) -> Photo | None:
+        return self._shown[row].photo if 0 <= row < len(self._shown) else None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._shown):
+            return None
+        n = self._shown[index.row()]
+        if role == PhotoRole:
+            return n.photo
+        if role == DistanceRole:
+            return n.distance
+        if role == ScoreRole:
+            return n.score
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return Path(n.photo.path).name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            extra = f"Hamming distance {n.distance} of {self.bits} bits (0 = same code; lower is more similar)"
+            if n.score is not None:
+                extra += f"<br>feature similarity {n.score:.2f}"
+            return photo_tooltip(n.photo, extra)
+        return None

@@ -1,0 +1,1 @@
+"""The panels of the main window, each a small widget with its dependencies passed in."""

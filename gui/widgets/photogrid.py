@@ -1,0 +1,218 @@
+"""Thumbnail grid: a virtualised QListView whose delegate paints cached thumbnails and similarity badges."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from engine.types import Photo
+from gui.models import DistanceRole, PhotoRole
+from gui.thumbnails import ThumbnailLoader
+
+__all__ = ["PhotoDelegate", "PhotoGridView", "badge_color"]
+
+RADIUS = 8.0
+
+
+def badge_color(distance: int, bits: int) -> QColor:
+    """Green for near-identical codes, through amber, to orange-red for loose matches."""
+    t = max(0.0, min(1.0, distance / max(bits * 0.4, 1)))
+    hue = int(140 - 120 * t)  # 140 (green) .. 20 (orange-red)
+    return QColor.fromHsv(hue, 200, 190)
+
+
+class PhotoDelegate(QStyledItemDelegate):
+    """Paints a square, rounded, centre-cropped thumbnail; a distance badge when the model gives one."""
+
+    def __init__(self, loader: ThumbnailLoader, tile: int = 148, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.loader = loader
+        self.tile = tile
+        self.bits = 64
+        self.spacing = 6
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(self.tile + self.spacing, self.tile + self.spacing)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = option.palette
+        rect = QRectF(option.rect).adjusted(self.spacing / 2, self.spacing / 2, -self.spacing / 2, -self.spacing / 2)
+        path = QPainterPath()
+        path.addRoundedRect(rect, RADIUS, RADIUS)
+        placeholder = pal.color(QPalette.ColorRole.AlternateBase)
+        painter.fillPath(path, placeholder)
+        photo: Photo | None = index.data(PhotoRole)
+        if photo is not None:
+            self._paint_image(painter, rect, path, photo, option)
+            distance = index.data(DistanceRole)
+            if distance is not None:
+                self._paint_badge(painter, rect, int(distance))
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        if selected or hovered:
+            color = pal.color(QPalette.ColorRole.Highlight)
+            if not selected:
+                color.setAlpha(110)
+            pen_w = 3.0 if selected else 2.0
+            painter.setPen(QColor(color))
+            pen = painter.pen()
+            pen.setWidthF(pen_w)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(pen_w / 2, pen_w / 2, -pen_w / 2, -pen_w / 2), RADIUS, RADIUS)
+        if option.state & QStyle.StateFlag.State_HasFocus and not selected:
+            pen = painter.pen()
+            pen.setColor(pal.color(QPalette.ColorRole.Highlight))
+            pen.setStyle(Qt.PenStyle.DotLine)
+            painter.setPen(pen)
+            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
+        painter.restore()
+
+    def _paint_image(self, painter: QPainter, rect: QRectF, path: QPainterPath, photo: Photo,
+                     option: QStyleOptionViewItem) -> None:
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        # Sizes snap to steps of 32 px, so resizing the window re-uses the images already scaled.
+        edge = (int(rect.width() * dpr) + 31) // 32 * 32
+        image = self.loader.image(int(photo.id), photo.path, photo.mtime, edge, crop=True)
+        if image is not None:
+            painter.setClipPath(path)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(rect, image)
+            painter.setClipping(False)
+        elif self.loader.error(int(photo.id), edge) is not None:
+            painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "can't read")
+
+    def _paint_badge(self, painter: QPainter, rect: QRectF, distance: int) -> None:
+        font = QFont(painter.font())
+        font.setPointSizeF(max(7.5, font.pointSizeF() * 0.85))
+        font.setBold(True)
+        painter.setFont(font)
+        text = f"{distance}"
+        fm = painter.fontMetrics()
+        w = max(fm.horizontalAdvance(text) + 14, 24)
+        h = fm.height() + 4
+        badge = QRectF(rect.left() + 6, rect.top() + 6, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(badge_color(distance, self.bits))
+        painter.drawRoundedRect(badge, h / 2, h / 2)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+
+class PhotoGridView(QListView):
+    """A wrapping grid of photos with keyboard navigation.
+
+    Signals:
+        photo_activated: a photo was clicked or Enter was pressed on it.
+        photo_opened: a photo was double-clicked or Space was pressed (open the viewer).
+        context_requested: right click on a photo, with the global position.
+    """
+
+    photo_activated = Signal(object)
+    photo_opened = Signal(object)
+    context_requested = Signal(object, QPoint)
+
+    def __init__(self, loader: ThumbnailLoader, tile: int = 148, activate_on_click: bool = True,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.delegate = PhotoDelegate(loader, tile, self)
+        self.setItemDelegate(self.delegate)
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setMinimumSize(QSize(tile + 40, tile + 20))
+        self._activate_on_click = activate_on_click
+        self._base_tile = tile
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self._repaint = QTimer(self, singleShot=True, interval=33)
+        self._repaint.timeout.connect(self.viewport().update)
+        self.clicked.connect(self.on_clicked)
+        self.doubleClicked.connect(self.on_double_clicked)
+        self.customContextMenuRequested.connect(self.on_context_menu)
+        loader.ready.connect(self.on_thumbnail_ready)
+        loader.failed.connect(lambda key, _msg: self.on_thumbnail_ready(key))
+
+    def set_tile(self, tile: int) -> None:
+        """Preferred tile size; the actual size stretches a little so the columns fill the width."""
+        self._base_tile = tile
+        self.setMinimumSize(QSize(tile + 40, tile + 20))
+        self._justify()
+
+    def _justify(self) -> None:
+        spacing = self.delegate.spacing
+        width = max(self.viewport().width() - 1, 1)
+        cols = max(1, width // (self._base_tile + spacing))
+        tile = width // cols - spacing
+        if tile != self.delegate.tile:
+            self.delegate.tile = tile
+            self.scheduleDelayedItemsLayout()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._justify()
+
+    def current_photo(self) -> Photo | None:
+        index = self.currentIndex()
+        return index.data(PhotoRole) if index.isValid() else None
+
+    def selected_photos(self) -> list[Photo]:
+        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes()) if self.selectionModel() else []
+        photos = [self.model().index(r, 0).data(PhotoRole) for r in rows]
+        return [p for p in photos if p is not None]
+
+    # -- slots ---------------------------------------------------------------------------------------
+    def on_clicked(self, index: QModelIndex) -> None:
+        photo = index.data(PhotoRole)
+        if photo is not None and self._activate_on_click:
+            self.photo_activated.emit(photo)
+
+    def on_double_clicked(self, index: QModelIndex) -> None:
+        photo = index.data(PhotoRole)
+        if photo is not None:
+            self.photo_opened.emit(photo)
+
+    def on_context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        photo = index.data(PhotoRole) if index.isValid() else None
+        if photo is not None:
+            if not self.selectionModel().isSelected(index):
+                self.setCurrentIndex(index)
+            self.context_requested.emit(photo, self.viewport().mapToGlobal(pos))
+
+    def on_thumbnail_ready(self, key) -> None:
+        # Thumbnails arrive in bursts: repaint at most ~30 times a second, not once per image.
+        if not self._repaint.isActive():
+            self._repaint.start()
+
+    # -- keys ----------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        photo = self.current_photo()
+        if photo is not None and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.photo_activated.emit(photo)
+            return
+        if photo is not None and event.key() == Qt.Key.Key_Space:
+            self.photo_opened.emit(photo)
+            return
+        super().keyPressEvent(event)
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.PaletteChange:
+            self.viewport().update()
+        return super().event(e)
+
+    def visible_rect(self) -> QRect:
+        return self.viewport().rect()

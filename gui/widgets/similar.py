@@ -1,0 +1,272 @@
+"""The "similar photos" panel: the query shown large, a distance slider, and the ranked neighbours with badges."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
+)
+
+from engine.errors import NotIndexed
+from engine.types import Photo
+from gui.errors import describe
+from gui.models import ResultsModel
+from gui.thumbnails import ThumbnailLoader
+from gui.widgets.photogrid import PhotoGridView
+
+__all__ = ["SimilarPanel"]
+
+QUERY_EDGE = 300
+
+
+class SimilarPanel(QWidget):
+    """Signals: photo_opened(Photo), context_requested(Photo, QPoint), closed()."""
+
+    photo_opened = Signal(object)
+    context_requested = Signal(object, QPoint)
+    closed = Signal()
+    searched = Signal(int)  # results shown (after the slider), for tests and the status bar
+
+    def __init__(self, session, loader: ThumbnailLoader, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.loader = loader
+        self.model = ResultsModel(self)
+        self._token = 0
+        self._query: tuple[str, object] | None = None  # ("photo", Photo) or ("image", path)
+        self._history: list[tuple[str, object]] = []
+        self._query_key = None
+        self._slider_set = False
+        self.setMinimumWidth(300)
+
+        self.back_button = self._tool("back", "Back to the previous search (Alt+Left)", "Back")
+        self.back_button.clicked.connect(self.on_back)
+        self.close_button = self._tool("cancel", "Close the similar photos panel (Esc)", "Close")
+        self.close_button.clicked.connect(self.on_close)
+        title = QLabel("Similar photos")
+        title.setObjectName("panelTitle")
+        head = QHBoxLayout()
+        head.addWidget(self.back_button)
+        head.addWidget(title, 1)
+        head.addWidget(self.close_button)
+
+        self.query_image = QLabel()
+        self.query_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.query_image.setMinimumHeight(160)
+        self.query_image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.query_caption = QLabel()
+        self.query_caption.setObjectName("muted")
+        self.query_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.query_caption.setWordWrap(True)
+        self.query_caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        frame = QFrame()
+        frame.setObjectName("queryFrame")
+        fl = QVBoxLayout(frame)
+        fl.setContentsMargins(10, 10, 10, 8)
+        fl.addWidget(self.query_image)
+        fl.addWidget(self.query_caption)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 64)
+        self.slider.setAccessibleName("Similarity threshold")
+        self.slider.setToolTip("Maximum Hamming distance between codes: move left for only near-identical "
+                               "photos, right to see looser matches")
+        self.slider.valueChanged.connect(self.on_threshold_changed)
+        self.threshold_label = QLabel()
+        self.threshold_label.setMinimumWidth(80)
+        tight, loose = QLabel("Closer"), QLabel("Looser")
+        tight.setObjectName("muted")
+        loose.setObjectName("muted")
+        srow = QHBoxLayout()
+        srow.addWidget(tight)
+        srow.addWidget(self.slider, 1)
+        srow.addWidget(loose)
+        srow.addWidget(self.threshold_label)
+
+        self.count_label = QLabel()
+        self.count_label.setObjectName("muted")
+        self.count_label.setWordWrap(True)
+        self.results = PhotoGridView(loader, tile=112, activate_on_click=False)
+        self.results.setModel(self.model)
+        self.results.setAccessibleName("Similar photos")
+        self.results.photo_activated.connect(self.show_photo)
+        self.results.photo_opened.connect(self.photo_opened)
+        self.results.context_requested.connect(self.context_requested)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 8, 8)
+        layout.setSpacing(8)
+        layout.addLayout(head)
+        layout.addWidget(frame)
+        layout.addLayout(srow)
+        layout.addWidget(self.count_label)
+        layout.addWidget(self.results, 1)
+        loader.ready.connect(self.on_thumbnail_ready)
+        self._update_buttons()
+
+    def _tool(self, name: str, tip: str, text: str) -> QToolButton:
+        from gui.resources import icon
+
+        b = QToolButton()
+        b.setIcon(icon(name))
+        b.setToolTip(tip)
+        b.setAccessibleName(text)
+        b.setAutoRaise(True)
+        return b
+
+    # -- queries -------------------------------------------------------------------------------------
+    def show_photo(self, photo: Photo) -> None:
+        """Search for photos similar to a library photo."""
+        self._start(("photo", photo))
+
+    def show_image(self, path: str) -> None:
+        """Search by any image file."""
+        self._start(("image", os.fspath(path)))
+
+    def refresh(self) -> None:
+        """Run the current query again (the codes changed, e.g. after training)."""
+        if self._query is not None:
+            self._run(self._query)
+
+    def query(self) -> tuple[str, object] | None:
+        return self._query
+
+    def _start(self, query: tuple[str, object]) -> None:
+        if self._query is not None and self._query != query:
+            self._history.append(self._query)
+            del self._history[:-50]
+        self._query = query
+        self._show_query(query)
+        self._run(query)
+
+    def _run(self, query: tuple[str, object]) -> None:
+        self._token += 1
+        token = self._token
+        kind, target = query
+        worker = (self.session.similar(int(target.id)) if kind == "photo"
+                  else self.session.similar_to_image(str(target)))
+        worker.returned.connect(lambda res: self._on_results(token, res))
+        worker.errored.connect(lambda exc: self._on_failed(token, exc))
+        self.count_label.setText("Searching…")
+        self._update_buttons()
+
+    def _on_results(self, token: int, result) -> None:
+        if token != self._token:
+            return
+        neighbors, bits = result
+        self.results.delegate.bits = bits
+        if self.slider.maximum() != bits or not self._slider_set:
+            self._slider_set = True
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, bits)
+            self.slider.setValue(int(round(self.session.settings.similar_max_distance * bits)))
+            self.slider.blockSignals(False)
+        self.model.set_results(neighbors, bits)
+        self.model.set_limit(self.slider.value())
+        self._update_count()
+        if self.model.rowCount():
+            self.results.setCurrentIndex(self.model.index(0, 0))
+
+    def _on_failed(self, token: int, exc: BaseException) -> None:
+        if token != self._token:
+            return
+        self.model.set_results([], self.model.bits)
+        if isinstance(exc, NotIndexed):
+            self.count_label.setText(f"{exc} — results appear as soon as indexing has made the search codes.")
+        else:
+            title, text, _ = describe(exc)
+            self.count_label.setText(f"{title}: {text}")
+        self.searched.emit(0)
+
+    # -- display -------------------------------------------------------------------------------------
+    def _show_query(self, query: tuple[str, object]) -> None:
+        kind, target = query
+        dpr = self.devicePixelRatioF()
+        edge = int(QUERY_EDGE * dpr)
+        if kind == "photo":
+            photo: Photo = target
+            self._query_key = (int(photo.id), edge, False)
+            image = self.loader.image(int(photo.id), photo.path, photo.mtime, edge, crop=False)
+            facts = [Path(photo.path).name]
+            if photo.width and photo.height:
+                facts.append(f"{photo.width} × {photo.height}")
+            self.query_caption.setText(" · ".join(facts))
+            self.query_caption.setToolTip(photo.path)
+        else:
+            path = str(target)
+            key = ("file", path)
+            self._query_key = (key, edge, False)
+            try:
+                mtime = os.stat(path).st_mtime
+            except OSError:
+                mtime = None
+            image = self.loader.image(key, path, mtime, edge, crop=False)
+            self.query_caption.setText(f"Searching by image: {Path(path).name}")
+            self.query_caption.setToolTip(path)
+        self._set_query_image(image)
+
+    def _set_query_image(self, image: QImage | None) -> None:
+        if image is None:
+            self.query_image.setPixmap(QPixmap())
+            self.query_image.setText("…")
+            return
+        pix = QPixmap.fromImage(image)
+        pix.setDevicePixelRatio(self.devicePixelRatioF())
+        self.query_image.setPixmap(pix)
+
+    def on_thumbnail_ready(self, key) -> None:
+        if key == self._query_key and self._query is not None:
+            kind, target = self._query
+            pid, edge, _ = key
+            path = target.path if kind == "photo" else str(target)
+            self._set_query_image(self.loader.image(pid, path, None, edge, crop=False))
+
+    def on_threshold_changed(self, value: int) -> None:
+        self.model.set_limit(value)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.model.rowCount(), self.model.total()
+        bits = self.model.bits
+        self.threshold_label.setText(f"≤ {self.slider.value()} of {bits}")
+        if total == 0:
+            self.count_label.setText("No similar photos found.")
+        elif shown == 0:
+            self.count_label.setText(f"None of the {total} nearest photos is this close — move the slider right.")
+        else:
+            hidden = total - shown
+            more = f" ({hidden} more beyond the threshold)" if hidden else ""
+            self.count_label.setText(f"{shown} similar photo{'s' if shown != 1 else ''}, closest first{more}. "
+                                     "The badge is the Hamming distance: 0 means the same code.")
+        self.searched.emit(shown)
+
+    def _update_buttons(self) -> None:
+        self.back_button.setEnabled(bool(self._history))
+
+    # -- slots ---------------------------------------------------------------------------------------
+    def on_back(self) -> None:
+        if self._history:
+            query = self._history.pop()
+            self._query = query
+            self._show_query(query)
+            self._run(query)
+
+    def on_close(self) -> None:
+        self._token += 1
+        self._query = None
+        self._history.clear()
+        self.model.set_results([], self.model.bits)
+        self.closed.emit()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.on_close()
+            return
+        if event.key() == Qt.Key.Key_Left and event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            self.on_back()
+            return
+        super().keyPressEvent(event)
