@@ -108,8 +108,7 @@ def open_index(lib: Library, info: ModelInfo, coder=None) -> CodeIndex:
             log.warning("index %s unreadable (%s); rebuilding it from the feature cache", path, exc)
     if index is None or index.bits != info.bits:
         index = CodeIndex(info.bits)
-    ids, _ = lib.catalog.feature_rows()
-    want = np.asarray(ids, dtype=np.int64)
+    want = lib.catalog.ok_ids()
     have = index.ids()
     extra = np.setdiff1d(have, want, assume_unique=True)
     if len(extra):

@@ -1,0 +1,104 @@
+"""Library-level scale: query latency through the facade, resident memory, and no-change rescans.
+
+    python -m bench.scale [--sizes 10000,100000,1000000] [--rescan 100000] [--json]
+
+Each size gets a synthetic library (bench.synthetic: catalog rows, float16 feature cache, ITQ codes, saved
+index). A fresh process then opens it and measures: time to open + first query, p50/p99 of
+``Library.similar(photo_id, k=50)`` end to end in-process (Hamming search + tie-break on memory-mapped
+features + catalog lookups), and its resident memory (VmRSS, VmHWM). The rescan case times ``Library.index()``
+over a tree of real (hard-linked) files in which nothing changed since the last scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench._machine import machine_info
+
+REPO = Path(__file__).resolve().parents[1]
+
+_PROBE = r"""
+import json, sys, time, numpy as np
+t0 = time.perf_counter()
+from engine.api import Library
+lib = Library(sys.argv[1])
+ids = lib.code_index().ids()
+first = lib.similar(int(ids[0]), k=50)
+t_open = time.perf_counter() - t0
+rng = np.random.default_rng(1)
+lat = []
+for pid in rng.choice(ids, size=min(500, len(ids)), replace=False):
+    s = time.perf_counter(); lib.similar(int(pid), k=50); lat.append((time.perf_counter() - s) * 1000)
+mem = {}
+for line in open("/proc/self/status"):
+    if line.startswith(("VmRSS", "VmHWM")):
+        k, v = line.split(":"); mem[k] = int(v.split()[0]) / 1024
+print(json.dumps({"open_and_first_query_s": round(t_open, 3), "p50_ms": round(float(np.percentile(lat, 50)), 2),
+                  "p99_ms": round(float(np.percentile(lat, 99)), 2), "rss_mb": round(mem["VmRSS"], 1),
+                  "peak_rss_mb": round(mem["VmHWM"], 1)}))
+"""
+
+_RESCAN = r"""
+import json, sys, time
+from engine.api import Library
+lib = Library(sys.argv[1])
+t = time.perf_counter()
+job = lib.index()
+try:
+    while True: next(job)
+except StopIteration as stop:
+    r = stop.value
+print(json.dumps({"rescan_s": round(time.perf_counter() - t, 2), "unchanged": r.unchanged, "added": r.added}))
+"""
+
+
+def _run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    from bench.synthetic import build_library
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--rescan", type=int, default=100_000, help="files in the no-change rescan (0 to skip)")
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "simili-scale"))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    work = Path(args.workdir)
+    results = []
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        home = work / f"lib-{n}"
+        built = None
+        if not (home / "catalog.sqlite").exists():
+            home.mkdir(parents=True, exist_ok=True)
+            built = build_library(home, n)
+        row = {"n": n, **_run(_PROBE, str(home))}
+        if built:
+            row["build"] = built
+        results.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    rescan = None
+    if args.rescan:
+        home = work / f"rescan-{args.rescan}"
+        if not (home / "catalog.sqlite").exists():
+            home.mkdir(parents=True, exist_ok=True)
+            build_library(home, args.rescan, files_root=work / f"tree-{args.rescan}")
+        rescan = {"files": args.rescan, **_run(_RESCAN, str(home))}
+        print(json.dumps(rescan), file=sys.stderr)
+    out = {"benchmark": "scale", "machine": machine_info(), "query": results, "rescan": rescan,
+           "notes": "similar() end to end in-process, k=50, ITQ 64-bit codes; RSS of the process after 500 queries"}
+    (REPO / "bench" / "results" / f"scale-{out['machine']['host']}.json").write_text(json.dumps(out, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
