@@ -2,6 +2,7 @@
 
     simili                      the desktop app (gui.app:main); GUI flags such as --home are passed through
     simili --self-test [...]    end-to-end check of the bundle (packaging/selftest.py), exit 0 when it all works
+    simili --gui-self-test ...  the desktop app's own --self-test (gui.app), e.g. with --home DIR
     simili install-training     install PyTorch for training into the per-user add-on folder (training_addon.py)
     simili COMMAND ...          the engine CLI (index, similar, dupes, status, train, models, folders; -h, --version)
 """
@@ -46,12 +47,13 @@ def _run_gui(argv: list[str]) -> int:
             raise
         print("simili: this build has no desktop app; try `simili --self-test` or `simili --help`", file=sys.stderr)
         return 2
-    sys.argv = [sys.argv[0], *argv]
-    return int(gui_main() or 0)
+    return int(gui_main(argv) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--gui-self-test"]:  # the desktop app's own check, run by selftest.py in a child process
+        return _run_gui(["--self-test", *argv[1:]])
     if "--self-test" in argv:
         import selftest
 

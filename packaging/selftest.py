@@ -140,10 +140,26 @@ def _qt(query: str, results: list[str], screenshot: Path) -> dict:
             "image_formats": len(formats)}
 
 
-def _gui_present() -> str:
-    import importlib.util
+def _self_command() -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, str(Path(__file__).resolve().with_name("launch.py"))]
 
-    return "present" if importlib.util.find_spec("gui.app") else "absent"
+
+def _gui(home: Path) -> dict:
+    """The desktop app's own self-test on the library just built, in a child process (it owns its QApplication)."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("gui.app") is None:
+        return {"gui": "absent from this build"}
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    t = time.perf_counter()
+    out = subprocess.run(_self_command() + ["--gui-self-test", "--home", str(home)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    _expect(out.returncode == 0, f"the desktop app's self-test failed (exit {out.returncode}):\n"
+                                 f"{(out.stdout + out.stderr).strip()[-3000:]}")
+    return {"gui": "ok", "seconds": round(time.perf_counter() - t, 2), "output": out.stdout.strip()[-500:]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                          ("engine", lambda: _engine(work, args.per_class)),
                          ("qt", lambda: _qt(summary["engine"]["query"], summary["engine"]["results"],
                                             work / "selftest.png")),
-                         ("gui", _gui_present)):
+                         ("gui", lambda: _gui(work / "home"))):
             t = time.perf_counter()
             summary[step] = fn()
             log(f"ok  {step:9s} {time.perf_counter() - t:6.2f} s  {json.dumps(summary[step], default=str)}")
