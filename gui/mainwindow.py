@@ -71,7 +71,6 @@ class MainWindow(QMainWindow):
         for page in (self.welcome, self.grid, self.duplicates, self.problems):
             self.stack.addWidget(page)
         self.similar = SimilarPanel(self.session, self.loader)
-        self.similar.hide()
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(self.stack)
@@ -226,7 +225,7 @@ class MainWindow(QMainWindow):
 
     def on_library_changed(self) -> None:
         self.grid_model.refresh()
-        if self.similar.isVisible():
+        if self.similar.isVisible() and self.similar.query() is not None:
             self.similar.refresh()
         if self.current_page() == "problems":
             self.problems.refresh()
@@ -428,7 +427,7 @@ class MainWindow(QMainWindow):
         splitter = self.state.value("window/splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
-        self.similar.hide()
+        self.similar.setVisible(self.state.value("window/similar", "true") in (True, "true"))
         page = str(self.state.value("window/page", "photos"))
         self.show_page(page if page in ("photos", "duplicates", "problems") else "photos")
 
@@ -436,6 +435,7 @@ class MainWindow(QMainWindow):
         self.state.setValue("window/geometry", self.saveGeometry())
         if self.similar.isVisible():
             self.state.setValue("window/splitter", self.splitter.saveState())
+        self.state.setValue("window/similar", "true" if self.similar.isVisible() else "false")
         self.state.setValue("window/page", self.current_page() if self.current_page() != "welcome" else "photos")
         self.state.sync()
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from engine.errors import Cancelled
 
@@ -162,13 +162,14 @@ def pools(name: str) -> QThreadPool:
 
 
 def start(worker: _Worker, pool: str = "query") -> _Worker:
-    """Queue a worker on a named pool and keep a reference to it until it has finished."""
+    """Queue a worker on a named pool (from the GUI thread) and keep a reference to it until it has finished."""
     global _registry
     if _registry is None:
         _registry = _Registry()
     _registry.alive.add(worker)
     worker.signals.released.connect(_registry.on_released)
-    pools(pool).start(worker)
+    # Start on the next turn of the event loop, so the caller can connect to the signals first.
+    QTimer.singleShot(0, _registry, lambda: pools(pool).start(worker))
     return worker
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -141,7 +141,7 @@ class PhotoGridView(QListView):
         self._repaint = QTimer(self, singleShot=True, interval=33)
         self._repaint.timeout.connect(self.viewport().update)
         self.clicked.connect(self.on_clicked)
-        self.doubleClicked.connect(self.on_double_clicked)
+        self._pressed = None
         self.customContextMenuRequested.connect(self.on_context_menu)
         loader.ready.connect(self.on_thumbnail_ready)
         loader.failed.connect(lambda key, _msg: self.on_thumbnail_ready(key))
@@ -198,7 +198,22 @@ class PhotoGridView(QListView):
         if not self._repaint.isActive():
             self._repaint.start()
 
-    # -- keys ----------------------------------------------------------------------------------------
+    # -- mouse and keys ------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        self._pressed = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        # The first click may have changed the layout (the similar panel opened and the tiles moved), so open
+        # the photo that was pressed, not whatever now lies under the pointer.
+        index = self._pressed if self._pressed is not None and self._pressed.isValid() else \
+            self.indexAt(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and index.isValid():
+            self.on_double_clicked(index)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         photo = self.current_photo()
         if photo is not None and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

@@ -107,6 +107,18 @@ class SimilarPanel(QWidget):
         layout.addWidget(self.results, 1)
         loader.ready.connect(self.on_thumbnail_ready)
         self._update_buttons()
+        self.show_hint()
+
+    def show_hint(self) -> None:
+        """The empty state: what this panel is for."""
+        self.query_image.setPixmap(QPixmap())
+        self.query_image.setText("Click a photo to see the ones most like it.\n\n"
+                                 "Or drop any image on the window, paste one (Ctrl+V),\n"
+                                 "or use Search by image (Ctrl+F).")
+        self.query_image.setObjectName("muted")
+        self.query_caption.setText("")
+        self.count_label.setText("")
+        self.threshold_label.setText("")
 
     def _tool(self, name: str, tip: str, text: str) -> QToolButton:
         from gui.resources import icon
@@ -260,6 +272,7 @@ class SimilarPanel(QWidget):
         self._query = None
         self._history.clear()
         self.model.set_results([], self.model.bits)
+        self.show_hint()
         self.closed.emit()
 
     def keyPressEvent(self, event) -> None:
