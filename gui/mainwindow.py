@@ -422,6 +422,9 @@ class MainWindow(QMainWindow):
         geometry = self.state.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+            size = self.state.value("window/size")
+            if isinstance(size, QSize) and not self.isMaximized():
+                self.resize(size)  # restoreGeometry clamps to the screen it guesses; the size is what was left
         else:
             self.resize(1320, 840)
         splitter = self.state.value("window/splitter")
@@ -433,6 +436,7 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         self.state.setValue("window/geometry", self.saveGeometry())
+        self.state.setValue("window/size", self.size())
         if self.similar.isVisible():
             self.state.setValue("window/splitter", self.splitter.saveState())
         self.state.setValue("window/similar", "true" if self.similar.isVisible() else "false")

@@ -174,16 +174,17 @@ def make_window(qtbot, tmp_path, fake_gpu):
 
     made = []
 
-    def factory(library=None, state_file: Path | None = None, size=(1200, 800)):
+    def factory(library=None, state_file: Path | None = None, size=(1200, 800), writer=None):
         from PySide6.QtWidgets import QApplication
 
         apply_theme(QApplication.instance(), "light")
         lib = library if library is not None else FakeLibrary(tmp_path / "home")
         state = QSettings(str(state_file or tmp_path / "state.ini"), QSettings.Format.IniFormat)
-        session = LibrarySession(lib)
+        session = LibrarySession(lib, writer)
         loader = ThumbnailLoader(ThumbCache(tmp_path / "thumbs"))
         window = MainWindow(session, loader, state)
-        window.resize(*size)
+        if size:
+            window.resize(*size)
         qtbot.addWidget(window)
         window.show()
         made.append(window)
