@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="scan folders and make their photos searchable")
     s.add_argument("folders", nargs="*", help="folders to add (default: re-scan the library's folders)")
+    s.add_argument("--bits", type=int, choices=(16, 32, 64, 128),
+                   help="code length of the training-free code (saved in the library's settings)")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     s = sub.add_parser("similar", help="photos similar to a library photo or (--image) to any image file")
@@ -112,6 +114,9 @@ def _photo_json(photo) -> dict:
 
 
 def _cmd_index(lib, args, bars) -> dict:
+    if args.bits and args.bits != lib.settings.bits:
+        lib.settings.bits = args.bits
+        lib.save_settings()
     report = _drive(lib.index(args.folders), bars)
     out = asdict(report)
     out["failures"] = [asdict(f) for f in lib.failures()]

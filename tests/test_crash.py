@@ -80,3 +80,42 @@ def test_kill9_during_indexing_resumes_without_redoing_work(tmp_path):
     index = lib.code_index()
     assert sorted(index.ids().tolist()) == sorted(after)
     lib.close()
+
+
+def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in demo_photos()[:120]:
+        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    home = tmp_path / "lib"
+    env = {**os.environ, "SIMILI_HOME": str(home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "index", str(folder)], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and _indexed(home) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("indexing finished before Ctrl-C arrived")
+    assert proc.returncode == 130
+    assert "cancelled" in err and "Traceback" not in err
+    lib = Library(home)
+    assert lib.catalog.integrity_ok()
+    assert 0 < lib.catalog.counts()["ok"] < 120
+    lib.close()
+
+
+def test_bits_option_changes_the_training_free_code(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in demo_photos(per_class=20):
+        shutil.copyfile(p, folder / p.name)
+    env = {**os.environ, "SIMILI_HOME": str(tmp_path / "lib"), "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-m", "engine", "-q", "index", "--bits", "32", str(folder)], env=env,
+                   check=True, capture_output=True, timeout=300)
+    lib = Library(tmp_path / "lib")
+    (model,) = lib.models()
+    assert model.bits == 32 and lib.code_index().bits == 32
+    assert lib.settings.bits == 32
+    lib.close()
