@@ -12,14 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QIconEngine, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 __all__ = ["icons_dir", "icon", "app_icon", "svg_pixmap", "render_app_pngs", "ICON_NAMES", "PNG_SIZES"]
 
 INK = "#1f2328"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
-_ICON_SIZES = (16, 20, 24, 32, 48, 64, 96)
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +70,48 @@ def svg_pixmap(name: str, size: int, color: str | None = None, dpr: float = 1.0)
     return pixmap
 
 
+class _SvgIconEngine(QIconEngine):
+    """Renders a recoloured SVG at exactly the size and device pixel ratio asked, on first use."""
+
+    def __init__(self, data: bytes):
+        super().__init__()
+        self._data = data
+        self._renderer: QSvgRenderer | None = None
+        self._pixmaps: dict[tuple[int, int, int], QPixmap] = {}
+
+    def _render(self, painter: QPainter, rect: QRectF) -> None:
+        if self._renderer is None:
+            self._renderer = QSvgRenderer(QByteArray(self._data))
+        self._renderer.render(painter, rect)
+
+    def paint(self, painter: QPainter, rect, mode, state) -> None:
+        if mode == QIcon.Mode.Disabled:
+            painter.setOpacity(painter.opacity() * 0.4)
+        self._render(painter, QRectF(rect))
+
+    def pixmap(self, size: QSize, mode, state) -> QPixmap:
+        return self.scaledPixmap(size, mode, state, 1.0)
+
+    def scaledPixmap(self, size: QSize, mode, state, scale: float) -> QPixmap:
+        w, h = int(size.width() * scale), int(size.height() * scale)
+        key = (w, h, int(mode == QIcon.Mode.Disabled))
+        if key not in self._pixmaps:
+            image = QImage(max(w, 1), max(h, 1), QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self.paint(painter, QRectF(0, 0, w, h).toRect(), mode, state)
+            painter.end()
+            pixmap = QPixmap.fromImage(image)
+            self._pixmaps[key] = pixmap
+        pixmap = QPixmap(self._pixmaps[key])
+        pixmap.setDevicePixelRatio(scale)
+        return pixmap
+
+    def clone(self) -> QIconEngine:
+        return _SvgIconEngine(self._data)
+
+
 _cache: dict[tuple[str, str], QIcon] = {}
 
 
@@ -83,17 +124,20 @@ def icon(name: str, color: str | QColor | None = None) -> QIcon:
     ink = color.name() if isinstance(color, QColor) else (color or _ink())
     key = (name, ink)
     if key not in _cache:
-        result = QIcon()
-        for size in _ICON_SIZES:
-            for dpr in (1.0, 2.0):
-                result.addPixmap(svg_pixmap(name, size, ink, dpr))
-        _cache[key] = result
+        data = _svg(name).replace(INK, ink).encode("utf-8")
+        _cache[key] = QIcon(_SvgIconEngine(data))
     return _cache[key]
 
 
 def app_icon() -> QIcon:
-    """The application icon (scales cleanly: Qt's SVG icon engine renders it at every size asked)."""
-    return QIcon(str(icons_dir() / "simili.svg"))
+    """The application icon: the packaged PNG sizes (cheap to load), the SVG as fallback."""
+    png = icons_dir() / "png"
+    result = QIcon()
+    for size in PNG_SIZES:
+        path = png / f"simili-{size}.png"
+        if path.is_file():
+            result.addFile(str(path), QSize(size, size))
+    return result if not result.isNull() else QIcon(str(icons_dir() / "simili.svg"))
 
 
 def render_app_pngs(out_dir: str | Path, sizes: tuple[int, ...] = PNG_SIZES) -> list[Path]:
