@@ -21,14 +21,14 @@ def link_tree(root: Path, n: int, per_folder: int = 1000) -> list[bytes]:
     from PIL import Image
 
     root.mkdir(parents=True, exist_ok=True)
-    seed = root / "seed.bin"
-    if not seed.exists():
-        Image.new("RGB", (64, 48), (120, 160, 200)).save(seed, format="JPEG")
     paths = []
     for i in range(n):
         folder = root / f"d{i // per_folder:04d}"
+        seed = root / f"seed{i // per_folder:04d}.bin"  # one source per folder: ext4 allows 65,000 links
         if i % per_folder == 0:
             folder.mkdir(exist_ok=True)
+            if not seed.exists():
+                Image.new("RGB", (64, 48), (120, 160, 200)).save(seed, format="JPEG")
         p = folder / f"img{i:07d}.jpg"
         if not p.exists():
             os.link(seed, p)

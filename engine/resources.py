@@ -4,7 +4,8 @@ Search order:
 
 1. ``$SIMILI_RESOURCES``, when set (tests, portable builds, a model folder kept elsewhere);
 2. ``sys._MEIPASS/resources`` inside a PyInstaller bundle;
-3. ``<checkout>/resources`` next to the ``engine`` package in a source checkout.
+3. ``<checkout>/resources`` next to the ``engine`` package in a source checkout;
+4. ``<prefix>/share/simili/resources`` for a wheel install (pyproject's data-files put models and icons there).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def _candidates() -> list[Path]:
     if meipass:
         roots.append(Path(meipass) / "resources")
     roots.append(Path(__file__).resolve().parents[1] / "resources")
+    roots.append(Path(sys.prefix) / "share" / "simili" / "resources")
     return roots
 
 
