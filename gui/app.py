@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query", help="search by this image once the library is indexed")
     p.add_argument("--page", choices=("photos", "duplicates", "problems"), help="show this view")
     p.add_argument("--screenshot", help="save a PNG of the window once everything has loaded, then exit")
+    p.add_argument("--while-indexing", action="store_true",
+                   help="with --folder and --screenshot: take the screenshot a third of the way through indexing")
     p.add_argument("--quit-after-ready", action="store_true", help="exit once the window is usable (benchmarks)")
     p.add_argument("--self-test", action="store_true", help="open the window offscreen, check it, exit 0")
     p.add_argument("--size", default=None, help="window size WxH, e.g. 1440x900")

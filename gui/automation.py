@@ -45,7 +45,10 @@ class Automation(QObject):
             else:
                 self.window.ready.connect(self.on_ready)
             return
-        if self.args.folder:
+        if self.args.folder and self.args.while_indexing:
+            self.session.progress.connect(self.on_progress)
+            self.session.add_folders(self.args.folder)
+        elif self.args.folder:
             self.session.job_ended.connect(self.on_job_ended)
             self._waiting_index = True
             self.session.add_folders(self.args.folder)
@@ -66,6 +69,12 @@ class Automation(QObject):
             self.finish(0 if ok else 3)
         else:
             self.finish(0)
+
+    def on_progress(self, kind: str, p) -> None:
+        grid = self.window.grid_model.rowCount()
+        if kind == "index" and p.stage == "encode" and p.total and p.done >= p.total / 3 and grid:
+            self.session.progress.disconnect(self.on_progress)
+            self.settle()
 
     def on_job_ended(self, kind: str, outcome: str, _payload) -> None:
         if not self._waiting_index:

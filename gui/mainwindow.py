@@ -21,7 +21,7 @@ from gui.resources import app_icon, icon
 from gui.session import JOB_INDEX, JOB_TRAIN, LibrarySession
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.duplicates import DuplicatesPanel, confirm_trash
-from gui.widgets.photogrid import PhotoGridView
+from gui.widgets.photogrid import PhotoGridView, PhotosPage
 from gui.widgets.problems import ProblemsPanel
 from gui.widgets.progress import ProgressPanel
 from gui.widgets.sidebar import Sidebar
@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self.loader = loader
         self.state = state
         self._ready = False
+        self._similar_wanted = True
         self.setWindowTitle("Simili")
         self.setWindowIcon(app_icon())
         self.setMinimumSize(QSize(820, 540))
@@ -61,14 +62,14 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar()
         self.welcome = WelcomePage()
         self.grid_model = PhotoGridModel(self.session.reader.photos, self.session.reader.photo_count, self)
-        self.grid = PhotoGridView(self.loader, tile=int(self.state.value("grid/tile", 148)))
+        self.grid = PhotoGridView(self.loader, tile=int(self.state.value("grid/tile", 128)))
         self.grid.setModel(self.grid_model)
         self.grid.setAccessibleName("Photos")
-        self.grid.setToolTip("")
+        self.photos_page = PhotosPage(self.grid)
         self.duplicates = DuplicatesPanel(self.session, self.loader)
         self.problems = ProblemsPanel(self.session)
         self.stack = QStackedWidget()
-        for page in (self.welcome, self.grid, self.duplicates, self.problems):
+        for page in (self.welcome, self.photos_page, self.duplicates, self.problems):
             self.stack.addWidget(page)
         self.similar = SimilarPanel(self.session, self.loader)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -158,11 +159,15 @@ class MainWindow(QMainWindow):
         self.zoom_slider.setRange(96, 320)
         self.zoom_slider.setSingleStep(8)
         self.zoom_slider.setFixedWidth(140)
-        self.zoom_slider.setValue(self.grid.delegate.tile)
+        self.zoom_slider.setValue(self.grid._base_tile)
         self.zoom_slider.setToolTip("Thumbnail size (Ctrl++ / Ctrl+-)")
         self.zoom_slider.setAccessibleName("Thumbnail size")
         self.zoom_slider.valueChanged.connect(self.on_zoom_changed)
+        self.zoom_icon = zoom_icon = QLabel()
+        zoom_icon.setPixmap(icon("photos").pixmap(14, 14))
+        zoom_icon.setToolTip("Thumbnail size")
         self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(zoom_icon)
         self.statusBar().addPermanentWidget(self.zoom_slider)
         self.statusBar().setSizeGripEnabled(False)
 
@@ -201,7 +206,7 @@ class MainWindow(QMainWindow):
         if not self.session.folders() and name == "photos":
             self.stack.setCurrentWidget(self.welcome)
         else:
-            page = {"photos": self.grid, "duplicates": self.duplicates, "problems": self.problems}[name]
+            page = {"photos": self.photos_page, "duplicates": self.duplicates, "problems": self.problems}[name]
             self.stack.setCurrentWidget(page)
             if name == "duplicates":
                 self.duplicates.refresh()
@@ -210,18 +215,29 @@ class MainWindow(QMainWindow):
         self.sidebar.nav.blockSignals(True)
         self.sidebar.select_page(name)
         self.sidebar.nav.blockSignals(False)
+        self._update_similar_visibility()
+
+    def _update_similar_visibility(self) -> None:
+        """The similar panel belongs to the photos page, and is not shown on the first-run screen."""
+        self.similar.setVisible(self._similar_wanted and self.current_page() == "photos")
 
     def current_page(self) -> str:
         w = self.stack.currentWidget()
-        return {self.grid: "photos", self.duplicates: "duplicates", self.problems: "problems"}.get(w, "welcome")
+        return {self.photos_page: "photos", self.duplicates: "duplicates", self.problems: "problems"}.get(w, "welcome")
 
     # -- session slots -------------------------------------------------------------------------------
     def on_folders_changed(self, folders: list[str]) -> None:
         self.sidebar.set_folders(folders)
+        self._update_summary()
+        for act in (self.act_rescan, self.act_train, self.act_search, self.act_paste):
+            act.setEnabled(bool(folders))
+        self.zoom_slider.setVisible(bool(folders))
+        self.zoom_icon.setVisible(bool(folders))
         if not folders:
             self.stack.setCurrentWidget(self.welcome)
         elif self.stack.currentWidget() is self.welcome:
             self.show_page("photos")
+        self._update_similar_visibility()
 
     def on_library_changed(self) -> None:
         self.grid_model.refresh()
@@ -234,7 +250,7 @@ class MainWindow(QMainWindow):
         running = self.session.running()
         self.act_pause.setEnabled(running == JOB_TRAIN)
         self.act_cancel.setEnabled(running is not None)
-        self.act_train.setEnabled(running != JOB_TRAIN)
+        self.act_train.setEnabled(running != JOB_TRAIN and bool(self.session.folders()))
         if args and args[0] == JOB_INDEX and len(args) > 1:
             self.problems.refresh()  # failures are known once a run ended
         self._update_summary()
@@ -255,6 +271,7 @@ class MainWindow(QMainWindow):
 
     def _update_summary(self) -> None:
         n = self.grid_model.rowCount()
+        self.photos_page.set_counts(n, self.sidebar.folders.count())
         parts = [f"{n:,} photo{'s' if n != 1 else ''}"]
         try:
             active = next((m for m in self.session.reader.models() if m.active), None)
@@ -317,6 +334,9 @@ class MainWindow(QMainWindow):
         self.similar.show_photo(photo)
 
     def _show_similar(self) -> None:
+        self._similar_wanted = True
+        if self.current_page() != "photos" and self.session.folders():
+            self.show_page("photos")
         if not self.similar.isVisible():
             self.similar.show()
             sizes = self.splitter.sizes()
@@ -325,6 +345,7 @@ class MainWindow(QMainWindow):
                 self.splitter.setSizes([sizes[0], max(total - sizes[0] - 470, 300), 470])
 
     def on_similar_closed(self) -> None:
+        self._similar_wanted = False
         self.similar.hide()
         self.grid.setFocus()
 
@@ -430,7 +451,7 @@ class MainWindow(QMainWindow):
         splitter = self.state.value("window/splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
-        self.similar.setVisible(self.state.value("window/similar", "true") in (True, "true"))
+        self._similar_wanted = self.state.value("window/similar", "true") in (True, "true")
         page = str(self.state.value("window/page", "photos"))
         self.show_page(page if page in ("photos", "duplicates", "problems") else "photos")
 
@@ -439,7 +460,7 @@ class MainWindow(QMainWindow):
         self.state.setValue("window/size", self.size())
         if self.similar.isVisible():
             self.state.setValue("window/splitter", self.splitter.saveState())
-        self.state.setValue("window/similar", "true" if self.similar.isVisible() else "false")
+        self.state.setValue("window/similar", "true" if self._similar_wanted else "false")
         self.state.setValue("window/page", self.current_page() if self.current_page() != "welcome" else "photos")
         self.state.sync()
 

@@ -51,7 +51,7 @@ def test_first_run_shows_welcome_with_one_action(make_window, qtbot, tmp_path, m
     with index_done(qtbot, window):
         qtbot.mouseClick(window.welcome.button, Qt.MouseButton.LeftButton)
     grid_filled(qtbot, window)
-    assert window.stack.currentWidget() is window.grid
+    assert window.stack.currentWidget() is window.photos_page
     assert window.grid_model.rowCount() == 5
     assert window.sidebar.folders.count() == 1
 
@@ -158,7 +158,7 @@ def test_training_progress_pause_and_cancel(make_window, qtbot, tmp_path):
     window = make_window(lib)
     session = window.session
     with qtbot.waitSignal(session.progress, timeout=5000, check_params_cb=lambda k, p: p.done >= 2):
-        window.act_train.trigger()
+        session.start_training()
     assert "loss" in window.progress.detail.text() and "epoch" in window.progress.detail.text()
     assert window.progress.pause_button.isVisible()
     with qtbot.waitSignal(session.job_ended, timeout=5000) as ended:
@@ -177,7 +177,7 @@ def test_training_unavailable_is_explained(make_window, qtbot, tmp_path):
     lib = FakeLibrary(tmp_path / "home")
     lib.available = (False, "training needs PyTorch, which is not installed")
     window = make_window(lib)
-    window.act_train.trigger()
+    window.session.start_training()
     qtbot.waitUntil(lambda: bool(_open_boxes(window)), timeout=3000)
     box = _open_boxes(window)[0]
     assert "PyTorch" in box.informativeText()

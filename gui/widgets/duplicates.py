@@ -22,8 +22,9 @@ ROW = 72
 
 
 def best_of(group: list[Photo]) -> Photo:
-    """The photo to keep by default: most pixels, then largest file, then shortest path."""
-    return max(group, key=lambda p: ((p.width or 0) * (p.height or 0), p.size or 0, -len(p.path)))
+    """The photo to keep by default: most pixels, then the oldest file (copies come later), then the largest."""
+    return max(group, key=lambda p: ((p.width or 0) * (p.height or 0), -(p.mtime or 0.0), p.size or 0,
+                                     -len(p.path)))
 
 
 class _ThumbDelegate(QStyledItemDelegate):
@@ -104,6 +105,7 @@ class DuplicatesPanel(QWidget):
         self.tree.itemDoubleClicked.connect(self.on_item_double_clicked)
         self.tree.itemChanged.connect(self.on_item_changed)
         self.tree.setAccessibleName("Duplicate groups")
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.header().resizeSection(0, 380)
         self.tree.header().resizeSection(1, 110)
         self.tree.header().resizeSection(2, 90)

@@ -233,3 +233,32 @@ class PhotoGridView(QListView):
 
     def visible_rect(self) -> QRect:
         return self.viewport().rect()
+
+
+class PhotosPage(QWidget):
+    """The library page: a header line (title, count) over the photo grid."""
+
+    def __init__(self, grid: PhotoGridView, parent: QWidget | None = None):
+        super().__init__(parent)
+        from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
+
+        self.grid = grid
+        self.title = QLabel("All photos")
+        self.title.setObjectName("panelTitle")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("muted")
+        head = QHBoxLayout()
+        head.setContentsMargins(14, 10, 14, 4)
+        head.addWidget(self.title)
+        head.addSpacing(8)
+        head.addWidget(self.subtitle, 1, Qt.AlignmentFlag.AlignBottom)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(head)
+        layout.addWidget(grid, 1)
+        self.setFocusProxy(grid)
+
+    def set_counts(self, photos: int, folders: int) -> None:
+        self.subtitle.setText(f"{photos:,} photo{'s' if photos != 1 else ''} in {folders} folder"
+                              f"{'s' if folders != 1 else ''} · click a photo to find similar ones")

@@ -81,7 +81,9 @@ class SimilarPanel(QWidget):
         tight, loose = QLabel("Closer"), QLabel("Looser")
         tight.setObjectName("muted")
         loose.setObjectName("muted")
-        srow = QHBoxLayout()
+        self.controls = QWidget()
+        srow = QHBoxLayout(self.controls)
+        srow.setContentsMargins(0, 0, 0, 0)
         srow.addWidget(tight)
         srow.addWidget(self.slider, 1)
         srow.addWidget(loose)
@@ -102,9 +104,11 @@ class SimilarPanel(QWidget):
         layout.setSpacing(8)
         layout.addLayout(head)
         layout.addWidget(frame)
-        layout.addLayout(srow)
+        layout.addWidget(self.controls)
         layout.addWidget(self.count_label)
         layout.addWidget(self.results, 1)
+        self.spacer = QWidget()
+        layout.addWidget(self.spacer, 1)
         loader.ready.connect(self.on_thumbnail_ready)
         self._update_buttons()
         self.show_hint()
@@ -115,10 +119,15 @@ class SimilarPanel(QWidget):
         self.query_image.setText("Click a photo to see the ones most like it.\n\n"
                                  "Or drop any image on the window, paste one (Ctrl+V),\n"
                                  "or use Search by image (Ctrl+F).")
-        self.query_image.setObjectName("muted")
         self.query_caption.setText("")
         self.count_label.setText("")
         self.threshold_label.setText("")
+        self._set_searching_ui(False)
+
+    def _set_searching_ui(self, on: bool) -> None:
+        for w in (self.controls, self.results, self.count_label, self.query_caption):
+            w.setVisible(on)
+        self.spacer.setVisible(not on)
 
     def _tool(self, name: str, tip: str, text: str) -> QToolButton:
         from gui.resources import icon
@@ -152,6 +161,7 @@ class SimilarPanel(QWidget):
             self._history.append(self._query)
             del self._history[:-50]
         self._query = query
+        self._set_searching_ui(True)
         self._show_query(query)
         self._run(query)
 

@@ -23,12 +23,10 @@ class WelcomePage(QWidget):
         title = QLabel("Find photos that look alike")
         title.setObjectName("heroTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel("Add a folder of photos. Simili reads them once, then finds similar photos and "
-                      "duplicates in an instant — even across 100,000 photos.")
+        text = QLabel("Add a folder of photos. Simili reads them once, then finds similar photos\n"
+                      "and duplicates in an instant — even across 100,000 photos.")
         text.setObjectName("muted")
-        text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(460)
         self.button = QPushButton(icon("folder-add", "#ffffff"), "  Add photo folder…")
         self.button.setObjectName("primary")
         self.button.setDefault(True)
