@@ -1,6 +1,6 @@
 """Indexing throughput: decode-only, model-only and the whole overlapped index job, by image size.
 
-    python -m bench.indexing [--n12 48] [--n2 96] [--json]
+    python -m bench.indexing [--n12 48] [--n2 96] [--json] [--plot]
 
 Test images are real demo photos upscaled to 12 MP (4000x3000) and 2 MP (1600x1200) with sensor-like noise so
 their JPEG sizes are realistic (~3 MB and ~0.6 MB). Results go to bench/results/indexing-<host>.json.
@@ -21,7 +21,7 @@ from PIL import Image
 from bench._machine import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = {"12MP": (4000, 3000), "2MP": (1600, 1200)}
+SIZES = {"12MP": (4000, 3000), "6MP": (3000, 2000), "2MP": (1600, 1200), "0.5MP": (800, 600)}
 
 
 def make_images(folder: Path, size: tuple[int, int], n: int, seed: int = 0) -> list[Path]:
@@ -85,16 +85,39 @@ def index_rate(folder: Path) -> dict:
             "overall_images_per_s": round(report.indexed / (end - t0), 1)}
 
 
+def plot(results: list[dict], dest: Path, machine: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mp = [SIZES[r["size"]][0] * SIZES[r["size"]][1] / 1e6 for r in results]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for key, label in (("decode_2threads_per_s", "decode only (2 threads)"), ("model_only_per_s", "model only"),
+                       ("encode_images_per_s", "index job (decode + model, overlapped)")):
+        ax.plot(mp, [r[key] for r in results], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("image size (megapixels, JPEG)")
+    ax.set_ylabel("images per second")
+    ax.set_title(f"Indexing throughput, {machine['cores']} cores ({machine['cpu'][:40]})", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(dest, dpi=120)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n12", type=int, default=48)
     ap.add_argument("--n2", type=int, default=96)
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "simili-bench-images"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--plot", action="store_true", help="draw throughput vs image size to bench/results/")
     args = ap.parse_args(argv)
     results = []
     model, provider = model_rate()
-    for label, n in (("12MP", args.n12), ("2MP", args.n2)):
+    for label, n in (("12MP", args.n12), ("6MP", args.n12), ("2MP", args.n2), ("0.5MP", args.n2)):
         paths = make_images(Path(args.cache) / label, SIZES[label], n)
         mb = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
         results.append({"size": label, "mean_file_mb": round(mb, 2),
@@ -104,6 +127,8 @@ def main(argv=None) -> int:
     out = {"benchmark": "indexing", "provider": provider, "machine": machine_info(), "results": results}
     dest = REPO / "bench" / "results" / f"indexing-{out['machine']['host']}.json"
     dest.write_text(json.dumps(out, indent=2) + "\n")
+    if args.plot:
+        plot(results, REPO / "bench" / "results" / "indexing-throughput.png", out["machine"])
     if args.json:
         print(json.dumps(out))
     else:
