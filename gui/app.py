@@ -86,7 +86,7 @@ def _choose_home(args, user_state) -> tuple[str, str | None]:
     explicit = args.home or os.environ.get("SIMILI_HOME")
     if explicit:
         return str(resolve_home(explicit)), str(resolve_home(explicit))
-    chosen = user_state.value("library/home") if user_state is not None else None
+    chosen = user_state.value("library/home", "") if user_state is not None else ""
     return str(resolve_home(chosen or None)), None
 
 

@@ -388,13 +388,8 @@ class MainWindow(QMainWindow):
     def on_settings(self) -> None:
         from gui.widgets.settings import SettingsDialog
 
-        def probe():
-            from engine.trainer import gpu_status  # imported in the worker: gpu_status imports torch
-
-            return self.session.query(lambda: gpu_status())
-
         dialog = SettingsDialog(self.session.settings, str(self.session.home),
-                                str(self.state.value("ui/theme", "auto")), probe, self)
+                                str(self.state.value("ui/theme", "auto")), self.session.gpu_status, self)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         try:
@@ -440,15 +435,15 @@ class MainWindow(QMainWindow):
 
     # -- state ---------------------------------------------------------------------------------------
     def _restore(self) -> None:
-        geometry = self.state.value("window/geometry")
+        geometry = self.state.value("window/geometry", QByteArray())
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-            size = self.state.value("window/size")
-            if isinstance(size, QSize) and not self.isMaximized():
+            size = self.state.value("window/size", QSize())
+            if isinstance(size, QSize) and size.isValid() and not self.isMaximized():
                 self.resize(size)  # restoreGeometry clamps to the screen it guesses; the size is what was left
         else:
             self.resize(1320, 840)
-        splitter = self.state.value("window/splitter")
+        splitter = self.state.value("window/splitter", QByteArray())
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         self._similar_wanted = self.state.value("window/similar", "true") in (True, "true")

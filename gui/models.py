@@ -11,13 +11,34 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 from engine.types import Neighbor, Photo
 from gui.workers import FunctionWorker, start
 
-__all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip"]
+__all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip",
+           "photo_at", "distance_at"]
 
 log = logging.getLogger(__name__)
 
+# WORKAROUND: PySide6 6.12 on Python < 3.12 drops a reference to None each time QModelIndex.data() (or an item's
+# data()) returns an empty value to Python; enough calls (a few paints) deallocate None and abort the process.
+# Our code therefore never reads a role that can be empty through .data(): it asks the model with
+# :func:`photo_at` / :func:`distance_at`, and item views store a non-None placeholder in every role they read.
 PhotoRole = Qt.ItemDataRole.UserRole + 1
 DistanceRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
+
+
+def photo_at(index) -> Photo | None:
+    """The photo of a view index (without QModelIndex.data(), see the WORKAROUND above)."""
+    if not index.isValid():
+        return None
+    photo = getattr(index.model(), "photo", None)
+    return photo(index.row()) if photo is not None else None
+
+
+def distance_at(index) -> int | None:
+    """The Hamming distance of a result index, or None for models without distances."""
+    if not index.isValid():
+        return None
+    distance = getattr(index.model(), "distance", None)
+    return distance(index.row()) if distance is not None else None
 
 
 def photo_tooltip(photo: Photo, extra: str = "") -> str:
@@ -204,6 +225,9 @@ class ResultsModel(QAbstractListModel):
 
     def photo(self, row: int) -> Photo | None:
         return self._shown[row].photo if 0 <= row < len(self._shown) else None
+
+    def distance(self, row: int) -> int | None:
+        return self._shown[row].distance if 0 <= row < len(self._shown) else None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._shown):

@@ -216,9 +216,7 @@ class LibrarySession(QObject):
         start(worker, "job")
 
     def _train_job(self):
-        """Runs in the worker thread: the GPU check imports torch there, never on the GUI thread."""
-        from engine.trainer import gpu_status
-
+        """Runs in the worker thread; torch is imported there by the engine, never on the GUI thread."""
         ok, why = gpu_status()
         yield ("device", ok, why)
         return (yield from self.writer.train(device=self.settings.device, should_stop=self._train_stop.is_set))
@@ -315,6 +313,10 @@ class LibrarySession(QObject):
         found = self.reader.similar_to_image(path, k=self.settings.similar_k, max_distance=ANY_DISTANCE)
         return found, self.active_bits()
 
+    def gpu_status(self) -> FunctionWorker:
+        """Whether training can use a GPU: ``returned((ok, text))``."""
+        return self.query(gpu_status, pool="io")
+
     def duplicates(self) -> FunctionWorker:
         return self.query(self.reader.duplicates)
 
@@ -349,6 +351,32 @@ class LibrarySession(QObject):
             self._stop_current(pause_training=True)
             self._queue.clear()
         wait_all(int(timeout_s * 1000))
+
+
+def gpu_status() -> tuple[bool, str]:
+    """``engine.trainer.gpu_status()`` answered by a child Python process when possible.
+
+    Importing torch takes seconds and holds the GIL for long stretches (the GUI thread would stall for ~0.4 s),
+    so a check alone runs in a child process; a frozen app has no separate interpreter and asks in-process.
+    """
+    import json
+    import subprocess
+    import sys
+
+    from engine import trainer
+
+    if getattr(sys, "frozen", False) or trainer.gpu_status.__module__ != "engine.trainer":
+        return trainer.gpu_status()  # frozen, or replaced by a test double
+    code = "import json; from engine.trainer import gpu_status; print(json.dumps(gpu_status()))"
+    root = str(Path(trainer.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        ok, text = json.loads(out.stdout.strip().splitlines()[-1])
+        return bool(ok), str(text)
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+        log.info("GPU check in a child process failed (%s); asking in-process", exc)
+        return trainer.gpu_status()
 
 
 def _trash(paths: list[str]) -> int:

@@ -12,7 +12,7 @@ import logging
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 from PySide6.QtGui import QImage
 
 from engine.thumbs import ThumbCache
@@ -30,26 +30,46 @@ def _disk_size(edge: int) -> int:
     return next((s for s in DISK_SIZES if s >= edge * 0.9), DISK_SIZES[-1])
 
 
-def load_scaled(cache: ThumbCache, path: str, mtime: float | None, edge: int, crop: bool) -> QImage:
-    """Read (or make) a cached thumbnail and scale it: a square of ``edge`` px (crop) or fit in ``edge`` px."""
+def load_scaled(cache: ThumbCache, path: str, mtime: float | None, edge: int, crop: bool,
+                radius: float = 0.0) -> QImage:
+    """Read (or make) a cached thumbnail and scale it: a square of ``edge`` px (crop) or fit in ``edge`` px.
+
+    Decoding and scaling use Pillow, which releases the GIL while it works (Qt's QImage calls here would hold
+    it and stall the GUI thread for tens of milliseconds per image); only the final copy into a QImage is Qt.
+    """
+    from PIL import Image, ImageOps
+
     file = cache.get(path, _disk_size(edge), mtime)
-    image = QImage(str(file))
-    if image.isNull():  # a damaged cache file: make it again
+    try:
+        with Image.open(file) as im:
+            im.load()
+            image = im.convert("RGB")
+    except (OSError, ValueError):  # a damaged cache file: make it again
         Path(file).unlink(missing_ok=True)
-        image = QImage(str(cache.get(path, _disk_size(edge), mtime)))
-    if image.isNull():
-        raise OSError(f"the thumbnail of {path} cannot be read")
-    mode = Qt.AspectRatioMode.KeepAspectRatioByExpanding if crop else Qt.AspectRatioMode.KeepAspectRatio
-    scaled = image.scaled(QSize(edge, edge), mode, Qt.TransformationMode.SmoothTransformation)
+        with Image.open(cache.get(path, _disk_size(edge), mtime)) as im:
+            image = im.convert("RGB")
     if crop:
-        x, y = (scaled.width() - edge) // 2, (scaled.height() - edge) // 2
-        scaled = scaled.copy(max(x, 0), max(y, 0), min(edge, scaled.width()), min(edge, scaled.height()))
-    return scaled.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        image = ImageOps.fit(image, (edge, edge), Image.Resampling.BICUBIC)
+    else:
+        scale = edge / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    if radius > 0:
+        from PIL import ImageDraw
+
+        # Round the corners here (4x supersampled mask), so the GUI thread only blits the tile.
+        big = Image.new("L", (image.width * 4, image.height * 4), 0)
+        ImageDraw.Draw(big).rounded_rectangle((0, 0, big.width - 1, big.height - 1), radius=radius * 4, fill=255)
+        image.putalpha(big.resize(image.size, Image.Resampling.LANCZOS))
+        data = image.tobytes()
+        qimage = QImage(data, image.width, image.height, image.width * 4, QImage.Format.Format_RGBA8888)
+        return qimage.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    data = image.tobytes()
+    return QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
 
 
 class _Signals(QObject):
-    ready = Signal(object, QImage)
-    failed = Signal(object, str)
+    wake = Signal()  # results are waiting (sent once per batch, not once per image)
 
 
 class _Drain(QRunnable):
@@ -65,13 +85,12 @@ class _Drain(QRunnable):
             job = loader._pop()
             if job is None:
                 return
-            key, path, mtime, edge, crop = job
+            key, path, mtime, edge, crop, radius = job
             try:
-                image = load_scaled(loader.cache, path, mtime, edge, crop)
+                result: QImage | str = load_scaled(loader.cache, path, mtime, edge, crop, radius)
             except Exception as exc:  # noqa: BLE001 - DecodeError, OSError...: shown as a broken tile
-                loader.signals.failed.emit(key, str(exc))
-            else:
-                loader.signals.ready.emit(key, image)
+                result = str(exc) or type(exc).__name__
+            loader._deliver(key, result)
 
 
 class ThumbnailLoader(QObject):
@@ -91,9 +110,10 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.cache = cache
         self.signals = _Signals()
-        self.signals.ready.connect(self._on_ready)
-        self.signals.failed.connect(self._on_failed)
+        self.signals.wake.connect(self._on_wake)
+        self._done: list[tuple[Key, QImage | str]] = []
         self._images: collections.OrderedDict[Key, QImage] = collections.OrderedDict()
+        self._latest: dict[object, QImage] = {}
         self._broken: dict[Key, str] = {}
         self._memory_items = memory_items
         self._stack: collections.OrderedDict[Key, tuple] = collections.OrderedDict()
@@ -104,16 +124,21 @@ class ThumbnailLoader(QObject):
         self.max_pending = 600
 
     # -- GUI thread ----------------------------------------------------------------------------------
-    def image(self, photo_id: int, path: str, mtime: float | None, edge: int, crop: bool = True) -> QImage | None:
-        """The image if ready (else None, and it is requested)."""
+    def image(self, photo_id, path: str, mtime: float | None, edge: int, crop: bool = True,
+              radius: float = 0.0) -> QImage | None:
+        """The image if ready (else None, and it is requested). ``radius`` rounds the corners (in pixels)."""
         key = (photo_id, edge, crop)
         img = self._images.get(key)
         if img is not None:
             self._images.move_to_end(key)
             return img
         if key not in self._broken:
-            self._request(key, (key, path, mtime, edge, crop))
+            self._request(key, (key, path, mtime, edge, crop, radius))
         return None
+
+    def any_image(self, photo_id) -> QImage | None:
+        """The most recent image of a photo at any size (a stand-in while the right size is being made)."""
+        return self._latest.get(photo_id)
 
     def error(self, photo_id: int, edge: int, crop: bool = True) -> str | None:
         return self._broken.get((photo_id, edge, crop))
@@ -123,6 +148,7 @@ class ThumbnailLoader(QObject):
             self._stack.clear()
             self._queued.clear()
         self._images.clear()
+        self._latest.clear()
         self._broken.clear()
 
     def pending(self) -> int:
@@ -144,21 +170,37 @@ class ThumbnailLoader(QObject):
         if start:
             pools("thumbs").start(_Drain(self))
 
-    def _on_ready(self, key: Key, image: QImage) -> None:
+    def _on_wake(self) -> None:
+        # One GUI-thread visit per batch of finished thumbnails: fewer thread hand-overs, shorter GIL waits.
         with self._lock:
-            self._queued.discard(key)
-        self._images[key] = image
+            done, self._done = self._done, []
+            for key, _ in done:
+                self._queued.discard(key)
+        for key, result in done:
+            if isinstance(result, QImage):
+                self._images[key] = result
+                if key[2]:  # cropped squares only: they stand in for each other at another size
+                    self._latest[key[0]] = result
+            else:
+                self._broken[key] = result
         while len(self._images) > self._memory_items:
             self._images.popitem(last=False)
-        self.ready.emit(key)
-
-    def _on_failed(self, key: Key, message: str) -> None:
-        with self._lock:
-            self._queued.discard(key)
-        self._broken[key] = message
-        self.failed.emit(key, message)
+        while len(self._latest) > self._memory_items:
+            self._latest.pop(next(iter(self._latest)))
+        for key, result in done:
+            if isinstance(result, QImage):
+                self.ready.emit(key)
+            else:
+                self.failed.emit(key, result)
 
     # -- worker threads ------------------------------------------------------------------------------
+    def _deliver(self, key: Key, result: QImage | str) -> None:
+        with self._lock:
+            first = not self._done
+            self._done.append((key, result))
+        if first:
+            self.signals.wake.emit()
+
     def _pop(self) -> tuple | None:
         with self._lock:
             if not self._stack:

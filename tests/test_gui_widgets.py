@@ -76,7 +76,7 @@ def test_click_photo_shows_ranked_neighbours_with_badges(indexed, qtbot):
     assert model.rowCount() > 0
     first = [model.photo(r).id for r in range(3)]
     assert first[0] in (4, 6) and set(first) <= {3, 4, 6, 7, 2}  # the fake ranks by id distance
-    distances = [model.index(r, 0).data(Qt.ItemDataRole.UserRole + 2) for r in range(model.rowCount())]
+    distances = [model.distance(r) for r in range(model.rowCount())]
     assert distances == sorted(distances)
 
 
@@ -406,3 +406,18 @@ def test_folder_removal_never_touches_files(indexed, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.welcome, timeout=3000)
 
 
+
+
+def test_none_survives_many_void_qt_calls(qtbot):
+    """Guards the WORKAROUND in gui/__init__.py: PySide6 6.12 on Python 3.11 drops a reference to None per call
+    of a Qt method returning nothing; without the guard this loop aborts the interpreter ("none_dealloc")."""
+    import sys
+
+    import gui  # noqa: F401 - installs the guard
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    for _ in range(300_000):
+        label.update()
+    assert sys.getrefcount(None) > 0

@@ -36,14 +36,14 @@ class _ThumbDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         size = super().sizeHint(option, index)
-        if index.data(PhotoRole) is not None:
+        if isinstance(index.data(PhotoRole), Photo):
             size.setHeight(ROW)
         return size
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         super().initStyleOption(option, index)
-        photo: Photo | None = index.data(PhotoRole)
-        if photo is None or not option.widget or not option.widget.isVisible():
+        photo = index.data(PhotoRole)
+        if not isinstance(photo, Photo) or not option.widget or not option.widget.isVisible():
             return
         edge = ROW - 8
         dpr = option.widget.devicePixelRatioF()
@@ -143,6 +143,7 @@ class DuplicatesPanel(QWidget):
             head = QTreeWidgetItem([f"Group {n} · {len(group)} photos", "", "", ""])
             head.setFirstColumnSpanned(True)
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            head.setData(0, PhotoRole, 0)  # never empty: see the WORKAROUND in gui.models
             font = head.font(0)
             font.setBold(True)
             head.setFont(0, font)
@@ -205,13 +206,13 @@ class DuplicatesPanel(QWidget):
 
     def on_item_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         photo = item.data(0, PhotoRole)
-        if photo is not None:
+        if isinstance(photo, Photo):
             self.photo_opened.emit(photo)
 
     def on_context_menu(self, pos: QPoint) -> None:
         item = self.tree.itemAt(pos)
         photo = item.data(0, PhotoRole) if item is not None else None
-        if photo is not None:
+        if isinstance(photo, Photo):
             self.context_requested.emit(photo, self.tree.viewport().mapToGlobal(pos))
 
     def on_trash_clicked(self) -> None:

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from engine.types import Photo
-from gui.models import DistanceRole, PhotoRole
+from gui.models import distance_at, photo_at
 from gui.thumbnails import ThumbnailLoader
 
 __all__ = ["PhotoDelegate", "PhotoGridView", "badge_color"]
@@ -44,10 +44,10 @@ class PhotoDelegate(QStyledItemDelegate):
         path.addRoundedRect(rect, RADIUS, RADIUS)
         placeholder = pal.color(QPalette.ColorRole.AlternateBase)
         painter.fillPath(path, placeholder)
-        photo: Photo | None = index.data(PhotoRole)
+        photo = photo_at(index)
         if photo is not None:
             self._paint_image(painter, rect, path, photo, option)
-            distance = index.data(DistanceRole)
+            distance = distance_at(index)
             if distance is not None:
                 self._paint_badge(painter, rect, int(distance))
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -74,15 +74,20 @@ class PhotoDelegate(QStyledItemDelegate):
     def _paint_image(self, painter: QPainter, rect: QRectF, path: QPainterPath, photo: Photo,
                      option: QStyleOptionViewItem) -> None:
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
-        # Sizes snap to steps of 32 px, so resizing the window re-uses the images already scaled.
-        edge = (int(rect.width() * dpr) + 31) // 32 * 32
-        image = self.loader.image(int(photo.id), photo.path, photo.mtime, edge, crop=True)
+        edge = int(rect.width() * dpr)
+        pid = int(photo.id)
+        image = self.loader.image(pid, photo.path, photo.mtime, edge, crop=True, radius=RADIUS * dpr)
         if image is not None:
+            # The worker made it at exactly this size with its corners already rounded: a plain blit.
+            painter.drawImage(rect.topLeft(), image)
+            return
+        stale = self.loader.any_image(pid)
+        if stale is not None:  # another size (the window is being resized): scale it until the new one is made
+            painter.save()
             painter.setClipPath(path)
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(rect, image)
-            painter.setClipping(False)
-        elif self.loader.error(int(photo.id), edge) is not None:
+            painter.drawImage(rect, stale)
+            painter.restore()
+        elif self.loader.error(pid, edge) is not None:
             painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "can't read")
 
@@ -169,27 +174,27 @@ class PhotoGridView(QListView):
 
     def current_photo(self) -> Photo | None:
         index = self.currentIndex()
-        return index.data(PhotoRole) if index.isValid() else None
+        return photo_at(index)
 
     def selected_photos(self) -> list[Photo]:
         rows = sorted(i.row() for i in self.selectionModel().selectedIndexes()) if self.selectionModel() else []
-        photos = [self.model().index(r, 0).data(PhotoRole) for r in rows]
+        photos = [photo_at(self.model().index(r, 0)) for r in rows]
         return [p for p in photos if p is not None]
 
     # -- slots ---------------------------------------------------------------------------------------
     def on_clicked(self, index: QModelIndex) -> None:
-        photo = index.data(PhotoRole)
+        photo = photo_at(index)
         if photo is not None and self._activate_on_click:
             self.photo_activated.emit(photo)
 
     def on_double_clicked(self, index: QModelIndex) -> None:
-        photo = index.data(PhotoRole)
+        photo = photo_at(index)
         if photo is not None:
             self.photo_opened.emit(photo)
 
     def on_context_menu(self, pos: QPoint) -> None:
         index = self.indexAt(pos)
-        photo = index.data(PhotoRole) if index.isValid() else None
+        photo = photo_at(index)
         if photo is not None:
             if not self.selectionModel().isSelected(index):
                 self.setCurrentIndex(index)
