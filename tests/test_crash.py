@@ -109,13 +109,13 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path):
 def test_bits_option_changes_the_training_free_code(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
-    for p in demo_photos(per_class=20):
+    for p in demo_photos(per_class=8):  # 80 photos: enough for a 32-bit ITQ (needs more than 64)
         shutil.copyfile(p, folder / p.name)
     env = {**os.environ, "SIMILI_HOME": str(tmp_path / "lib"), "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-m", "engine", "-q", "index", "--bits", "32", str(folder)], env=env,
                    check=True, capture_output=True, timeout=300)
     lib = Library(tmp_path / "lib")
     (model,) = lib.models()
-    assert model.bits == 32 and lib.code_index().bits == 32
+    assert model.kind == "itq" and model.bits == 32 and lib.code_index().bits == 32
     assert lib.settings.bits == 32
     lib.close()
