@@ -5,8 +5,8 @@
 
 Without --installed the .deb is unpacked into a temp dir and run from there (same files as an installed copy).
 Cold start drops the page cache first when this process may (root, /proc/sys/vm/drop_caches writable); otherwise
-the first run after unpacking is reported and marked as such. The GUI start is timed to the first usable window
-(``--quit-after-ready``) on Xvfb when it is installed, else offscreen.
+the first run after unpacking is reported and marked as such. The GUI start is timed from process start to exit
+after the first usable window (``--quit-after-ready``), on an Xvfb started beforehand when installed, else offscreen.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def _timed(cmd: list[str], env: dict, timeout: float = 600) -> tuple[float, subp
     return elapsed, out
 
 
-def _starts(exe: Path, args: list[str], env: dict, runs: int, cold: bool, gui: list[str] | None = None) -> dict:
-    cmd = (gui or []) + [str(exe), *args]
+def _starts(exe: Path, args: list[str], env: dict, runs: int, cold: bool) -> dict:
+    cmd = [str(exe), *args]
     dropped = _drop_caches() if cold else False
     first, _ = _timed(cmd, env)
     warm = [_timed(cmd, env)[0] for _ in range(runs)]
@@ -66,6 +66,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--deb", type=Path, required=True)
     p.add_argument("--appimage", type=Path)
+    p.add_argument("--squashfs", type=Path, help="mksquashfs image of the AppDir: the AppImage size less ~1 MB runtime")
     p.add_argument("--installed", type=Path, help="an installed /opt/simili to measure instead of unpacking")
     p.add_argument("--build-seconds", type=float, help="wall time of build-linux.sh, to record")
     p.add_argument("--runs", type=int, default=3)
@@ -80,13 +81,16 @@ def main() -> int:
         app = tmp / "root" / "opt" / "simili"
     exe = app / "simili"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "LANG": "C.UTF-8", "SIMILI_ADDONS": str(tmp / "none")}
-    xvfb = shutil.which("xvfb-run")
-    gui_prefix = [xvfb, "-a"] if xvfb else None
-    gui_env = dict(env, QT_QPA_PLATFORM="xcb" if xvfb else "offscreen")
+    # One X server for all GUI runs, so its own start-up is not counted.
+    xvfb = subprocess.Popen(["Xvfb", ":87", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if shutil.which("Xvfb") else None
+    time.sleep(1.0)
+    gui_env = dict(env, QT_QPA_PLATFORM="xcb", DISPLAY=":87") if xvfb else dict(env, QT_QPA_PLATFORM="offscreen")
 
     result: dict = {
         "host": socket.gethostname(), "cpus": os.cpu_count(), "machine": platform.machine(),
         "system": platform.platform(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # shared machine: other jobs inflate the timings
         "tool": "PyInstaller onedir + dpkg-deb", "build_seconds": args.build_seconds,
         "sizes_mb": {
             "deb": _mb(args.deb.stat().st_size),
@@ -97,11 +101,17 @@ def main() -> int:
     }
     if args.appimage and args.appimage.exists():
         result["sizes_mb"]["appimage"] = _mb(args.appimage.stat().st_size)
+    if args.squashfs and args.squashfs.exists():
+        result["sizes_mb"]["appimage_squashfs_estimate"] = _mb(args.squashfs.stat().st_size)
 
     # Start-up: the CLI launcher alone, then the desktop app to its first usable window (empty library).
     result["cli_version_start"] = _starts(exe, ["--version"], env, args.runs, cold=True)
-    result["gui_start_to_ready"] = _starts(exe, ["--home", str(tmp / "empty"), "--quit-after-ready"], gui_env,
-                                           args.runs, cold=True, gui=gui_prefix)
+    try:
+        result["gui_start_to_ready"] = _starts(exe, ["--home", str(tmp / "empty"), "--quit-after-ready"], gui_env,
+                                               args.runs, cold=True)
+    finally:
+        if xvfb:
+            xvfb.terminate()
     result["gui_start_to_ready"]["platform"] = gui_env["QT_QPA_PLATFORM"] + (" (Xvfb)" if xvfb else "")
 
     # The installed app indexes the bundled demo folder and answers a query.
