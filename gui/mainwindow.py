@@ -122,6 +122,10 @@ class MainWindow(QMainWindow):
         self.act_pages = [self._action(name, label, lambda _=False, n=name: self.show_page(n), f"Ctrl+{i}")
                           for i, (name, label) in enumerate((("photos", "Photos"), ("duplicates", "Duplicates"),
                                                               ("problems", "Problems")), 1)]
+        self.act_back = self._action("back", "Previous search", lambda: self.similar.on_back(), "Alt+Left",
+                                     "Go back to the previous similar-photos search (Alt+Left)")
+        self.act_close_similar = self._action(None, "Close similar photos", self.on_escape, "Esc",
+                                              "Close the similar photos panel (Esc)")
         self.act_zoom_in = self._action(None, "Larger thumbnails", lambda: self.zoom(24), k.ZoomIn)
         self.act_zoom_out = self._action(None, "Smaller thumbnails", lambda: self.zoom(-24), k.ZoomOut)
 
@@ -144,7 +148,8 @@ class MainWindow(QMainWindow):
                     None, self.act_quit):
             m.addSeparator() if act is None else m.addAction(act)
         m = menu.addMenu("&View")
-        for act in self.act_pages + [None, self.act_zoom_in, self.act_zoom_out]:
+        for act in self.act_pages + [None, self.act_back, self.act_close_similar, None, self.act_zoom_in,
+                                     self.act_zoom_out]:
             m.addSeparator() if act is None else m.addAction(act)
         m = menu.addMenu("&Library")
         for act in (self.act_train, self.act_pause, self.act_cancel):
@@ -343,6 +348,10 @@ class MainWindow(QMainWindow):
             if sizes[2] < 300:
                 total = sum(sizes)
                 self.splitter.setSizes([sizes[0], max(total - sizes[0] - 470, 300), 470])
+
+    def on_escape(self) -> None:
+        if self.similar.isVisible():
+            self.similar.on_close()
 
     def on_similar_closed(self) -> None:
         self._similar_wanted = False

@@ -93,6 +93,18 @@ def test_enter_on_photo_and_threshold_slider(indexed, qtbot):
     assert "1 similar photo" in panel.count_label.text()
     panel.slider.setValue(panel.slider.maximum())
     assert panel.model.rowCount() == panel.model.total()
+    # Enter on a result searches from it; Alt+Left goes back; Esc closes the panel.
+    first_query = panel.query()
+    panel.results.setFocus()
+    panel.results.setCurrentIndex(panel.model.index(1, 0))
+    with qtbot.waitSignal(panel.searched, timeout=5000):
+        qtbot.keyClick(panel.results, Qt.Key.Key_Return)
+    assert panel.query() != first_query
+    with qtbot.waitSignal(panel.searched, timeout=5000):
+        window.act_back.trigger()
+    assert panel.query() == first_query
+    window.act_close_similar.trigger()
+    assert not panel.isVisible() and panel.query() is None
 
 
 def test_drop_external_image_searches_by_it(indexed, qtbot, tmp_path):
