@@ -31,8 +31,9 @@ function Run {  # run a native command, stop on a non-zero exit status (a simple
 # 1. Build environment
 if (-not $Python) {
     Step "build venv $Build\venv"
-    if (Get-Command py -ErrorAction SilentlyContinue) { Run py -3.11 -m venv --clear "$Build\venv" }
-    else { Run python -m venv --clear "$Build\venv" }
+    # The python on PATH first (actions/setup-python's), else the py launcher's 3.11.
+    if (Get-Command python -ErrorAction SilentlyContinue) { Run python -m venv --clear "$Build\venv" }
+    else { Run py -3.11 -m venv --clear "$Build\venv" }
     $Python = "$Build\venv\Scripts\python.exe"
     Run $Python -m pip install -q --upgrade pip
     # Not editable (-e): editable finders confuse freezing. constraints.txt pins what the tests run against.
