@@ -56,6 +56,8 @@ class MainWindow(QMainWindow):
         self._restore()
         self.on_folders_changed(session.folders())
         self.grid_model.refresh()
+        if session.folders():
+            self.problems.refresh()  # the sidebar shows how many files could not be read
 
     # -- construction --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -87,6 +89,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.progress)
         self.setCentralWidget(central)
+        self.drop_hint = QLabel(central)
+        self.drop_hint.setObjectName("dropHint")
+        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.drop_hint.hide()
         self._build_actions()
         self._build_status()
 
@@ -433,8 +440,18 @@ class MainWindow(QMainWindow):
         folders, images = dropping.classify(event.mimeData())
         if folders or images:
             event.acceptProposedAction()
+            text = "Drop to add " + ("these folders" if len(folders) > 1 else "this folder") if folders else \
+                "Drop to find photos like this one"
+            self.drop_hint.setText(text)
+            self.drop_hint.setGeometry(self.centralWidget().rect().adjusted(12, 12, -12, -12))
+            self.drop_hint.raise_()
+            self.drop_hint.show()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.drop_hint.hide()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_hint.hide()
         folders, images = dropping.classify(event.mimeData())
         if folders:
             self.session.add_folders(folders)

@@ -49,6 +49,8 @@ QPushButton#primary {{ background: {accent}; color: white; border: none; border-
     padding: 9px 20px; font-weight: 600; }}
 QPushButton#primary:hover {{ background: {accent_hover}; }}
 QPushButton#primary:focus {{ outline: none; border: 2px solid {focus}; }}
+#dropHint {{ background: {drop_bg}; color: {accent}; border: 2px dashed {accent}; border-radius: 14px;
+    font-size: {title}pt; font-weight: 600; }}
 QProgressBar {{ border: none; border-radius: 4px; background: {track}; max-height: 8px; }}
 QProgressBar::chunk {{ border-radius: 4px; background: {accent}; }}
 """
@@ -80,7 +82,7 @@ def apply_theme(app: QApplication, scheme: str = "auto") -> bool:
         side="#202227" if dark else "#eef0f3", sel="#343846" if dark else "#dfe3ff", text=colors["Text"],
         muted="#9aa1ab" if dark else "#6b7280", accent=colors["Highlight"],
         accent_hover="#8390ff" if dark else "#4b5cf0", focus="#c7ceff" if dark else "#1e2a8a",
-        track="#2f333a" if dark else "#e3e6eb",
+        track="#2f333a" if dark else "#e3e6eb", drop_bg="rgba(30, 32, 40, 225)" if dark else "rgba(246, 247, 255, 225)",
         small=f"{base_pt * 0.8:.1f}", hero=f"{base_pt * 1.9:.1f}", title=f"{base_pt * 1.25:.1f}",
     ))
     from gui import resources
