@@ -83,10 +83,11 @@ class Automation(QObject):
             if outcome == "failed":
                 self.finish(1)
                 return
-            if self.args.train and self.session.running() == JOB_TRAIN:
-                return  # wait for training as well
-            if self.args.train and JOB_TRAIN in self.session._queue:
-                return
+            if self.args.train:
+                if self.session.running() != JOB_TRAIN and JOB_TRAIN not in self.session._queue:
+                    self.session.start_training()  # asked for explicitly: no minimum library size
+                if self.session.running() == JOB_TRAIN or JOB_TRAIN in self.session._queue:
+                    return  # wait for training as well
         elif kind == JOB_TRAIN and not self.args.train:
             return
         if self.session.running() or self.session._queue:
