@@ -194,7 +194,7 @@ class Library:
                                            should_stop)
         return info
 
-    def discard_training_checkpoint(self, bits: int | None = None) -> None:
+    def discard_training(self, bits: int | None = None) -> None:
         """Forget a paused training run so the next one starts from scratch (Cancel rather than Pause)."""
         import shutil
 

@@ -25,7 +25,7 @@ __all__ = ["Catalog", "FileRecord", "SCHEMA_VERSION", "fs_bytes", "fs_str"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -71,6 +71,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     2: """
     ALTER TABLE photos ADD COLUMN signature BLOB
+    """,
+    3: """
+    CREATE INDEX photos_status_display ON photos(status, display)
     """,
 }
 

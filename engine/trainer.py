@@ -34,6 +34,9 @@ def training_available() -> tuple[bool, str]:
         if importlib.util.find_spec(module) is None:
             return False, (f"training needs {what}, which is not installed; install the training extra:"
                            " pip install 'simili[train]'")
+    for module in ("engine.train", "engine.export_hash"):
+        if importlib.util.find_spec(module) is None:
+            return False, f"this Simili build lacks its training module ({module}); reinstall Simili"
     return True, "PyTorch is installed"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -263,12 +262,7 @@ class LibrarySession(QObject):
         self._run_next()
 
     def _discard_checkpoint(self) -> None:
-        discard = getattr(self.writer, "discard_training", None)
-        if callable(discard):
-            worker = FunctionWorker(discard)
-        else:  # WORKAROUND: the facade has no discard call yet; the checkpoint lives under home/train/
-            folder = Path(self.writer.home) / "train" / f"distillhash-{self.settings.bits}"
-            worker = FunctionWorker(shutil.rmtree, folder, True)
+        worker = FunctionWorker(self.writer.discard_training)
         worker.errored.connect(lambda exc: log.warning("could not discard the training checkpoint: %s", exc))
         start(worker, "job")
 
