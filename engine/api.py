@@ -194,6 +194,18 @@ class Library:
                                            should_stop)
         return info
 
+    def train_in_subprocess(self, bits: int | None = None, device: str | None = None, seed: int = 0,
+                            should_stop=None) -> Generator[Progress, None, ModelInfo]:
+        """Same as :meth:`train`, in a child process, so the caller's process never imports torch."""
+        from engine.trainer import train_in_subprocess
+
+        info = yield from train_in_subprocess(self.home, bits or self.settings.bits, device or self.settings.device,
+                                              seed, should_stop)
+        with self._lock:
+            self._coder = None
+            self._index = None
+        return info
+
     def discard_training(self, bits: int | None = None) -> None:
         """Forget a paused training run so the next one starts from scratch (Cancel rather than Pause)."""
         import shutil

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--bits", type=int, choices=(16, 32, 64, 128), help="code length (default from settings)")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--progress-jsonl", action="store_true",
+                   help="print each progress step as one JSON line on stdout (for the desktop app)")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     s = sub.add_parser("models", help="list models, or roll back with --activate ID")
@@ -179,7 +181,21 @@ def _cmd_status(lib, args, bars) -> dict:
     return out
 
 
+class _JsonLines:
+    """Progress as JSON lines on stdout, read by a parent process (engine.trainer.train_in_subprocess)."""
+
+    def update(self, p) -> None:
+        sys.stdout.write(json.dumps({"progress": asdict(p)}) + "\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        pass
+
+
 def _cmd_train(lib, args, bars) -> dict:
+    if args.progress_jsonl:
+        bars = _JsonLines()
+        args.json = True
     info = _drive(lib.train(bits=args.bits, device=args.device, seed=args.seed), bars)
     out = {"model": asdict(info)}
     if not args.json:

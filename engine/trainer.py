@@ -21,7 +21,7 @@ from engine.types import ModelInfo, Progress
 if TYPE_CHECKING:
     from engine.api import Library
 
-__all__ = ["training_available", "run_training", "MIN_PHOTOS"]
+__all__ = ["training_available", "run_training", "train_in_subprocess", "MIN_PHOTOS"]
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +100,70 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     model_store.save_index(lib, index)
     yield Progress("reencode", len(ids), len(ids), message=f"{len(index)} photos re-encoded")
     return next(m for m in lib.models() if m.id == info.id)
+
+
+def _engine_command() -> list[str]:
+    """How to start this program's CLI: the frozen bundle's own executable, or ``python -m engine``."""
+    import sys
+
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "engine"]
+
+
+def train_in_subprocess(home, bits: int, device: str, seed: int = 0,
+                        should_stop: Callable[[], bool] | None = None) -> Generator[Progress, None, ModelInfo]:
+    """Train in a child process (``simili train --progress-jsonl``), yielding its progress.
+
+    The desktop app uses this so that importing torch (hundreds of milliseconds with the GIL held) and the
+    training itself never stall its window. Stopping sends the child an interrupt; it keeps its checkpoint,
+    exits, and this raises Cancelled. The child takes the library's writer lock itself.
+    """
+    import json
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    from engine.errors import Cancelled, LibraryBusy
+
+    cmd = _engine_command() + ["--home", str(home), "train", "--progress-jsonl", "--bits", str(bits),
+                               "--device", device, "--seed", str(seed)]
+    flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, creationflags=flags)
+    stop_sent = threading.Event()
+
+    def watch() -> None:
+        while proc.poll() is None:
+            if should_stop is not None and should_stop() and not stop_sent.is_set():
+                stop_sent.set()
+                proc.send_signal(signal.CTRL_BREAK_EVENT if os.name == "nt" else signal.SIGINT)
+            threading.Event().wait(0.1)
+
+    threading.Thread(target=watch, name="simili-train-watch", daemon=True).start()
+    result = None
+    try:
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if "progress" in msg:
+                yield Progress(**msg["progress"])
+            elif "model" in msg:
+                result = ModelInfo(**msg["model"])
+        err = proc.stderr.read().strip()
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if code == 130 or stop_sent.is_set():
+        raise Cancelled("training paused; it resumes from its checkpoint next time")
+    if code != 0 or result is None:
+        message = err.splitlines()[-1] if err else f"training stopped with exit status {code}"
+        message = message.removeprefix("simili: ")
+        if "busy" in message:
+            raise LibraryBusy(message)
+        raise SimiliError(message)
+    return result

@@ -218,7 +218,9 @@ class LibrarySession(QObject):
         """Runs in the worker thread; torch is imported there by the engine, never on the GUI thread."""
         ok, why = gpu_status()
         yield ("device", ok, why)
-        return (yield from self.writer.train(device=self.settings.device, should_stop=self._train_stop.is_set))
+        # A child process: importing torch and training must never stall the window (GIL).
+        return (yield from self.writer.train_in_subprocess(device=self.settings.device,
+                                                           should_stop=self._train_stop.is_set))
 
     def _on_yielded(self, kind: str, item: Any) -> None:
         if isinstance(item, tuple) and item and item[0] == "device":

@@ -109,6 +109,8 @@ class FakeLibrary:
         self.model_list = [info, ModelInfo(1, "itq", 64, "2026-01-01", False)]
         return info
 
+    train_in_subprocess = train
+
     def discard_training(self) -> None:
         self.discarded = True
 
