@@ -7,10 +7,11 @@
 # .deb (dpkg-deb, no root needed) and AppDir/AppImage -> unpack the .deb and self-test the unpacked copy.
 #
 # Environment (all optional):
-#   PYTHON=/path/python     build with this interpreter's environment as is (no venv; it needs pyinstaller)
+#   PYTHON=/path/python     build with this interpreter's environment as is (no venv, never modified; it needs
+#                           pyinstaller; the flavour is then the ONNX Runtime it has)
 #   SIMILI_FLAVOR=cpu|gpu   onnxruntime (default, small) or onnxruntime-gpu (CUDA 13 + cuDNN 9, +265 MB)
 #   DEB_COMPRESSION=xz      xz (release, ~150 s here), zstd, gzip or none (tests)
-#   FORMATS="deb appimage"  which installers to make
+#   FORMATS="deb appimage"  which installers to make ("" = only the self-tested onedir bundle)
 #   BUILD_DIR=build DIST_DIR=dist
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ BUILD=${BUILD_DIR:-$ROOT/build}
 DIST=${DIST_DIR:-$ROOT/dist}
 FLAVOR=${SIMILI_FLAVOR:-cpu}
 DEB_COMPRESSION=${DEB_COMPRESSION:-xz}
-FORMATS=${FORMATS:-deb appimage}
+FORMATS=${FORMATS-deb appimage}  # empty: the onedir bundle only
 APP_ID=org.simili.Simili
 mkdir -p "$BUILD" "$DIST"
 BUILD=$(cd "$BUILD" && pwd)
@@ -28,16 +29,21 @@ t0=$(date +%s)
 log() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 
 # 1. Build environment -------------------------------------------------------------------------------------------
+OWN_VENV=
 if [ -z "${PYTHON:-}" ]; then
     log "build venv $BUILD/venv"
     python3 -m venv --clear "$BUILD/venv"
     PYTHON=$BUILD/venv/bin/python
+    OWN_VENV=1
     "$PYTHON" -m pip install -q --upgrade pip
     # Not editable (-e): editable finders confuse freezing. constraints.txt pins what the tests run against.
     "$PYTHON" -m pip install -q -c constraints.txt ".[gui]" pyinstaller
 fi
-ORT_VERSION=$("$PYTHON" -c 'import importlib.metadata as m; print(next(m.version(d) for d in ("onnxruntime", "onnxruntime-gpu") if any(x.metadata["Name"] == d for x in m.distributions())))')
-if [ "$FLAVOR" = cpu ] && "$PYTHON" -m pip show -q onnxruntime-gpu 2>/dev/null; then
+if [ -z "${OWN_VENV:-}" ]; then
+    # Someone else's environment (PYTHON=...): never change it; the flavour is whatever ONNX Runtime it has.
+    FLAVOR=$("$PYTHON" -m pip show -q onnxruntime-gpu >/dev/null 2>&1 && echo gpu || echo cpu)
+elif [ "$FLAVOR" = cpu ] && "$PYTHON" -m pip show -q onnxruntime-gpu 2>/dev/null; then
+    ORT_VERSION=$("$PYTHON" -m pip show onnxruntime-gpu | sed -n 's/^Version: //p')
     log "CPU flavour: onnxruntime-gpu -> onnxruntime $ORT_VERSION"
     "$PYTHON" -m pip uninstall -q -y onnxruntime-gpu && "$PYTHON" -m pip install -q "onnxruntime==$ORT_VERSION"
 elif [ "$FLAVOR" = gpu ] && ! "$PYTHON" -m pip show -q onnxruntime-gpu 2>/dev/null; then

@@ -6,7 +6,7 @@
 #
 #   pwsh -File packaging\build-windows.ps1 [-Python C:\path\python.exe] [-Flavor cpu|gpu]
 #
-# -Python: build with that interpreter's environment as is (no venv; it needs pyinstaller).
+# -Python: build with that interpreter's environment as is (no venv, never modified; it needs pyinstaller).
 # -Flavor gpu: onnxruntime-gpu (CUDA 13 + cuDNN 9 must be on the user's machine; +300 MB); cpu is the default.
 # Needs PowerShell 7 (pwsh), Python 3.11 (py launcher or python on PATH) and Inno Setup 6.3+ (choco installs it
 # when missing).
@@ -41,7 +41,10 @@ if (-not $Python) {
 }
 & $Python -m pip show -q onnxruntime-gpu *> $null
 $hasGpu = ($LASTEXITCODE -eq 0)
-if ($Flavor -eq "cpu" -and $hasGpu) {
+if ($PSBoundParameters.ContainsKey("Python")) {
+    # Someone else's environment: never change it; the flavour is whatever ONNX Runtime it has.
+    $Flavor = if ($hasGpu) { "gpu" } else { "cpu" }
+} elseif ($Flavor -eq "cpu" -and $hasGpu) {
     Step "CPU flavour: onnxruntime-gpu -> onnxruntime"
     $ortVersion = & $Python -c "import importlib.metadata as m; print(m.version('onnxruntime-gpu'))"
     Run $Python -m pip uninstall -q -y onnxruntime-gpu
