@@ -322,6 +322,8 @@ class Library:
         available, reason = self.training_available()
         try:
             provider = self.backbone.provider
+            if self.backbone.fallback_reason:
+                provider += f" ({self.backbone.fallback_reason})"
         except SimiliError as exc:
             provider = f"unavailable ({exc})"
         return Status(

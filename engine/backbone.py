@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,6 +110,17 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _nvidia_driver_present() -> bool:
+    """Cheap check for an NVIDIA driver, so machines without one never try (and log) a CUDA start."""
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/proc/driver/nvidia/version")
+    if sys.platform == "win32":
+        import ctypes.util
+
+        return ctypes.util.find_library("nvcuda") is not None
+    return False
+
+
 class Backbone:
     """EfficientNet-Lite0 features and ImageNet predictions through ONNX Runtime.
 
@@ -152,14 +164,22 @@ class Backbone:
         providers = self._choose_providers(ort, device)
         self.threads = threads if threads and threads > 0 else _cpu_count()
         self.spin = spin
-        self._session = ort.InferenceSession(
-            str(self.model_path), sess_options=self._session_options(ort), providers=providers
-        )
+        if providers[0] == _CUDA:
+            # A GPU build without the CUDA/cuDNN runtime prints an error while it falls back; the fallback is
+            # expected on most machines, so it is reported through `fallback_reason` instead.
+            ort.set_default_logger_severity(4)
+        try:
+            self._session = ort.InferenceSession(
+                str(self.model_path), sess_options=self._session_options(ort), providers=providers
+            )
+        finally:
+            ort.set_default_logger_severity(3)
         self.provider: str = self._session.get_providers()[0]
         if providers[0] == _CUDA and self.provider != _CUDA:
-            self.fallback_reason = "CUDAExecutionProvider failed to start (see the onnxruntime log); using CPU"
+            self.fallback_reason = ("an NVIDIA driver is present but ONNX Runtime could not load the CUDA runtime "
+                                    "it needs (CUDA and cuDNN libraries); using the CPU")
         if self.fallback_reason:
-            log.warning("backbone: %s", self.fallback_reason)
+            log.log(logging.WARNING if device == "cuda" else logging.INFO, "backbone: %s", self.fallback_reason)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         self.input_size: int = int(inp.shape[1])
@@ -173,8 +193,11 @@ class Backbone:
         if device == "cpu":
             return [_CPU]
         available = ort.get_available_providers()
-        if _CUDA in available:
+        if _CUDA in available and _nvidia_driver_present():
             return [_CUDA, _CPU]
+        if _CUDA in available:
+            self.fallback_reason = "no NVIDIA GPU driver was found; using the CPU"
+            return [_CPU]
         if device == "cuda":
             self.fallback_reason = (
                 f"CUDA was requested but this onnxruntime has no CUDAExecutionProvider "

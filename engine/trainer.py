@@ -30,10 +30,13 @@ MIN_PHOTOS = 50
 
 def training_available() -> tuple[bool, str]:
     """(True, device description) or (False, why not), without importing torch when it is absent."""
+    import sys
+
+    how = ("install training support: simili install-training" if getattr(sys, "frozen", False)
+           else "install the training extra: pip install 'simili[train]'")
     for module, what in (("torch", "PyTorch"), ("onnx", "onnx")):
         if importlib.util.find_spec(module) is None:
-            return False, (f"training needs {what}, which is not installed; install the training extra:"
-                           " pip install 'simili[train]'")
+            return False, f"training needs {what}, which is not installed; {how}"
     for module in ("engine.train", "engine.export_hash"):
         if importlib.util.find_spec(module) is None:
             return False, f"this Simili build lacks its training module ({module}); reinstall Simili"

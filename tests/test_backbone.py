@@ -120,12 +120,11 @@ def test_attributes_and_input_checks(backbone):
 
 
 def test_cuda_request_falls_back_with_reason():
-    import onnxruntime
-
-    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-        pytest.skip("CUDA is available here")
     b = Backbone(device="cuda")
-    assert b.provider == "CPUExecutionProvider" and "CUDA" in b.fallback_reason
+    if b.provider == "CUDAExecutionProvider":
+        pytest.skip("a usable CUDA GPU is present here")
+    assert b.provider == "CPUExecutionProvider"
+    assert "CUDA" in b.fallback_reason or "NVIDIA" in b.fallback_reason
 
 
 # ---- (c) resources and checksums --------------------------------------------------------------------------------
