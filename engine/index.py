@@ -56,6 +56,9 @@ PARALLEL_MIN_BUILD = 100_000
 # IVF: train on at most this many codes per cell, and never fewer than faiss's advised 39 per cell.
 _TRAIN_PER_LIST = 64
 _MIN_PER_LIST = 39
+# k-means rounds: 10 instead of faiss's 25 trained 5x faster with the same recall@10 (0.938 vs 0.936 random,
+# 0.991 both clustered, 1M codes in 1024 cells).
+_KMEANS_ITERS = 10
 # IVF scans 1/8 of its cells: recall@10 0.98 (random codes) to 0.998 (clustered) at 10M, about 1.6 ms.
 _NPROBE_DIVISOR = 8
 
@@ -362,6 +365,7 @@ class CodeIndex:
         else:
             index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, plan.nlist)
             index.cp.min_points_per_centroid = 1  # the sample below is sized on purpose; no warning
+            index.cp.niter = _KMEANS_ITERS
             sample = min(self._n, _TRAIN_PER_LIST * plan.nlist)
             rows = np.sort(np.random.default_rng(0).choice(self._n, sample, replace=False))
             index.train(codes[rows])
