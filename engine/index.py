@@ -11,9 +11,11 @@ from them for search. Two structures are offered:
 it. The choice is re-evaluated by ``rebuild_if_needed()``, which ``save()`` and ``load()`` call.
 
 Single-query latency: faiss parallelises a flat scan over the queries, once per block of 65536 codes, so one query
-on a 2-thread OpenMP team only adds fork/join barriers. When another process keeps the second core busy, each
-barrier waits for a descheduled worker; that is the 50 ms p99 seen on 2-core machines. Searches with few queries
-therefore run on a 1-thread team (``omp_set_num_threads`` is per calling thread, so other threads are untouched).
+on a 2-thread OpenMP team gains nothing and pays fork/join barriers. When another process keeps the second core
+busy, each barrier waits for a descheduled worker: on 1M codes that gave p99 160-400 ms (p50 0.5 ms) on 2 cores.
+Searches with fewer than 32 queries therefore run on a 1-thread team, p99 0.6 ms; ``omp_set_num_threads`` is per
+calling thread (an OpenMP ICV), so other threads keep their own setting. Builds and batches use ``threads``
+(default 1, for the same reason; see ``CodeIndex``).
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ KINDS = ("auto", "flat", "ivf")
 AUTO_IVF_THRESHOLD = 2_000_000
 FORMAT_VERSION = 1
 
-# Fewer queries than this run on one OpenMP thread (see the module docstring); batches use every thread.
+# Only batches of at least this many queries, and builds of at least this many codes, use ``CodeIndex.threads``;
+# smaller work always runs on one OpenMP thread (see the module docstring).
 PARALLEL_MIN_QUERIES = 32
-# Smaller builds run on one thread too: k-means on a few thousand codes is all fork/join barriers.
 PARALLEL_MIN_BUILD = 100_000
 # IVF: train on at most this many codes per cell, and never fewer than faiss's advised 39 per cell.
 _TRAIN_PER_LIST = 64
@@ -88,13 +90,13 @@ def _has_duplicates(ids: Ids) -> bool:
 
 
 @contextmanager
-def _omp_threads(parallel: bool) -> Iterator[None]:
-    """The default OpenMP team if ``parallel``, else one thread (for this calling thread only)."""
+def _omp_threads(n: int) -> Iterator[None]:
+    """Run the block on an OpenMP team of ``n`` threads (0: faiss's default), for this calling thread only."""
     prev = faiss.omp_get_max_threads()
-    if parallel or prev == 1:
+    if n <= 0 or n == prev:
         yield
         return
-    faiss.omp_set_num_threads(1)
+    faiss.omp_set_num_threads(n)
     try:
         yield
     finally:
@@ -175,9 +177,13 @@ class CodeIndex:
         bits: code length, a positive multiple of 8; codes are uint8 arrays of shape (n, bits // 8).
         kind: ``auto`` (flat below ``auto_threshold`` codes, IVF above), ``flat`` (exact) or ``ivf`` (approximate).
         auto_threshold: size at which ``auto`` moves to IVF (it moves back to flat below half of it).
+        threads: OpenMP threads for large query batches and builds (0: faiss's default team); single queries
+            always use one. The default, 1, is robust when other programs keep the cores busy: on 2 cores shared
+            with such work, a 2-thread team searched batches 2.5-3.5x slower and built IVF on 1M codes up to 70x
+            slower (48 s vs 0.7 s) than one thread. On an idle machine 2 threads are about 1.8x faster.
     """
 
-    def __init__(self, bits: int, kind: str = "auto", auto_threshold: int = AUTO_IVF_THRESHOLD):
+    def __init__(self, bits: int, kind: str = "auto", auto_threshold: int = AUTO_IVF_THRESHOLD, threads: int = 1):
         if bits <= 0 or bits % 8:
             raise ValueError(f"code length must be a positive multiple of 8, got {bits}")
         if kind not in KINDS:
@@ -188,6 +194,7 @@ class CodeIndex:
         self.bits = int(bits)
         self.kind = kind
         self.auto_threshold = int(auto_threshold)
+        self.threads = int(threads)
         self._width = self.bits // 8
         self._n = 0
         self._codes: Codes = np.empty((0, self._width), dtype=np.uint8)
@@ -276,7 +283,7 @@ class CodeIndex:
         if self._index is None:
             self._build(self._plan())
         else:
-            with _omp_threads(len(ids_arr) >= PARALLEL_MIN_BUILD):
+            with _omp_threads(self._team(len(ids_arr), PARALLEL_MIN_BUILD)):
                 self._index.add_with_ids(codes_arr, ids_arr)
 
     def remove(self, ids: npt.ArrayLike) -> int:
@@ -287,7 +294,8 @@ class CodeIndex:
         if not len(rows):
             return 0
         if self._index is not None:
-            self._index.remove_ids(faiss.IDSelectorBatch(self._ids[rows]))
+            with _omp_threads(self._team(self._n, PARALLEL_MIN_BUILD)):
+                self._index.remove_ids(faiss.IDSelectorBatch(self._ids[rows]))
         keep = np.ones(self._n, dtype=bool)
         keep[rows] = False
         removed = self._n - int(keep.sum())
@@ -296,6 +304,9 @@ class CodeIndex:
         self._n = len(self._ids)
         self._rows.rebuild(self._ids)
         return removed
+
+    def _team(self, work: int, parallel_from: int) -> int:
+        return self.threads if work >= parallel_from else 1
 
     def _reserve(self, n: int) -> None:
         if n <= len(self._ids):
@@ -355,7 +366,7 @@ class CodeIndex:
         return True
 
     def _build(self, plan: _Plan) -> None:
-        with _omp_threads(self._n >= PARALLEL_MIN_BUILD):
+        with _omp_threads(self._team(self._n, PARALLEL_MIN_BUILD)):
             self._build_now(plan)
 
     def _build_now(self, plan: _Plan) -> None:
@@ -398,7 +409,7 @@ class CodeIndex:
         kk = min(k, self._n)
         if not len(queries) or not kk or self._index is None:
             return dist, ids
-        with _omp_threads(len(queries) >= PARALLEL_MIN_QUERIES):
+        with _omp_threads(self._team(len(queries), PARALLEL_MIN_QUERIES)):
             d, i = self._index.search(queries, kk)
         d[i < 0] = -1
         dist[:, :kk], ids[:, :kk] = d, i
@@ -414,7 +425,7 @@ class CodeIndex:
             raise ValueError(f"radius must be >= 0, got {radius}")
         if self._index is None or not self._n:
             return [(np.empty(0, np.int64), np.empty(0, np.int32)) for _ in range(len(queries))]
-        with _omp_threads(len(queries) >= PARALLEL_MIN_QUERIES):
+        with _omp_threads(self._team(len(queries), PARALLEL_MIN_QUERIES)):
             lims, d, i = self._index.range_search(queries, int(radius) + 1)  # faiss keeps distance < radius
         out = []
         for q in range(len(queries)):

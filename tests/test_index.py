@@ -318,9 +318,13 @@ def test_single_queries_use_one_thread_without_touching_others(data, monkeypatch
 
     monkeypatch.setattr(faiss.IndexBinaryIDMap, "search", spy)
     before = faiss.omp_get_max_threads()
+    batch = np.repeat(queries, 2, axis=0)
     index.search(queries[:1], 5)
-    index.search(np.repeat(queries, 2, axis=0), 5)  # a batch: the default team
-    assert seen == [1, before] and faiss.omp_get_max_threads() == before
+    index.search(batch, 5)  # threads=1 by default, batches too
+    index.threads = 0  # faiss's default team, for batches only
+    index.search(queries[:1], 5)
+    index.search(batch, 5)
+    assert seen == [1, 1, 1, before] and faiss.omp_get_max_threads() == before
     other: list[int] = []
     thread = threading.Thread(target=lambda: other.append(faiss.omp_get_max_threads()))
     thread.start()
