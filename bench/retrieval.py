@@ -1,0 +1,274 @@
+"""Retrieval bench: DistillHash against ITQ, PCA-sign, LSH and float cosine on a labelled photo folder.
+
+Usage::
+
+    python -m bench.retrieval --manifest ../shared/data/clothing10-dev/manifest.csv --bits 16,32,64 --json --plot
+    python -m bench.retrieval --manifest ../shared/data/grocery-dev/manifest.csv --label-column coarse_label --json
+    python -m bench.retrieval --manifest ../shared/data/clothing10-dev/manifest.csv --copies --json
+
+Protocol. The manifest is a CSV with a ``path`` column (relative to the manifest's folder) and a label column
+(the first column after ``path`` unless ``--label-column``). A seeded random 10 % of the photos (at most 1000) are
+the queries; the rest are the database and, without their labels, the training set of every learned coder. Labels
+are used only for scoring. Everything runs as it does on a user's folder: ``engine.decode`` reads each file,
+the ONNX backbone (``engine.backbone``) gives features, the coders are fitted on the database features, and
+DistillHash codes come from its exported ONNX head run by ``engine.hashcoder`` (so export parity is part of what is
+measured).
+
+Scores. mAP over the whole database (Hamming ranking; ``float`` ranks by cosine), precision@10 and @100. Ties in
+Hamming distance are broken by a seeded random permutation of the database, never by manifest order (manifests are
+sorted by class). Queries whose label has no other photo in the database are left out.
+
+``--copies`` builds an instance-level set instead: every photo of the manifest plus five edited copies (50 %
+resize, JPEG quality 50, 10 % crop, 90 degree rotation stored as pixels + EXIF orientation, small colour shift),
+written to a temporary folder; relevance = same source photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench._metrics import evaluate_ranking, pr_curve, rank_by_cosine, rank_by_hamming
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BASELINES = ("itq", "pca", "lsh")
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+def read_manifest(manifest: Path, label_column: str | None) -> tuple[list[Path], np.ndarray]:
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise SystemExit(f"{manifest} has no rows")
+    col = label_column or next(c for c in rows[0] if c != "path")
+    if col not in rows[0]:
+        raise SystemExit(f"{manifest} has no column {col!r}; columns: {list(rows[0])}")
+    return [manifest.parent / r["path"] for r in rows], np.array([r[col] for r in rows])
+
+
+def edited_copies(path: Path):
+    """The five edits of the instance set, as (name, encoded JPEG bytes)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as raw:
+        im = ImageOps.exif_transpose(raw).convert("RGB")
+    w, h = im.size
+    out = []
+
+    def jpeg(img, quality: int = 90, **kw) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality, **kw)
+        return buf.getvalue()
+
+    out.append(("resize50", jpeg(im.resize((max(1, w // 2), max(1, h // 2)), Image.BICUBIC))))
+    out.append(("jpeg50", jpeg(im, quality=50)))
+    dw, dh = int(w * 0.05), int(h * 0.05)
+    out.append(("crop10", jpeg(im.crop((dw, dh, w - dw, h - dh)))))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": the pixels are stored rotated 90 CCW
+    out.append(("rot90exif", jpeg(im.rotate(90, expand=True), exif=exif.tobytes())))
+    a = np.asarray(im, dtype=np.float32) * np.array([1.06, 1.0, 0.94], dtype=np.float32) + 8.0
+    out.append(("colour", jpeg(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)))))
+    return out
+
+
+def build_copies(paths: list[Path], folder: Path, max_sources: int | None, seed: int) -> tuple[list[Path], np.ndarray]:
+    """Originals and their edited copies written under ``folder``; labels = index of the source photo."""
+    order = np.arange(len(paths))
+    if max_sources and max_sources < len(paths):
+        order = np.sort(np.random.default_rng(seed).choice(len(paths), max_sources, replace=False))
+    files, labels = [], []
+    for src in order:
+        files.append(paths[src])
+        labels.append(str(src))
+        for name, data in edited_copies(paths[src]):
+            out = folder / f"{src:06d}-{name}.jpg"
+            out.write_bytes(data)
+            files.append(out)
+            labels.append(str(src))
+    return files, np.array(labels)
+
+
+def extract_features(files: list[Path], batch: int = 32) -> tuple[np.ndarray, dict]:
+    """Decode + ONNX backbone, as the indexer does; returns features and timing."""
+    from engine.backbone import Backbone
+    from engine.decode import decode
+
+    backbone = Backbone(device="cpu")
+    feats = []
+    t0 = time.perf_counter()
+    for start in range(0, len(files), batch):
+        pixels = np.stack([decode(p, size=224).pixels for p in files[start : start + batch]])
+        feats.append(backbone.embed(pixels))
+    seconds = time.perf_counter() - t0
+    return np.concatenate(feats).astype(np.float32), {"feature_seconds": seconds,
+                                                       "feature_images_per_s": len(files) / seconds}
+
+
+def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random 10 % (at least 1, at most 1000) as queries, the rest as database."""
+    perm = np.random.default_rng(seed).permutation(n)
+    nq = max(1, min(1000, int(round(0.1 * n))))
+    return np.sort(perm[:nq]), np.sort(perm[nq:])
+
+
+# ------------------------------------------------------------------------------------------------ coders
+
+def fit_distillhash(train_feats: np.ndarray, bits: int, seed: int, workdir: Path, variant: str | None):
+    """Train, export the head to ONNX, check parity and load it with ONNX Runtime, as the app does."""
+    from engine.export_hash import check_parity, export_head
+    from engine.hashcoder import HashCoder
+    from engine.train import TrainConfig, run_to_end, train_distillhash
+
+    config = TrainConfig(variant=variant) if variant else None
+    t0 = time.perf_counter()
+    result = run_to_end(train_distillhash(train_feats, bits=bits, seed=seed, config=config, device="cpu"))
+    seconds = time.perf_counter() - t0
+    path = export_head(result, workdir / f"distillhash-{bits}.onnx")
+    parity = check_parity(result, path, train_feats[: min(len(train_feats), 2048)])
+    info = {"train_seconds": seconds, "train_photos_per_s": len(train_feats) / seconds,
+            "variant": result.config.variant, "parity_max_abs_diff": parity["max_abs_diff"]}
+    info.update({k: float(v) for k, v in result.diagnostics.items()})
+    return HashCoder(path), info
+
+
+def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, methods: list[str],
+        variant: str | None, want_curves: bool) -> tuple[list[dict], dict, dict]:
+    from engine.codes import fit as fit_linear
+
+    feats, meta = extract_features(files)
+    q, db = split(len(files), seed)
+    tiebreak = np.random.default_rng(seed + 1).permutation(len(db))
+    results, curves, training = [], {}, {}
+
+    def score(name: str, bits: int | None, ranking: np.ndarray) -> None:
+        m = evaluate_ranking(ranking, labels[q], labels[db])
+        results.append({"method": name, "bits": bits, "map": m["map"], "p@10": m["p@10"], "p@100": m["p@100"]})
+        if want_curves:
+            curves[f"{name}-{bits}" if bits else name] = pr_curve(ranking, labels[q], labels[db])
+        print(f"  {name:12s} {str(bits or '-'):>4s}  mAP {m['map']:.4f}  p@10 {m['p@10']:.4f}  "
+              f"p@100 {m['p@100']:.4f}", file=sys.stderr, flush=True)
+
+    if "float" in methods:
+        score("float", None, rank_by_cosine(feats[q], feats[db], tiebreak))
+    with tempfile.TemporaryDirectory(prefix="simili-bench-") as tmp:
+        for bits in bits_list:
+            for name in methods:
+                if name in BASELINES:
+                    coder = fit_linear(name, feats[db], bits, seed=seed)
+                elif name == "distillhash":
+                    coder, training[str(bits)] = fit_distillhash(feats[db], bits, seed, Path(tmp), variant)
+                else:
+                    continue
+                score(name, bits, rank_by_hamming(coder.encode(feats[q]), coder.encode(feats[db]), tiebreak))
+    meta.update({"n": len(files), "n_queries": len(q), "n_database": len(db), "training": training})
+    return results, meta, curves
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+def machine() -> dict:
+    info = {"hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count()}
+    try:
+        info["cpus_usable"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def dataset_name(manifest: Path, label_column: str | None, copies: bool) -> str:
+    name = manifest.parent.name
+    if manifest.stem != "manifest":
+        name += "-" + manifest.stem.removeprefix("manifest_")
+    if label_column:
+        name += "-" + label_column
+    return name + ("-copies" if copies else "")
+
+
+def plot(curves: dict, title: str, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, (recall, precision) in sorted(curves.items()):
+        ax.plot(recall, precision, label=name, lw=2.0 if "distillhash" in name or name == "float" else 1.0)
+    ax.set(xlabel="recall", ylabel="interpolated precision", title=title, xlim=(0, 1), ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__.split("\n")[0])
+    ap.add_argument("--manifest", type=Path, required=True, help="CSV with path,<label> (paths relative to it)")
+    ap.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
+    ap.add_argument("--label-column", default=None, help="label column (default: the first after 'path')")
+    ap.add_argument("--copies", action="store_true", help="instance set: each photo plus 5 edited copies")
+    ap.add_argument("--max-sources", type=int, default=None, help="with --copies: use at most this many photos")
+    ap.add_argument("--limit", type=int, default=None, help="use a seeded random subset of this many photos")
+    ap.add_argument("--methods", default="float,distillhash,itq,pca,lsh")
+    ap.add_argument("--variant", default=None, help="DistillHash variant (default: TrainConfig's default)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    ap.add_argument("--plot", action="store_true", help="write precision-recall curves (PNG) next to the JSON")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/retrieval-...)")
+    args = ap.parse_args(argv)
+
+    manifest = args.manifest.resolve()
+    files, labels = read_manifest(manifest, args.label_column)
+    if args.limit and args.limit < len(files):
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(files), args.limit, replace=False))
+        files, labels = [files[i] for i in keep], labels[keep]
+    bits_list = [int(b) for b in args.bits.split(",") if b]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    name = dataset_name(manifest, args.label_column, args.copies)
+    print(f"{name}: {len(files)} photos", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="simili-copies-") as tmp:
+        if args.copies:
+            files, labels = build_copies(files, Path(tmp), args.max_sources, args.seed)
+        results, meta, curves = run(files, labels, bits_list, args.seed, methods, args.variant, args.plot)
+    report = {
+        "dataset": name, "manifest": str(args.manifest), "label_column": args.label_column,
+        "instance_copies": args.copies, "seed": args.seed, "bits": bits_list,
+        "protocol": "10% queries (max 1000), rest = database = unlabelled training set; mAP over the whole "
+                    "database, Hamming ties broken by a seeded random permutation",
+        "machine": machine(), "seconds": time.perf_counter() - t0, **meta, "results": results,
+    }
+    out = args.out or RESULTS / f"retrieval-{name}-{socket.gethostname()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.plot:
+        plot(curves, f"{name} (n={len(files)})", out.with_suffix(".png"))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
