@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,9 @@ def _export(module, dummy, input_name: str, out_path: str | os.PathLike) -> Path
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # The TorchScript exporter is deprecated in favour of dynamo, which needs onnxscript (not shipped).
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 module, (dummy,), str(tmp),
                 dynamo=False,  # the TorchScript exporter needs no onnxscript and is deterministic

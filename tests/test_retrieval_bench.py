@@ -1,0 +1,83 @@
+"""Retrieval metrics against hand-computed examples, and a tiny end-to-end run of ``python -m bench.retrieval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench._metrics import (average_precision, evaluate_ranking, hamming_distances, pr_curve, rank_by_cosine,
+                            rank_by_hamming)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_average_precision_by_hand():
+    # relevant at ranks 1 and 3: (1/1 + 2/3) / 2
+    assert average_precision([1, 0, 1, 0]) == pytest.approx((1 + 2 / 3) / 2)
+    # relevant at ranks 2, 3, 5: (1/2 + 2/3 + 3/5) / 3
+    assert average_precision([0, 1, 1, 0, 1]) == pytest.approx((0.5 + 2 / 3 + 0.6) / 3)
+    assert average_precision([1, 1, 0]) == 1.0
+    assert np.isnan(average_precision([0, 0]))
+
+
+def test_evaluate_ranking_map_and_precision_at_k():
+    db_labels = np.array(["a", "b", "a", "b", "a"])
+    query_labels = np.array(["a", "b", "c"])  # "c" has no relevant item: left out
+    ranking = np.array([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]])
+    out = evaluate_ranking(ranking, query_labels, db_labels, ks=(2, 10))
+    ap_a = (1 + 2 / 3 + 3 / 5) / 3
+    ap_b = (1 / 2 + 2 / 4) / 2
+    assert out["map"] == pytest.approx((ap_a + ap_b) / 2)
+    assert out["p@2"] == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert out["p@10"] == pytest.approx((3 / 5 + 2 / 5) / 2)  # k capped at the database size
+    assert out["queries"] == 2
+
+
+def test_hamming_distances_and_tie_break():
+    q = np.packbits(np.array([[1, 0, 0, 0, 0, 0, 0, 0]], dtype=bool), axis=1)
+    db = np.packbits(np.array([[1, 0, 0, 0, 0, 0, 0, 1],
+                               [0, 0, 0, 0, 0, 0, 0, 0],
+                               [1, 0, 0, 0, 0, 0, 0, 0],
+                               [0, 1, 1, 1, 1, 1, 1, 1]], dtype=bool), axis=1)
+    assert hamming_distances(q, db).tolist() == [[1, 1, 0, 8]]
+    assert rank_by_hamming(q, db).tolist() == [[2, 0, 1, 3]]
+    # ties (items 0 and 1, distance 1) follow the tie-break key, not the database order
+    assert rank_by_hamming(q, db, tiebreak=[5, 1, 0, 9]).tolist() == [[2, 1, 0, 3]]
+
+
+def test_rank_by_cosine_and_pr_curve():
+    db = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    ranking = rank_by_cosine(np.array([[2.0, 0.0]]), db)
+    assert ranking.tolist() == [[0, 2, 1]]
+    recall, precision = pr_curve(ranking, np.array(["x"]), np.array(["x", "y", "x"]), levels=3)
+    assert recall.tolist() == [0.0, 0.5, 1.0]
+    assert precision.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_bench_end_to_end_on_a_subset(tmp_path):
+    pytest.importorskip("torch")
+    manifest = SHARED / "clothing10-dev" / "manifest.csv"
+    if not manifest.is_file():
+        pytest.skip("shared data sets are not available")
+    from bench import retrieval
+    from engine.resources import backbone_model_path
+
+    if not backbone_model_path().is_file():
+        pytest.skip("backbone model not built")
+    out = tmp_path / "r.json"
+    code = retrieval.main(["--manifest", str(manifest), "--bits", "16", "--limit", "80", "--out", str(out),
+                           "--methods", "float,distillhash,itq,lsh", "--plot"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["n"] == 80 and report["n_queries"] == 8 and report["n_database"] == 72
+    got = {(r["method"], r["bits"]) for r in report["results"]}
+    assert got == {("float", None), ("distillhash", 16), ("itq", 16), ("lsh", 16)}
+    for r in report["results"]:
+        assert 0.0 <= r["map"] <= 1.0 and 0.0 <= r["p@10"] <= 1.0
+    assert report["training"]["16"]["parity_max_abs_diff"] < 1e-4
+    assert out.with_suffix(".png").is_file()

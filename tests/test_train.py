@@ -1,0 +1,158 @@
+"""DistillHash training on cached features: quality on a clustered toy set, determinism, cancel/resume, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from bench._metrics import evaluate_ranking, rank_by_hamming  # noqa: E402
+from engine.codes import fit_itq, pack_signs  # noqa: E402
+from engine.errors import Cancelled  # noqa: E402
+from engine.train import CHECKPOINT_NAME, TrainConfig, build_head, run_to_end, train_distillhash  # noqa: E402
+
+pytestmark = pytest.mark.train
+
+FAST = TrainConfig(min_steps=60, max_steps=60, checkpoint_every_s=0.0)
+
+
+def clustered(n: int = 320, d: int = 96, classes: int = 8, seed: int = 0):
+    """Gaussian clusters on the sphere, with a shared offset like CNN features (all in one orthant-ish cone)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, d)) * 0.6
+    labels = rng.integers(0, classes, n)
+    x = centres[labels] + rng.standard_normal((n, d)) + 2.0
+    return x.astype(np.float32), labels
+
+
+def head_codes(result, feats):
+    head = build_head(result.in_dim, result.bits, result.hidden)
+    head.load_state_dict(result.state_dict)
+    with torch.no_grad():
+        return pack_signs(head.eval()(torch.from_numpy(feats)).numpy())
+
+
+def hamming_map(codes_q, codes_db, lq, ldb) -> float:
+    return evaluate_ranking(rank_by_hamming(codes_q, codes_db), lq, ldb)["map"]
+
+
+def test_training_reaches_itq_and_beats_random_head():
+    x, y = clustered()
+    q, db = slice(0, 40), slice(40, None)
+    result = run_to_end(train_distillhash(x[db], bits=32, seed=0, config=FAST, device="cpu"))
+    trained = hamming_map(head_codes(result, x[q]), head_codes(result, x[db]), y[q], y[db])
+    itq = fit_itq(x[db], 32)
+    itq_map = hamming_map(itq.encode(x[q]), itq.encode(x[db]), y[q], y[db])
+    random_head = build_head(x.shape[1], 32)  # torch's default init, untrained
+    with torch.no_grad():
+        rq = pack_signs(random_head(torch.from_numpy(x[q])).numpy())
+        rdb = pack_signs(random_head(torch.from_numpy(x[db])).numpy())
+    random_map = hamming_map(rq, rdb, y[q], y[db])
+    assert trained > random_map + 0.1
+    assert trained >= itq_map - 0.02
+    assert set(result.diagnostics) >= {"pairs_pos", "pairs_neg", "pairs_zero", "final_loss", "seconds"}
+
+
+def test_faithful_variant_runs_and_distils_pairs():
+    x, _ = clustered(n=200)
+    cfg = TrainConfig.faithful(min_steps=15, max_steps=15)
+    result = run_to_end(train_distillhash(x, bits=16, seed=0, config=cfg, device="cpu"))
+    d = result.diagnostics
+    assert d["pairs_pos"] + d["pairs_neg"] > 0
+    assert abs(d["pairs_pos"] + d["pairs_neg"] + d["pairs_zero"] - 1.0) < 1e-9
+    assert result.hidden == cfg.hidden
+
+
+def test_same_seed_same_head():
+    x, _ = clustered(n=200)
+    a = run_to_end(train_distillhash(x, bits=16, seed=3, config=FAST, device="cpu"))
+    b = run_to_end(train_distillhash(x, bits=16, seed=3, config=FAST, device="cpu"))
+    for k in a.state_dict:
+        assert torch.equal(a.state_dict[k], b.state_dict[k]), k
+
+
+def test_progress_is_reported():
+    x, _ = clustered(n=200)
+    steps = [p for p in train_distillhash(x, bits=16, config=FAST.__class__(min_steps=60, max_steps=60,
+                                                                            progress_every_s=0.0))]
+    trained = [p for p in steps if p.total]
+    assert trained[-1].done == trained[-1].total == 60
+    assert all(p.stage == "train" for p in steps)
+    assert {"loss", "epoch"} <= set(trained[-1].metrics)
+
+
+def test_cancel_raises_and_resume_continues(tmp_path):
+    x, _ = clustered(n=200)
+    calls = {"n": 0}
+
+    def stop_after_25() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 25
+
+    with pytest.raises(Cancelled):
+        run_to_end(train_distillhash(x, bits=16, seed=1, config=FAST, checkpoint_dir=tmp_path,
+                                     should_stop=stop_after_25))
+    saved = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=False)
+    assert saved["step"] == 25
+
+    resumed_steps = []
+    gen = train_distillhash(x, bits=16, seed=1, config=FAST, checkpoint_dir=tmp_path)
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            resumed = stop.value
+            break
+        if p.total:
+            resumed_steps.append(p.done)
+    assert min(resumed_steps) > 25  # continued, not restarted
+    straight = run_to_end(train_distillhash(x, bits=16, seed=1, config=FAST))
+    for k in straight.state_dict:
+        assert torch.allclose(straight.state_dict[k], resumed.state_dict[k], atol=1e-6), k
+
+
+def test_checkpoint_of_another_run_is_ignored(tmp_path):
+    x, _ = clustered(n=200)
+    with pytest.raises(Cancelled):
+        run_to_end(train_distillhash(x, bits=16, config=FAST, checkpoint_dir=tmp_path, should_stop=lambda: True))
+    # different bits: the checkpoint does not fit and training starts from step 0
+    progress = list(train_distillhash(x, bits=24, config=FAST, checkpoint_dir=tmp_path))
+    assert [p.done for p in progress if p.total][0] < 10
+
+
+@pytest.mark.parametrize("variant", ["smoothed", "faithful"])
+def test_onnx_export_parity_and_hashcoder(tmp_path, variant):
+    from engine.export_hash import check_parity, export_head
+    from engine.hashcoder import HashCoder
+
+    x, _ = clustered(n=200)
+    cfg = TrainConfig(variant=variant, min_steps=10, max_steps=10)
+    result = run_to_end(train_distillhash(x, bits=32, config=cfg))
+    path = export_head(result, tmp_path / "head.onnx")
+    report = check_parity(result, path, x)
+    assert report["max_abs_diff"] < 1e-4 and report["bits_differ"] == 0
+    coder = HashCoder(path)
+    assert coder.bits == 32
+    head = build_head(result.in_dim, result.bits, result.hidden)
+    head.load_state_dict(result.state_dict)
+    with torch.no_grad():
+        ref = head.eval()(torch.from_numpy(x)).numpy()
+    got = coder.project(x.astype(np.float16))
+    assert np.max(np.abs(ref - got)) < 1e-2  # fp16 input rounding
+    np.testing.assert_allclose(coder.project(x), ref, atol=1e-4)
+    far = np.abs(ref) > 1e-4
+    assert np.array_equal((coder.project(x) > 0)[far], (ref > 0)[far])
+    assert coder.encode(x).shape == (200, 4)
+
+
+def test_parity_failure_raises(tmp_path):
+    from engine.export_hash import ParityError, check_parity, export_head
+
+    x, _ = clustered(n=120)
+    result = run_to_end(train_distillhash(x, bits=16, config=TrainConfig(min_steps=5, max_steps=5)))
+    path = export_head(result, tmp_path / "head.onnx")
+    result.state_dict["proj.bias"] = result.state_dict["proj.bias"] + 1.0
+    with pytest.raises(ParityError):
+        check_parity(result, path, x)
