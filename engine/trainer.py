@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+import warnings
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,42 @@ __all__ = ["training_available", "run_training", "train_in_subprocess", "MIN_PHO
 log = logging.getLogger(__name__)
 
 MIN_PHOTOS = 50
+PARITY_PHOTOS = 32
+
+
+def _with_epochs(job, n: int):
+    """Pass training progress through, adding the epoch count the progress panel shows."""
+    result = None
+    try:
+        while True:
+            p = next(job)
+            if p.stage == "train" and p.total:
+                from dataclasses import replace
+
+                p = replace(p, metrics={**p.metrics, "epochs": float(p.metrics.get("epochs", 0) or 0)
+                                         or round(p.total * p.metrics.get("epoch", 0) / max(p.done, 1), 1)})
+            yield p
+    except StopIteration as stop:
+        result = stop.value
+    return result
+
+
+def _sample_images(lib: Library, rng: np.random.Generator, count: int) -> np.ndarray:
+    """Up to ``count`` decoded 224x224 photos of the library, for the encoder parity check."""
+    from engine.catalog import fs_str
+    from engine.encode import decode_safely
+    from engine.errors import DecodeError
+
+    rows = lib.catalog.db.execute("SELECT path FROM photos WHERE status='ok' ORDER BY id").fetchall()
+    picks = rng.choice(len(rows), size=min(count * 2, len(rows)), replace=False) if rows else []
+    out = []
+    for i in picks:
+        item = decode_safely(fs_str(rows[int(i)][0]), 224)
+        if not isinstance(item, DecodeError):
+            out.append(item.pixels)
+        if len(out) == count:
+            break
+    return np.stack(out) if out else np.zeros((0, 224, 224, 3), np.uint8)
 
 
 def training_available() -> tuple[bool, str]:
@@ -71,26 +108,32 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     yield Progress("train", 0, None, message=f"loading features of {len(ids)} photos")
     features = lib.features.get(rows)
     started = time.perf_counter()
-    result = yield from train_distillhash(
-        features, bits=bits, device=device, seed=seed,
-        checkpoint_dir=lib.home / "train" / f"distillhash-{bits}", should_stop=should_stop,
-    )
+    job = train_distillhash(features, bits=bits, device=device, seed=seed,
+                            checkpoint_dir=lib.home / "train" / f"distillhash-{bits}", should_stop=should_stop)
+    result = yield from _with_epochs(job, len(features))
     train_seconds = time.perf_counter() - started
 
     yield Progress("export", 0, 2, message="exporting the trained encoder to ONNX")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     head_path = lib.home / "models" / f"distillhash-{bits}-{stamp}.onnx"
     encoder_path = lib.home / "models" / f"distillhash-{bits}-{stamp}-encoder.onnx"
-    export_head(result, head_path)
-    export_encoder(result, encoder_path)
+    with warnings.catch_warnings():  # the exporter's notes on constant folding are not for users
+        warnings.simplefilter("ignore")
+        export_head(result, head_path)
+        export_encoder(result, encoder_path)
     yield Progress("export", 1, 2, message="checking ONNX against PyTorch")
     rng = np.random.default_rng(seed)
     sample = features[np.sort(rng.choice(len(features), size=min(len(features), 2048), replace=False))]
-    parity = check_parity(result, head_path, sample)
+    head_parity = check_parity(result, head_path, sample)
+    # The whole encoder (backbone + head, from pixels) on real photos of this library.
+    images = _sample_images(lib, rng, PARITY_PHOTOS)
+    encoder_parity = check_parity(result, encoder_path, images) if len(images) else {}
     yield Progress("export", 2, 2, message="ONNX matches PyTorch")
 
     metrics = {"train_seconds": round(train_seconds, 2), "photos": float(len(ids))}
-    metrics.update({k: float(v) for k, v in dict(parity).items() if isinstance(v, (int, float))})
+    metrics.update({f"head_{k}": float(v) for k, v in head_parity.items()})
+    metrics.update({f"encoder_{k}": float(v) for k, v in encoder_parity.items()})
+    metrics.update({k: float(v) for k, v in result.diagnostics.items() if isinstance(v, (int, float))})
     info = model_store.add_model(lib, "distillhash", bits, head_path, len(ids), metrics, activate=False)
 
     # Build and save the new index before switching: searches keep using the old one until the switch.
@@ -101,6 +144,7 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     model_store.save_index(lib, index, model_id=info.id)
     lib.catalog.activate_model(info.id)
     model_store.save_index(lib, index)
+    lib.discard_training(bits)  # finished: the next run starts afresh rather than resuming this one
     yield Progress("reencode", len(ids), len(ids), message=f"{len(index)} photos re-encoded")
     return next(m for m in lib.models() if m.id == info.id)
 
