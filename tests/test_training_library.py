@@ -1,0 +1,110 @@
+"""Training through the library: CLI train, model versioning and roll-back, kill -9 mid-training, search throughout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.api import Library
+from tests.conftest import REPO, demo_photos
+
+pytestmark = pytest.mark.train
+pytest.importorskip("torch")
+
+
+def _cli(home: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SIMILI_HOME": str(home), "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "engine", *args], env=env, capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    for p in demo_photos(per_class=14):  # 134 photos: more than 2 x 64, so the training-free code is ITQ
+        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    home = tmp_path_factory.mktemp("lib")
+    assert _cli(home, "-q", "index", str(folder)).returncode == 0
+    return home, folder
+
+
+def test_train_switches_index_and_rolls_back(indexed, tmp_path):
+    src_home, folder = indexed
+    home = tmp_path / "lib"
+    shutil.copytree(src_home, home)
+    query = sorted(folder.glob("shoes-*.jpg"))[0]
+    before = json.loads(_cli(home, "--json", "similar", str(query), "-k", "5").stdout)
+    out = _cli(home, "--json", "train", "--bits", "64", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    model = json.loads(out.stdout)["model"]
+    assert model["kind"] == "distillhash" and model["active"] and model["bits"] == 64
+    m = model["metrics"]
+    assert m["head_max_abs_diff"] < 1e-4 and m["head_bits_differ"] == 0
+    assert m["encoder_max_abs_diff"] < 1e-4 and m["encoder_bits_differ"] == 0 and m["encoder_n"] > 0
+    models = json.loads(_cli(home, "--json", "models").stdout)["models"]
+    assert [x["kind"] for x in models] == ["distillhash", "itq"]
+    after = json.loads(_cli(home, "--json", "similar", str(query), "-k", "5").stdout)
+    assert len(after["results"]) == 5
+    lib = Library(home)
+    assert lib.code_index().bits == 64 and len(lib.code_index()) == lib.photo_count()
+    assert type(lib.coder()).__name__ == "HashCoder"
+    lib.close()
+    # roll back to the training-free model: same answers as before training
+    itq_id = next(x["id"] for x in models if x["kind"] == "itq")
+    assert _cli(home, "models", "--activate", str(itq_id)).returncode == 0
+    again = json.loads(_cli(home, "--json", "similar", str(query), "-k", "5").stdout)
+    assert again["results"] == before["results"]
+    # search keeps working from another process and never imported torch there
+    probe = ("import sys, json; from engine.api import Library; lib = Library(sys.argv[1]);"
+             "lib.similar(sys.argv[2], k=3); print(json.dumps('torch' in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-c", probe, str(home), str(query)], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and json.loads(res.stdout) is False
+
+
+def test_kill9_during_training_leaves_a_working_library(indexed, tmp_path):
+    src_home, folder = indexed
+    home = tmp_path / "lib"
+    shutil.copytree(src_home, home)
+    env = {**os.environ, "SIMILI_HOME": str(home), "PYTHONPATH": str(REPO)}
+    for delay in (1.0, 3.5):
+        proc = subprocess.Popen([sys.executable, "-m", "engine", "train", "--progress-jsonl", "--device", "cpu"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        start = time.monotonic()
+        for line in proc.stdout:  # wait until training really runs, then a little more
+            if '"stage": "train"' in line and time.monotonic() - start > delay:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        lib = Library(home)
+        assert lib.catalog.integrity_ok()
+        active = lib.catalog.active_model()[0]
+        assert active.kind in ("itq", "distillhash")
+        assert len(lib.similar(sorted(folder.glob("hat-*.jpg"))[0], k=3)) == 3
+        lib.close()
+    out = _cli(home, "--json", "train", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    lib = Library(home)
+    assert lib.catalog.active_model()[0].kind == "distillhash"
+    assert len(lib.code_index()) == lib.photo_count()
+    lib.close()
+
+
+def test_training_needs_enough_photos(tmp_path):
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for p in demo_photos(per_class=1):
+        shutil.copyfile(p, folder / p.name)
+    home = tmp_path / "lib"
+    _cli(home, "-q", "index", str(folder))
+    out = _cli(home, "train")
+    assert out.returncode == 1 and "at least" in out.stderr
