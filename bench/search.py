@@ -364,7 +364,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig.legend(handles, labels, loc="center right", fontsize=9)
     m, c = report["machine"], report["config"]
     fig.suptitle(f"Single-query search, {c['bits']}-bit codes, k={c['k']}: {m['cpu']}, {m['cores']} cores, "
-                 f"faiss {m['faiss']}, load {m['loadavg_start'][0]:.1f}, background load {c['background_load']}",
+                 f"faiss {m['faiss']}, loadavg {m['loadavg_start'][0]:.1f} -> {m.get('loadavg_end', ['?'])[0]:.1f}, "
+                 f"background load {c['background_load']}",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 1.6 / fig.get_figwidth(), 1))
     path.parent.mkdir(parents=True, exist_ok=True)

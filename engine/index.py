@@ -12,10 +12,11 @@ it. The choice is re-evaluated by ``rebuild_if_needed()``, which ``save()`` and 
 
 Single-query latency: faiss parallelises a flat scan over the queries, once per block of 65536 codes, so one query
 on a 2-thread OpenMP team gains nothing and pays fork/join barriers. When another process keeps the second core
-busy, each barrier waits for a descheduled worker: on 1M codes that gave p99 160-400 ms (p50 0.5 ms) on 2 cores.
-Searches with fewer than 32 queries therefore run on a 1-thread team, p99 0.6 ms; ``omp_set_num_threads`` is per
-calling thread (an OpenMP ICV), so other threads keep their own setting. Builds and batches use ``threads``
-(default 1, for the same reason; see ``CodeIndex``).
+busy, each barrier waits for a descheduled worker: on 1M codes and 2 cores p50 stayed 0.5 ms but p99 was 6 ms with
+one busy process beside it and 150-400 ms with several. Searches with fewer than 32 queries therefore run on a
+1-thread team: p99 0.6 ms with one busy process (with several, preemption alone still costs 5-9 ms).
+``omp_set_num_threads`` is per calling thread (an OpenMP ICV), so other threads keep their own setting. Builds and
+batches use ``threads`` (default 1, for the same reason; see ``CodeIndex``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ _MIN_PER_LIST = 39
 # k-means rounds: 10 instead of faiss's 25 trained 5x faster with the same recall@10 (0.938 vs 0.936 random,
 # 0.991 both clustered, 1M codes in 1024 cells).
 _KMEANS_ITERS = 10
-# IVF scans 1/8 of its cells: recall@10 0.98 (random codes) to 0.998 (clustered) at 10M, about 1.6 ms.
+# IVF scans 1/8 of its cells: at 10M codes recall@10 0.987 (random) and 0.997 (clustered), p50 1.5 ms.
 _NPROBE_DIVISOR = 8
 
 _MAGIC = b"SIMIDX\r\n"  # the CR LF catches text-mode mangling, as PNG's signature does
