@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from engine._atomic import atomic_writer
 from engine.errors import CatalogError, NotIndexed
 
 __all__ = ["CodeIndex", "KINDS", "AUTO_IVF_THRESHOLD", "FORMAT_VERSION"]
@@ -547,34 +547,11 @@ class _Damaged(Exception):
 
 
 def _atomic_write(path: Path, chunks: list[Any]) -> None:
-    """Write ``chunks`` to a temp file beside ``path``, fsync it, rename it over ``path`` and fsync the folder."""
-    tmp: str | None = None
+    """Replace ``path`` atomically with ``chunks`` (engine._atomic), as a CatalogError when it fails."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_writer(path) as f:
             for chunk in chunks:
                 f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(path.parent)
     except OSError as exc:
         raise CatalogError(f"cannot write the search index {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable. Windows cannot open a folder for fsync; its rename is journaled anyway."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -229,8 +229,9 @@ def test_failed_save_keeps_the_old_file(tmp_path, data, monkeypatch):
 
 def test_unwritable_folder_raises_catalog_error(tmp_path):
     index = CodeIndex(BITS)
+    (tmp_path / "a-file").write_bytes(b"")
     with pytest.raises(CatalogError):
-        index.save(tmp_path / "missing" / "codes.idx")
+        index.save(tmp_path / "a-file" / "codes.idx")  # the "folder" is a file: nothing can be written
 
 
 @pytest.mark.parametrize(
