@@ -1,15 +1,16 @@
-"""Atomic file replacement: write a temp file beside the target, fsync, rename, fsync the folder."""
+"""File helpers: atomic replacement (temp file beside the target, fsync, rename, fsync the folder) and checksums."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir", "sha256_file"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -48,3 +49,12 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_writer(path) as f:
         f.write(data)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine import models as model_store
-from engine.catalog import Catalog, fs_bytes
+from engine.catalog import Catalog
 from engine.errors import LibraryBusy, NotIndexed, SimiliError
 from engine.featstore import FeatureStore
 from engine.paths import resolve_home

@@ -7,7 +7,6 @@ inside the graph) and gives 1280-d features and ImageNet-1k logits. The ``.onnx`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from engine._atomic import sha256_file
 from engine.errors import ModelCorrupt, ModelMissing
 from engine.resources import backbone_model_path, resource_path
 
@@ -46,14 +46,6 @@ _verified_lock = threading.Lock()
 def sidecar_path(model_path: str | os.PathLike) -> Path:
     """The JSON sidecar of a model: same folder, same stem, ``.json``."""
     return Path(model_path).with_suffix(".json")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_model(model_path: str | os.PathLike) -> dict:
@@ -85,7 +77,7 @@ def verify_model(model_path: str | os.PathLike) -> dict:
     with _verified_lock:
         if key in _verified:
             return meta
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise ModelCorrupt(
             f"Model file {path} is damaged or was changed: its sha256 is {actual[:12]}..., "

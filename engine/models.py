@@ -6,7 +6,6 @@ Nothing is ever unpickled from the library folder: training-free coders are ``.n
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine._atomic import atomic_write_bytes
+from engine._atomic import atomic_write_bytes, sha256_file
 from engine.errors import CatalogError, ModelCorrupt, ModelMissing
 from engine.types import ModelInfo
 
@@ -23,19 +22,11 @@ if TYPE_CHECKING:
     from engine.codes import LinearCoder
     from engine.index import CodeIndex
 
-__all__ = ["sha256_file", "add_model", "load_coder", "index_path", "open_index", "save_index", "encode_rows"]
+__all__ = ["add_model", "load_coder", "index_path", "open_index", "save_index", "encode_rows"]
 
 log = logging.getLogger(__name__)
 
 TRAINING_FREE = ("itq", "pca", "lsh")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def add_model(lib: Library, kind: str, bits: int, payload_file: Path, n_fit: int, metrics: dict,
