@@ -103,8 +103,10 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     from engine.train import train_distillhash
 
     ids, rows = lib.catalog.feature_rows()
-    if len(ids) < MIN_PHOTOS:
-        raise SimiliError(f"training needs at least {MIN_PHOTOS} indexed photos; this library has {len(ids)}")
+    need = max(MIN_PHOTOS, bits + 1)  # the head starts from a PCA of `bits` dimensions
+    if len(ids) < need:
+        raise SimiliError(f"training {bits}-bit codes needs at least {need} indexed photos;"
+                          f" this library has {len(ids)}")
     yield Progress("train", 0, None, message=f"loading features of {len(ids)} photos")
     features = lib.features.get(rows)
     started = time.perf_counter()
