@@ -246,12 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     bits_list = [int(b) for b in args.bits.split(",") if b]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     name = dataset_name(manifest, args.label_column, args.copies)
-    print(f"{name}: {len(files)} photos", file=sys.stderr, flush=True)
-
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="simili-copies-") as tmp:
         if args.copies:
             files, labels = build_copies(files, Path(tmp), args.max_sources, args.seed)
+        print(f"{name}: {len(files)} photos", file=sys.stderr, flush=True)
         results, meta, curves = run(files, labels, bits_list, args.seed, methods, args.variant, args.plot)
     report = {
         "dataset": name, "manifest": str(args.manifest), "label_column": args.label_column,
