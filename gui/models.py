@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
 from engine.types import Neighbor, Photo
-from gui.workers import FunctionWorker, start
+from gui.workers import FunctionWorker, if_alive, start
 
 __all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip",
            "photo_at", "distance_at"]
@@ -96,6 +96,7 @@ class PhotoGridModel(QAbstractListModel):
         worker.returned.connect(lambda n: self._on_counted(gen, n))
         start(worker, "io")
 
+    @if_alive
     def _on_counted(self, generation: int, count: int) -> None:
         if generation != self._generation:
             return
@@ -122,6 +123,7 @@ class PhotoGridModel(QAbstractListModel):
         worker.errored.connect(lambda exc: self._on_page_failed(gen, page, exc))
         start(worker, "io")
 
+    @if_alive
     def _on_page(self, generation: int, page: int, photos: Sequence[Photo]) -> None:
         if generation != self._generation:
             return
@@ -135,6 +137,7 @@ class PhotoGridModel(QAbstractListModel):
             self.dataChanged.emit(self.index(first), self.index(last))
         self.page_loaded.emit(page)
 
+    @if_alive
     def _on_page_failed(self, generation: int, page: int, exc: BaseException) -> None:
         if generation == self._generation:
             self._pending.discard(page)

@@ -8,11 +8,13 @@ widget access from job code: a job only sees the engine, and the GUI only sees t
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from engine.errors import Cancelled
@@ -179,3 +181,20 @@ def wait_all(timeout_ms: int = 10_000) -> bool:
     for pool in _pools.values():
         ok = pool.waitForDone(timeout_ms) and ok
     return ok
+
+
+def if_alive(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a widget's result handler so that a worker finishing after its widget was closed is ignored.
+
+    Results arrive through queued signals; when the window closes first, the handler would touch a deleted
+    C++ object and raise. Every handler connected to a worker's ``returned``/``errored`` through a lambda
+    carries this decorator.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+        if not shiboken6.isValid(self):
+            return None
+        return method(self, *args, **kwargs)
+
+    return wrapper

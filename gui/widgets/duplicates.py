@@ -15,6 +15,7 @@ from engine.types import Photo
 from gui.models import PhotoRole, _human_size
 from gui.resources import icon
 from gui.thumbnails import ThumbnailLoader
+from gui.workers import if_alive
 
 __all__ = ["DuplicatesPanel", "best_of"]
 
@@ -126,6 +127,7 @@ class DuplicatesPanel(QWidget):
         worker.returned.connect(lambda groups: self._on_groups(token, groups))
         worker.errored.connect(lambda exc: self._on_failed(token, exc))
 
+    @if_alive
     def _on_failed(self, token: int, exc: BaseException) -> None:
         if token == self._token:
             from gui.errors import describe
@@ -133,6 +135,7 @@ class DuplicatesPanel(QWidget):
             title, text, _ = describe(exc)
             self.summary.setText(f"{title}: {text}")
 
+    @if_alive
     def _on_groups(self, token: int, groups: list[list[Photo]]) -> None:
         if token != self._token:
             return

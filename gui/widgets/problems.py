@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 from engine.types import FileError
 from gui.actions import copy_path, reveal_in_file_manager
 from gui.resources import icon
+from gui.workers import if_alive
 
 __all__ = ["ProblemsPanel"]
 
@@ -72,6 +73,7 @@ class ProblemsPanel(QWidget):
         worker.returned.connect(lambda rows: self._on_failures(token, rows))
         worker.errored.connect(self.session.error.emit)
 
+    @if_alive
     def _on_failures(self, token: int, rows: list[FileError]) -> None:
         if token != self._token:
             return

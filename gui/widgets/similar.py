@@ -17,6 +17,7 @@ from gui.errors import describe
 from gui.models import ResultsModel
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.photogrid import PhotoGridView
+from gui.workers import if_alive
 
 __all__ = ["SimilarPanel"]
 
@@ -176,6 +177,7 @@ class SimilarPanel(QWidget):
         self.count_label.setText("Searching…")
         self._update_buttons()
 
+    @if_alive
     def _on_results(self, token: int, result) -> None:
         if token != self._token:
             return
@@ -193,6 +195,7 @@ class SimilarPanel(QWidget):
         if self.model.rowCount():
             self.results.setCurrentIndex(self.model.index(0, 0))
 
+    @if_alive
     def _on_failed(self, token: int, exc: BaseException) -> None:
         if token != self._token:
             return

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QSizePolicy, QToolBu
 from engine.types import Photo
 from gui.actions import open_external, reveal_in_file_manager
 from gui.resources import icon
-from gui.workers import FunctionWorker, start
+from gui.workers import FunctionWorker, if_alive, start
 
 __all__ = ["ViewerDialog", "load_full"]
 
@@ -95,11 +95,13 @@ class ViewerDialog(QDialog):
         worker.errored.connect(lambda exc: self._on_failed(token, exc))
         start(worker, "query")
 
+    @if_alive
     def _on_loaded(self, token: int, image: QImage) -> None:
         if token == self._token:
             self._image = image
             self._show()
 
+    @if_alive
     def _on_failed(self, token: int, exc: BaseException) -> None:
         if token == self._token:
             self._image = None
