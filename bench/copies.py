@@ -23,14 +23,6 @@ from bench._machine import machine_info
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _drive(job):
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
-
-
 def measure(lib, families: dict[Path, list[Path]]) -> dict:
     all_in = found = 0
     t0 = time.perf_counter()
@@ -57,6 +49,7 @@ def measure(lib, families: dict[Path, list[Path]]) -> dict:
 
 def main(argv=None) -> int:
     from engine.api import Library
+    from engine.jobs import run_to_end
     from tests.corpus import make_copies
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -77,11 +70,11 @@ def main(argv=None) -> int:
             families[original] = make_copies(original, d / "copies")
         lib = Library(Path(tmp) / "lib")
         t0 = time.perf_counter()
-        _drive(lib.index([root]))
+        run_to_end(lib.index([root]))
         index_s = time.perf_counter() - t0
         rows = [measure(lib, families)]
         if args.train:
-            _drive(lib.train())
+            run_to_end(lib.train())
             rows.append(measure(lib, families))
         lib.close()
     out = {"benchmark": "copies", "folder": str(Path(args.folder).relative_to(REPO))

@@ -28,6 +28,7 @@ def _device(asked: str) -> str:
 
 def main(argv=None) -> int:
     from bench.synthetic import _features
+    from engine.jobs import run_to_end
     from engine.train import train_distillhash
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -39,13 +40,7 @@ def main(argv=None) -> int:
     for n in [int(s) for s in args.sizes.split(",")]:
         feats = np.concatenate(list(_features(n, 1280, np.random.default_rng(0))))
         t0 = time.perf_counter()
-        job = train_distillhash(feats, bits=args.bits, device=args.device, seed=0)
-        last = None
-        try:
-            while True:
-                last = next(job)
-        except StopIteration as stop:
-            result = stop.value
+        result = run_to_end(train_distillhash(feats, bits=args.bits, device=args.device, seed=0))
         seconds = time.perf_counter() - t0
         row = {"n": n, "bits": args.bits, "seconds": round(seconds, 1), "photos_per_s": round(n / seconds, 1),
                "steps": result.diagnostics.get("steps"), "device": _device(args.device)}

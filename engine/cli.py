@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from engine.errors import Cancelled, SimiliError
+from engine.jobs import run_to_end
 
 __all__ = ["main"]
 
@@ -102,12 +103,8 @@ class _Bars:
 
 def _drive(job: Generator, bars: _Bars) -> Any:
     try:
-        while True:
-            bars.update(next(job))
-    except StopIteration as stop:
-        return stop.value
+        return run_to_end(job, bars.update)
     finally:
-        job.close()
         bars.close()
 
 

@@ -83,6 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.codes import fit_itq, l2_normalize
+from engine.jobs import run_to_end  # noqa: F401  (re-exported for scripts and tests)
 from engine.errors import Cancelled, TrainingUnavailable
 from engine.types import Progress
 
@@ -601,10 +602,3 @@ def train_distillhash(
     return TrainResult(state_dict=state, config=copy.deepcopy(cfg), bits=bits, in_dim=d, diagnostics=diagnostics)
 
 
-def run_to_end(gen: Generator[Progress, None, TrainResult]) -> TrainResult:
-    """Drive a training generator to its result, discarding progress (for scripts and tests)."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value

@@ -53,19 +53,12 @@ def _demo_photos(per_class: int) -> list[Path]:
     return [f for c in classes for f in sorted(c.glob("*.jpg"))[:per_class]]
 
 
-def _drive(job):
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
-
-
 def _engine(work: Path, per_class: int) -> dict:
     from PIL import Image
     from pillow_heif import register_heif_opener
 
     from engine.api import Library
+    from engine.jobs import run_to_end
 
     photos_dir = work / "photos"
     by_class: dict[str, str] = {}
@@ -85,7 +78,7 @@ def _engine(work: Path, per_class: int) -> dict:
     out: dict = {"photos": len(by_class)}
     with Library(work / "home") as lib:
         t = time.perf_counter()
-        report = _drive(lib.index([photos_dir]))
+        report = run_to_end(lib.index([photos_dir]))
         out["index_s"] = round(time.perf_counter() - t, 3)
         _expect(report.indexed == len(by_class) and report.failed == 0,
                 f"indexing: {report.indexed} of {len(by_class)} photos indexed, {report.failed} failed")
