@@ -25,7 +25,7 @@ from engine.errors import LibraryBusy, NotIndexed, SimiliError
 from engine.featstore import FeatureStore
 from engine.paths import resolve_home
 from engine.settings import Settings, load_settings, save_settings
-from engine.types import FileError, ModelInfo, Neighbor, Photo, PhotoId, Progress, Status
+from engine.types import FileError, ModelInfo, Neighbor, Photo, Progress, Status
 
 if TYPE_CHECKING:
     from engine.backbone import Backbone
@@ -345,7 +345,3 @@ def _cosine(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
     rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     q = query / max(float(np.linalg.norm(query)), 1e-12)
     return rows @ q.astype(np.float32)
-
-
-def photo_id(value: int) -> PhotoId:
-    return PhotoId(int(value))
