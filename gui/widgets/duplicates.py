@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QStyledItemDelegate, QStyleOptionViewItem,
+    QAbstractItemView, QMessageBox, QPushButton, QStyledItemDelegate, QStyleOptionViewItem,
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -15,6 +15,7 @@ from engine.types import Photo
 from gui.models import PhotoRole, _human_size
 from gui.resources import icon
 from gui.thumbnails import ThumbnailLoader
+from gui.widgets import page_header
 from gui.workers import if_alive
 
 __all__ = ["DuplicatesPanel", "best_of"]
@@ -74,11 +75,6 @@ class DuplicatesPanel(QWidget):
         self.session = session
         self.loader = loader
         self._token = 0
-        title = QLabel("Duplicates")
-        title.setObjectName("panelTitle")
-        self.summary = QLabel("Near-identical photos: resized, recompressed, cropped or rotated copies.")
-        self.summary.setObjectName("muted")
-        self.summary.setWordWrap(True)
         self.refresh_button = QPushButton(icon("refresh"), "Find again")
         self.refresh_button.setToolTip("Search the library for duplicates again (F5)")
         self.refresh_button.clicked.connect(self.refresh)
@@ -86,13 +82,9 @@ class DuplicatesPanel(QWidget):
         self.trash_button.setToolTip("Photos without a tick go to the system trash, after you confirm. "
                                      "Nothing is deleted for good.")
         self.trash_button.clicked.connect(self.on_trash_clicked)
-        head = QHBoxLayout()
-        text = QVBoxLayout()
-        text.addWidget(title)
-        text.addWidget(self.summary)
-        head.addLayout(text, 1)
-        head.addWidget(self.refresh_button)
-        head.addWidget(self.trash_button)
+        head, self.summary = page_header(
+            "Duplicates", "Near-identical photos: resized, recompressed, cropped or rotated copies.",
+            self.refresh_button, self.trash_button)
 
         self.tree = QTreeWidget()
         self.tree.setColumnCount(4)

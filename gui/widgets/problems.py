@@ -6,12 +6,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.types import FileError
 from gui.actions import copy_path, reveal_in_file_manager
 from gui.resources import icon
+from gui.widgets import page_header
 from gui.workers import if_alive
 
 __all__ = ["ProblemsPanel"]
@@ -32,23 +33,12 @@ class ProblemsPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self._token = 0
-        title = QLabel("Problems")
-        title.setObjectName("panelTitle")
-        self.summary = QLabel()
-        self.summary.setObjectName("muted")
-        self.summary.setWordWrap(True)
         self.copy_button = QPushButton(icon("copy"), "Copy list")
         self.copy_button.setToolTip("Copy every path and reason to the clipboard")
         self.copy_button.clicked.connect(self.on_copy)
         self.reveal_button = QPushButton(icon("reveal"), "Show in file manager")
         self.reveal_button.clicked.connect(self.on_reveal)
-        head = QHBoxLayout()
-        text = QVBoxLayout()
-        text.addWidget(title)
-        text.addWidget(self.summary)
-        head.addLayout(text, 1)
-        head.addWidget(self.reveal_button)
-        head.addWidget(self.copy_button)
+        head, self.summary = page_header("Problems", "", self.reveal_button, self.copy_button)
         self.table = QTreeWidget()
         self.table.setRootIsDecorated(False)
         self.table.setHeaderLabels(["File", "Reason", "Details", "Folder"])
