@@ -137,11 +137,11 @@ class Library:
             active = self._active()
             if active is None:
                 return None
+            self._refresh_feature_rows()  # another process may have added photos since
             key = (active[0].id, self.catalog.get_meta("index_generation", "0"), self.features.rows)
             if self._index is None or self._index_key != key:
-                self._refresh_feature_rows()
                 self._index = model_store.open_index(self, active[0])
-                self._index_key = (active[0].id, self.catalog.get_meta("index_generation", "0"), self.features.rows)
+                self._index_key = key
             return self._index
 
     def _refresh_feature_rows(self) -> None:

@@ -121,19 +121,15 @@ def _apply_scan(lib, folder_id, fresh, broken, vanished, known, stats) -> Genera
     with catalog.transaction():
         if broken:
             catalog.insert_pending(folder_id, [(f.path, 0, 0, None) for f in broken])
-            ids = {raw: rec[0] for raw, rec in _ids_for(catalog, [f.path for f in broken]).items()}
+            ids = _ids_for(catalog, [f.path for f in broken])
             catalog.mark_error([(ids[f.path], f.error_code, f.error) for f in broken if f.path in ids])
         catalog.delete(removed_ids)
     stats["removed"] += len(removed_ids)
 
 
-def _ids_for(catalog, paths: list[bytes]) -> dict[bytes, tuple[int]]:
-    out = {}
-    for raw in paths:
-        row = catalog.db.execute("SELECT id FROM photos WHERE path=?", (raw,)).fetchone()
-        if row:
-            out[raw] = (row[0],)
-    return out
+def _ids_for(catalog, paths: list[bytes]) -> dict[bytes, int]:
+    rows = (catalog.db.execute("SELECT path, id FROM photos WHERE path=?", (raw,)).fetchone() for raw in paths)
+    return {bytes(r[0]): r[1] for r in rows if r}
 
 
 def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
