@@ -75,3 +75,14 @@ def tree_digest(root: Path) -> dict[str, tuple[int, str]]:
                 continue
             out[os.fsdecode(p)] = (len(data), hashlib.sha256(data).hexdigest())
     return out
+
+
+def photo_folder(folder: Path, photos: list[Path]) -> list[Path]:
+    """Create ``folder`` with copies of ``photos`` named ``<class>-<file>`` (unique across classes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for p in photos:
+        dst = folder / f"{p.parent.name}-{p.name}"
+        shutil.copyfile(p, dst)
+        out.append(dst)
+    return out

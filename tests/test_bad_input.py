@@ -14,17 +14,9 @@ import pytest
 
 from engine.api import Library
 from engine.catalog import fs_bytes
-from tests.conftest import REPO, demo_photos, tree_digest
+from engine.jobs import run_to_end
+from tests.conftest import REPO, demo_photos, photo_folder, tree_digest
 from tests.corpus import make_bad_corpus, unreadable
-
-
-def _index(lib: Library, folders=None):
-    job = lib.index(folders)
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def test_every_file_gets_a_result_and_the_folder_is_untouched(bad_folder, tmp_pa
     root, expected = bad_folder
     before = tree_digest(root)
     lib = Library(tmp_path / "lib")
-    report = _index(lib, [root])
+    report = run_to_end(lib.index([root]))
     assert tree_digest(root) == before
     rows = {bytes(r[0]): (r[1], r[2], r[3]) for r in lib.catalog.db.execute(
         "SELECT path, status, error_code, error FROM photos")}
@@ -64,14 +56,11 @@ def test_every_file_gets_a_result_and_the_folder_is_untouched(bad_folder, tmp_pa
 
 def test_unreadable_file_is_a_permission_error(tmp_path):
     folder = tmp_path / "p"
-    folder.mkdir()
     photos = demo_photos(per_class=1)[:3]
-    for p in photos:
-        shutil.copyfile(p, folder / p.name)
-    locked = folder / photos[0].name
+    locked = photo_folder(folder, photos)[0]
     lib = Library(tmp_path / "lib")
     with unreadable([locked]):  # tests run as root, where chmod 000 would not stop a read
-        report = _index(lib, [folder])
+        report = run_to_end(lib.index([folder]))
     assert report.indexed == 2 and report.failed == 1
     (failure,) = lib.failures()
     assert failure.code == "permission" and Path(failure.path) == locked

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 
 PROBE = r"""
 import json, sys
@@ -27,10 +26,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', '
 
 def test_index_and_search_never_import_torch_or_qt(tmp_path):
     folder = tmp_path / "p"
-    folder.mkdir()
     photos = demo_photos(per_class=1)
-    for p in photos:
-        shutil.copyfile(p, folder / p.name)
+    photo_folder(folder, photos)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "lib"), str(folder), str(photos[0])],
                          capture_output=True, text=True, env=env, timeout=300)

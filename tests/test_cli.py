@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 
 
 def simili(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -27,8 +27,7 @@ def simili(*args: str, home: Path, check: bool = True) -> subprocess.CompletedPr
 def cli_library(tmp_path_factory):
     home = tmp_path_factory.mktemp("clihome")
     folder = tmp_path_factory.mktemp("cliphotos")
-    for p in demo_photos(per_class=3):
-        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    photo_folder(folder, demo_photos(per_class=3))
     (folder / "broken.jpg").write_bytes(b"")
     out = json.loads(simili("--json", "index", str(folder), home=home).stdout)
     return home, folder, out

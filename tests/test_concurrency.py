@@ -10,15 +10,13 @@ import sys
 import time
 
 from engine.api import Library
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 
 
 def test_second_writer_process_is_told_busy_and_readers_keep_working(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
     photos = demo_photos()[:150]
-    for p in photos:
-        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    photo_folder(folder, photos)
     home = tmp_path / "lib"
     env = {**os.environ, "SIMILI_HOME": str(home), "PYTHONPATH": str(REPO)}
     # a first, small index so that there is something to search while the big run goes on

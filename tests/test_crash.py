@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from engine.api import Library
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 
 
 def _indexed(home: Path) -> int:
@@ -41,9 +40,7 @@ def _start(home: Path, folder: Path) -> subprocess.Popen:
 @pytest.mark.slow
 def test_kill9_during_indexing_resumes_without_redoing_work(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in demo_photos()[:160]:
-        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    photo_folder(folder, demo_photos()[:160])
     home = tmp_path / "lib"
     rng = np.random.default_rng(7)
     kills = 0
@@ -84,9 +81,7 @@ def test_kill9_during_indexing_resumes_without_redoing_work(tmp_path):
 
 def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in demo_photos()[:120]:
-        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    photo_folder(folder, demo_photos()[:120])
     home = tmp_path / "lib"
     env = {**os.environ, "SIMILI_HOME": str(home), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "engine", "index", str(folder)], env=env, cwd=REPO,
@@ -108,9 +103,7 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path):
 
 def test_bits_option_changes_the_training_free_code(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in demo_photos(per_class=8):  # 80 photos: enough for a 32-bit ITQ (needs more than 64)
-        shutil.copyfile(p, folder / p.name)
+    photo_folder(folder, demo_photos(per_class=8))  # 80 photos: enough for a 32-bit ITQ (needs more than 64)
     env = {**os.environ, "SIMILI_HOME": str(tmp_path / "lib"), "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-m", "engine", "-q", "index", "--bits", "32", str(folder)], env=env,
                    check=True, capture_output=True, timeout=300)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from PIL import Image
 from PySide6.QtCore import QSize, Qt
 
 from engine.api import Library
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 from tests.test_gui_fakes import fake_gpu, grid_filled, index_done, make_window  # noqa: F401
 from tests.test_gui_widgets import _drop
 
@@ -135,10 +134,8 @@ def test_index_click_drop_and_restart(make_window, qtbot, copies_folder, tmp_pat
 
 def test_cancel_a_long_index_run_then_resume(make_window, qtbot, tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
     photos = demo_photos(per_class=10)
-    for p in photos:
-        shutil.copyfile(p, folder / p.name)
+    photo_folder(folder, photos)
     reader, writer = _real(tmp_path / "lib")
     window = make_window(reader, writer=writer)
     # Cancel as soon as encoding starts: the job stops at its next batch boundary.
@@ -161,10 +158,7 @@ def test_cancel_a_long_index_run_then_resume(make_window, qtbot, tmp_path):
 
 def test_screenshot_command_and_no_torch(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    photos = demo_photos(per_class=1)
-    for p in photos:
-        shutil.copyfile(p, folder / p.name)
+    photos = photo_folder(folder, demo_photos(per_class=1))
     out = tmp_path / "shot.png"
     env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}
     probe = ("import sys, gui.app, gui.mainwindow, gui.automation, gui.widgets.settings, gui.widgets.viewer;"
@@ -173,7 +167,7 @@ def test_screenshot_command_and_no_torch(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
     res = subprocess.run([sys.executable, "-m", "gui", "--home", str(tmp_path / "lib"), "--folder", str(folder),
-                          "--query", str(folder / photos[3].name), "--screenshot", str(out), "--size", "1200x800"],
+                          "--query", str(photos[3]), "--screenshot", str(out), "--size", "1200x800"],
                          capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout.strip().splitlines()[-1])

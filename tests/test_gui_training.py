@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from engine.api import Library
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.train]
 
@@ -19,9 +18,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.train]
 def test_gui_indexes_trains_and_queries(tmp_path):
     pytest.importorskip("torch")
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in demo_photos(per_class=7):
-        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    photo_folder(folder, demo_photos(per_class=7))
     query = sorted(folder.glob("shoes-*.jpg"))[0]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-m", "gui", "--home", str(tmp_path / "lib"), "--folder", str(folder),

@@ -12,7 +12,7 @@ import pytest
 
 from engine.api import Library
 from engine.errors import LibraryBusy, ModelCorrupt, NotIndexed
-from tests.conftest import demo_photos, tree_digest
+from tests.conftest import demo_photos, photo_folder, tree_digest
 
 
 def run(job):
@@ -115,9 +115,7 @@ def test_rescan_unchanged_decodes_nothing(copies_library, monkeypatch):
 def test_modified_moved_and_deleted_files(tmp_path):
     photos = demo_photos(per_class=2)[:12]
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in photos:
-        shutil.copyfile(p, folder / p.name)
+    photo_folder(folder, photos)
     lib = Library(tmp_path / "lib")
     run(lib.index([folder]))
     names = sorted(folder.iterdir())
@@ -142,9 +140,7 @@ def test_modified_moved_and_deleted_files(tmp_path):
 
 def test_training_free_model_and_checksum(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in demo_photos(per_class=16):
-        shutil.copyfile(p, folder / p.name)
+    photo_folder(folder, demo_photos(per_class=16))
     lib = Library(tmp_path / "lib")
     run(lib.index([folder]))
     (model,) = lib.models()
@@ -175,10 +171,8 @@ def test_second_writer_is_told_the_library_is_busy(tmp_path):
 
 def test_remove_folder_forgets_photos_but_keeps_files(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    for folder, photos in ((a, demo_photos(per_class=1)[:5]), (b, demo_photos(per_class=1)[5:])):
-        folder.mkdir()
-        for p in photos:
-            shutil.copyfile(p, folder / p.name)
+    photo_folder(a, demo_photos(per_class=1)[:5])
+    photo_folder(b, demo_photos(per_class=1)[5:])
     lib = Library(tmp_path / "lib")
     _, report = run(lib.index([a, b]))
     assert report.indexed == 10

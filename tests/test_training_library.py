@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Library
-from tests.conftest import REPO, demo_photos
+from tests.conftest import REPO, demo_photos, photo_folder
 
 pytestmark = pytest.mark.train
 pytest.importorskip("torch")
@@ -29,8 +29,7 @@ def _cli(home: Path, *args: str, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
-    for p in demo_photos(per_class=14):  # 134 photos: more than 2 x 64, so the training-free code is ITQ
-        shutil.copyfile(p, folder / f"{p.parent.name}-{p.name}")
+    photo_folder(folder, demo_photos(per_class=14))  # 134 photos: more than 2 x 64, so the code is ITQ
     home = tmp_path_factory.mktemp("lib")
     assert _cli(home, "-q", "index", str(folder)).returncode == 0
     return home, folder
@@ -101,9 +100,7 @@ def test_kill9_during_training_leaves_a_working_library(indexed, tmp_path):
 
 def test_training_needs_enough_photos(tmp_path):
     folder = tmp_path / "few"
-    folder.mkdir()
-    for p in demo_photos(per_class=1):
-        shutil.copyfile(p, folder / p.name)
+    photo_folder(folder, demo_photos(per_class=1))
     home = tmp_path / "lib"
     _cli(home, "-q", "index", str(folder))
     out = _cli(home, "train")
