@@ -15,6 +15,7 @@ __all__ = [
     "hamming_distances",
     "rank_by_hamming",
     "rank_by_cosine",
+    "rank_asymmetric",
     "average_precision",
     "evaluate_ranking",
     "pr_curve",
@@ -45,6 +46,27 @@ def _rank(keys: np.ndarray, tiebreak: np.ndarray | None) -> np.ndarray:
 def rank_by_hamming(query_codes, db_codes, tiebreak: npt.ArrayLike | None = None) -> np.ndarray:
     """Database indices of each query sorted by Hamming distance (nq, ndb), ties by ``tiebreak``."""
     return _rank(hamming_distances(query_codes, db_codes), tiebreak)
+
+
+def rank_asymmetric(query_projections, db_codes, tiebreak: npt.ArrayLike | None = None,
+                    shortlist: int | None = None) -> np.ndarray:
+    """The app's search order: a Hamming shortlist re-ranked by the asymmetric score, then the rest by Hamming.
+
+    Query projections are real (pre-sign) outputs; the query code is their sign. The first ``shortlist`` items of
+    the Hamming ranking (default ``engine.codes.shortlist_size`` for the app's 50 results) are re-ordered by
+    ``engine.codes.asymmetric_scores``, higher first, equal scores keeping their Hamming order.
+    """
+    from engine.codes import asymmetric_scores, pack_signs, shortlist_size
+
+    proj = np.asarray(query_projections, dtype=np.float32)
+    db_codes = np.asarray(db_codes, dtype=np.uint8)
+    ranking = rank_by_hamming(pack_signs(proj), db_codes, tiebreak)
+    r = shortlist_size(50, len(db_codes)) if shortlist is None else min(int(shortlist), len(db_codes))
+    for qi in range(len(proj)):
+        head = ranking[qi, :r]
+        scores = asymmetric_scores(proj[qi], db_codes[head])
+        ranking[qi, :r] = head[np.argsort(-scores, kind="stable")]
+    return ranking
 
 
 def rank_by_cosine(query_feats, db_feats, tiebreak: npt.ArrayLike | None = None) -> np.ndarray:

@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._metrics import evaluate_ranking, pr_curve, rank_by_cosine, rank_by_hamming
+from bench._metrics import evaluate_ranking, pr_curve, rank_asymmetric, rank_by_cosine, rank_by_hamming
+from engine.codes import pack_signs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINES = ("itq", "pca", "lsh")
@@ -127,54 +128,102 @@ def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------------------ coders
 
 def fit_distillhash(train_feats: np.ndarray, bits: int, seed: int, workdir: Path, variant: str | None):
-    """Train, export the head to ONNX, check parity and load it with ONNX Runtime, as the app does."""
+    """Train, export the head to ONNX, check parity and load it with ONNX Runtime, as the app does.
+
+    Returns the coder, the database codes the app would store for the training photos (their neighbourhood
+    features, ``engine.train.database_features``) and the training numbers.
+    """
     from engine.export_hash import check_parity, export_head
     from engine.hashcoder import HashCoder
-    from engine.train import TrainConfig, run_to_end, train_distillhash
+    from engine.train import TrainConfig, database_features, run_to_end, train_distillhash
 
     config = TrainConfig(variant=variant) if variant else None
     t0 = time.perf_counter()
     result = run_to_end(train_distillhash(train_feats, bits=bits, seed=seed, config=config, device="cpu"))
     seconds = time.perf_counter() - t0
-    path = export_head(result, workdir / f"distillhash-{bits}.onnx")
+    path = export_head(result, workdir / f"distillhash-{bits}-{seed}.onnx")
     parity = check_parity(result, path, train_feats[: min(len(train_feats), 2048)])
     info = {"train_seconds": seconds, "train_photos_per_s": len(train_feats) / seconds,
             "variant": result.config.variant, "parity_max_abs_diff": parity["max_abs_diff"]}
     info.update({k: float(v) for k, v in result.diagnostics.items()})
-    return HashCoder(path), info
+    coder = HashCoder(path)
+    return coder, coder.encode(database_features(train_feats, result)), info
+
+
+METHODS = ("float", "distillhash", "distillhash-hamming", "itq", "itq-asym", "pca", "lsh")
 
 
 def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, methods: list[str],
-        variant: str | None, want_curves: bool) -> tuple[list[dict], dict, dict]:
+        variant: str | None, want_curves: bool, splits: int = 1) -> tuple[list[dict], dict, dict]:
+    """Scores of every method over ``splits`` query splits (seeds ``seed`` .. ``seed + splits - 1``).
+
+    ``distillhash`` is the app's search: database codes of neighbourhood features, a Hamming shortlist re-ranked
+    by the asymmetric score. ``distillhash-hamming`` ranks the same codes by Hamming distance alone, and
+    ``itq-asym`` gives ITQ the app's re-ranking, so the table shows where a gain comes from.
+    """
     from engine.codes import fit as fit_linear
 
     feats, meta = extract_features(files)
-    q, db = split(len(files), seed)
-    tiebreak = np.random.default_rng(seed + 1).permutation(len(db))
-    results, curves, training = [], {}, {}
+    per: dict[tuple[str, int | None], list[dict]] = {}
+    curves, training = {}, {}
 
-    def score(name: str, bits: int | None, ranking: np.ndarray) -> None:
+    def score(name: str, bits: int | None, ranking: np.ndarray, q: np.ndarray, db: np.ndarray, first: bool) -> None:
         m = evaluate_ranking(ranking, labels[q], labels[db])
-        results.append({"method": name, "bits": bits, "map": m["map"], "p@10": m["p@10"], "p@100": m["p@100"]})
-        if want_curves:
+        per.setdefault((name, bits), []).append(m)
+        if want_curves and first:
             curves[f"{name}-{bits}" if bits else name] = pr_curve(ranking, labels[q], labels[db])
-        print(f"  {name:12s} {str(bits or '-'):>4s}  mAP {m['map']:.4f}  p@10 {m['p@10']:.4f}  "
-              f"p@100 {m['p@100']:.4f}", file=sys.stderr, flush=True)
 
-    if "float" in methods:
-        score("float", None, rank_by_cosine(feats[q], feats[db], tiebreak))
-    with tempfile.TemporaryDirectory(prefix="simili-bench-") as tmp:
-        for bits in bits_list:
-            for name in methods:
-                if name in BASELINES:
-                    coder = fit_linear(name, feats[db], bits, seed=seed)
-                elif name == "distillhash":
-                    coder, training[str(bits)] = fit_distillhash(feats[db], bits, seed, Path(tmp), variant)
-                else:
-                    continue
-                score(name, bits, rank_by_hamming(coder.encode(feats[q]), coder.encode(feats[db]), tiebreak))
-    meta.update({"n": len(files), "n_queries": len(q), "n_database": len(db), "training": training})
+    for s in range(seed, seed + splits):
+        q, db = split(len(files), s)
+        tiebreak = np.random.default_rng(s + 1).permutation(len(db))
+        first = s == seed
+        if "float" in methods:
+            score("float", None, rank_by_cosine(feats[q], feats[db], tiebreak), q, db, first)
+        with tempfile.TemporaryDirectory(prefix="simili-bench-") as tmp:
+            for bits in bits_list:
+                for name in methods:
+                    if name in BASELINES:
+                        coder = fit_linear(name, feats[db], bits, seed=s)
+                        score(name, bits, rank_by_hamming(coder.encode(feats[q]), coder.encode(feats[db]), tiebreak),
+                              q, db, first)
+                        if name == "itq" and "itq-asym" in methods:
+                            score("itq-asym", bits, rank_asymmetric(coder.project(feats[q]), coder.encode(feats[db]),
+                                                                    tiebreak), q, db, first)
+                    elif name == "distillhash":
+                        coder, db_codes, info = fit_distillhash(feats[db], bits, s, Path(tmp), variant)
+                        training.setdefault(str(bits), []).append(info)
+                        proj = coder.project(feats[q])
+                        score(name, bits, rank_asymmetric(proj, db_codes, tiebreak), q, db, first)
+                        if "distillhash-hamming" in methods:
+                            score("distillhash-hamming", bits, rank_by_hamming(pack_signs(proj), db_codes, tiebreak),
+                                  q, db, first)
+        print(f"  split {s - seed + 1}/{splits} done", file=sys.stderr, flush=True)
+
+    results = []
+    for (name, bits), ms in per.items():
+        row = {"method": name, "bits": bits}
+        for key in ("map", "p@10", "p@100"):
+            vals = [m[key] for m in ms]
+            row[key] = float(np.mean(vals))
+            if splits > 1:
+                row[f"{key}_std"] = float(np.std(vals))
+        row["splits"] = len(ms)
+        results.append(row)
+        print(f"  {name:20s} {str(bits or '-'):>4s}  mAP {row['map']:.4f}  p@10 {row['p@10']:.4f}  "
+              f"p@100 {row['p@100']:.4f}", file=sys.stderr, flush=True)
+    q, db = split(len(files), seed)
+    meta.update({"n": len(files), "n_queries": len(q), "n_database": len(db), "splits": splits,
+                 "training": {b: _mean_info(v) for b, v in training.items()}})
     return results, meta, curves
+
+
+def _mean_info(infos: list[dict]) -> dict:
+    """Training numbers averaged over splits (the variant name kept as is)."""
+    out = {}
+    for key, val in infos[0].items():
+        out[key] = float(np.mean([i[key] for i in infos])) if isinstance(val, (int, float)) else val
+    out["parity_max_abs_diff"] = float(max(i["parity_max_abs_diff"] for i in infos))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -230,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--copies", action="store_true", help="instance set: each photo plus 5 edited copies")
     ap.add_argument("--max-sources", type=int, default=None, help="with --copies: use at most this many photos")
     ap.add_argument("--limit", type=int, default=None, help="use a seeded random subset of this many photos")
-    ap.add_argument("--methods", default="float,distillhash,itq,pca,lsh")
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
+    ap.add_argument("--splits", type=int, default=1,
+                    help="average over this many seeded query splits (mean and std in the JSON)")
     ap.add_argument("--variant", default=None, help="DistillHash variant (default: TrainConfig's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the JSON report on stdout")
@@ -251,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.copies:
             files, labels = build_copies(files, Path(tmp), args.max_sources, args.seed)
         print(f"{name}: {len(files)} photos", file=sys.stderr, flush=True)
-        results, meta, curves = run(files, labels, bits_list, args.seed, methods, args.variant, args.plot)
+        results, meta, curves = run(files, labels, bits_list, args.seed, methods, args.variant, args.plot,
+                                     max(1, args.splits))
     report = {
         "dataset": name, "manifest": str(args.manifest), "label_column": args.label_column,
         "instance_copies": args.copies, "seed": args.seed, "bits": bits_list,

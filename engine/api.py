@@ -21,6 +21,7 @@ import numpy as np
 
 from engine import models as model_store
 from engine.catalog import Catalog
+from engine.codes import asymmetric_scores, pack_signs, shortlist_size
 from engine.errors import LibraryBusy, NotIndexed, SimiliError
 from engine.featstore import FeatureStore
 from engine.paths import resolve_home
@@ -266,7 +267,7 @@ class Library:
         if pid not in index:
             raise NotIndexed(f"photo {pid} has no code yet; run `simili index` again")
         query_feature = self.features.get([self.catalog.feat_row_of([pid])[pid]])[0]
-        return self._search(index, index.code_of(pid), query_feature, k, max_distance, exclude=pid)
+        return self._search(index, query_feature, k, max_distance, exclude=pid)
 
     def similar_to_image(self, path: str | os.PathLike[str], k: int | None = None,
                          max_distance: int | None = None) -> list[Neighbor]:
@@ -278,25 +279,34 @@ class Library:
             raise NotIndexed("the library has no searchable photos yet; index a folder first")
         decoded = decode(os.fspath(path), size=self.backbone.input_size)
         feature = self.backbone.embed(decoded.pixels[None])[0]
-        code = self.coder().encode(feature[None])[0]
-        return self._search(index, code, feature, k, max_distance, exclude=None)
+        return self._search(index, feature, k, max_distance, exclude=None)
 
-    def _search(self, index: CodeIndex, code: np.ndarray, feature: np.ndarray, k: int | None,
-                max_distance: int | None, exclude: int | None) -> list[Neighbor]:
+    def _search(self, index: CodeIndex, feature: np.ndarray, k: int | None, max_distance: int | None,
+                exclude: int | None) -> list[Neighbor]:
+        """Hamming shortlist from the index, re-ranked by the asymmetric score of the query's real projection.
+
+        A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes
+        of a trained model also carry each photo's neighbourhood (``engine.train.database_features``), the query
+        side never does. Stored features are read only for the ``k`` results (their cosine is shown as a score).
+        """
         k = int(k or self.settings.similar_k)
         limit = self._max_distance(max_distance, self.settings.similar_max_distance, index.bits)
-        # A shortlist wider than k lets stored features break Hamming ties (many photos share a distance).
-        dist, ids = index.search(code[None], min(len(index), 2 * k + 16))
-        keep = [(int(d), int(i)) for d, i in zip(dist[0], ids[0]) if i >= 0 and i != exclude and d <= limit]
-        if not keep:
+        projection = self.coder().project(feature[None])[0]
+        want = shortlist_size(k + (exclude is not None), len(index))
+        dist, ids = index.search(pack_signs(projection[None]), want)
+        hit = (ids[0] >= 0) & (ids[0] != (-1 if exclude is None else exclude)) & (dist[0] <= limit)
+        cand, cand_dist = ids[0][hit], dist[0][hit]
+        if not len(cand):
             return []
-        cand_ids = [i for _, i in keep]
-        rows = self.catalog.feat_row_of(cand_ids)
-        feats = self.features.get([rows[i] for i in cand_ids])
-        cos = _cosine(feats, feature)
-        order = sorted(range(len(keep)), key=lambda j: (keep[j][0], -cos[j]))[:k]
-        photos = self.catalog.photos_by_ids([cand_ids[j] for j in order])
-        return [Neighbor(photos[cand_ids[j]], keep[j][0], float(cos[j])) for j in order if cand_ids[j] in photos]
+        scores = asymmetric_scores(projection, index.codes_of(cand))
+        order = np.lexsort((cand_dist, -scores))[:k]  # best score first; equal scores by Hamming distance
+        top = [int(i) for i in cand[order]]
+        rows = self.catalog.feat_row_of(top)
+        cos = _cosine(self.features.get([rows[i] for i in top]), feature)
+        photos = self.catalog.photos_by_ids(top)
+        match = scores[order] / max(float(np.abs(projection).sum()), 1e-12)
+        return [Neighbor(photos[i], int(d), float(c), float(m))
+                for i, d, c, m in zip(top, cand_dist[order], cos, match) if i in photos]
 
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[list[Photo]]:
         """Groups of near-identical photos (resized, recompressed, lightly cropped or rotated copies).

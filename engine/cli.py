@@ -140,6 +140,7 @@ def _cmd_similar(lib, args, bars) -> dict:
         query = os.path.abspath(args.photo)
     out = {"query": query, "results": [
         {"path": n.photo.path, "distance": n.distance, "id": int(n.photo.id),
+         "match": None if n.match is None else round(n.match, 4),
          "cosine": None if n.score is None else round(n.score, 4)} for n in results]}
     if not args.json:
         if not results:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize"]
+__all__ = ["LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize", "asymmetric_scores",
+           "shortlist_size"]
 
 Floats = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.uint8]
@@ -35,6 +36,24 @@ def l2_normalize(x: npt.ArrayLike) -> Floats:
 def pack_signs(projected: npt.ArrayLike) -> Codes:
     """Bit i of a code is 1 where ``projected[:, i] > 0``; packed big-endian into bytes, as faiss expects."""
     return np.packbits(np.asarray(projected) > 0, axis=1)
+
+
+def asymmetric_scores(projection: npt.ArrayLike, codes: npt.ArrayLike) -> Floats:
+    """Asymmetric similarity of real-valued query projections to stored binary codes: ``p . (2 b - 1)``.
+
+    The query keeps its pre-sign outputs (no quantisation on its side); only the database is binary, so the score
+    ranks a Hamming shortlist more finely than the distance itself (Gordo et al., "Asymmetric distances for binary
+    embeddings", TPAMI 2014). ``projection`` is (bits,) or (nq, bits); ``codes`` (n, bits // 8) packed as
+    ``pack_signs``. Returns (n,) or (nq, n); larger = more similar.
+    """
+    p = np.asarray(projection, dtype=np.float32)
+    signs = np.unpackbits(np.asarray(codes, dtype=np.uint8), axis=1, count=p.shape[-1]).astype(np.float32)
+    return p @ (signs * 2.0 - 1.0).T
+
+
+def shortlist_size(k: int, n: int) -> int:
+    """How many Hamming neighbours are re-ranked by ``asymmetric_scores`` to return ``k`` (all of a small library)."""
+    return min(n, max(8 * k, 512))
 
 
 @dataclass

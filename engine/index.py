@@ -262,6 +262,14 @@ class CodeIndex:
             raise NotIndexed(f"photo {photo_id} has no code in the search index yet")
         return self._codes[row].copy()
 
+    def codes_of(self, photo_ids: npt.ArrayLike) -> Codes:
+        """Codes of several photos (n, bits // 8), in the order given; raises NotIndexed if one has none."""
+        ids = np.asarray(photo_ids, dtype=np.int64).reshape(-1)
+        rows = self._rows.lookup(ids)
+        if (rows < 0).any():
+            raise NotIndexed(f"photo {int(ids[rows < 0][0])} has no code in the search index yet")
+        return self._codes[rows]
+
     def add(self, ids: npt.ArrayLike, codes: npt.ArrayLike) -> None:
         """Add codes under catalog ids (non-negative, unique); an id already present gets its new code."""
         ids_arr = self._check_ids(ids)

@@ -87,7 +87,8 @@ from engine.jobs import run_to_end  # noqa: F401  (re-exported for scripts and t
 from engine.errors import Cancelled, TrainingUnavailable
 from engine.types import Progress
 
-__all__ = ["TrainConfig", "TrainResult", "train_distillhash", "run_to_end", "build_head", "ssdh_thresholds", "knn_graph"]
+__all__ = ["TrainConfig", "TrainResult", "train_distillhash", "run_to_end", "build_head", "ssdh_thresholds", "knn_graph",
+           "database_features"]
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ class TrainResult:
         bits: code length.
         in_dim: feature dimension the head expects.
         diagnostics: numbers for logs and the model table (pair fractions, thresholds, final loss, seconds).
+        neighbours: for "smoothed" models, each training photo's ``smooth_k`` nearest training photos (row
+            numbers), from which ``database_features`` rebuilds the features the library stores codes of.
     """
 
     state_dict: dict[str, Any]
@@ -151,6 +154,7 @@ class TrainResult:
     bits: int
     in_dim: int
     diagnostics: dict[str, float] = field(default_factory=dict)
+    neighbours: np.ndarray | None = None  # (N, smooth_k) kNN rows of each training photo, for database_features
 
     @property
     def hidden(self) -> int:
@@ -599,6 +603,28 @@ def train_distillhash(
         "ssdh_d_l": float(thr[0]), "ssdh_d_r": float(thr[1]),
     }
     state = {k: v.detach().cpu().clone() for k, v in final.state_dict().items()}
-    return TrainResult(state_dict=state, config=copy.deepcopy(cfg), bits=bits, in_dim=d, diagnostics=diagnostics)
+    neighbours = knn[:, 1 : cfg.smooth_k + 1].astype(np.int32) if cfg.variant == "smoothed" and cfg.smooth_k else None
+    return TrainResult(state_dict=state, config=copy.deepcopy(cfg), bits=bits, in_dim=d, diagnostics=diagnostics,
+                       neighbours=neighbours)
+
+
+def database_features(features: npt.ArrayLike, result: TrainResult) -> npt.NDArray[np.float32]:
+    """The features whose codes the library stores for the photos a model was trained on (same rows, same order).
+
+    "smoothed" models store each photo under its neighbourhood feature z_i = normalise(a x_i + (1 - a)
+    mean_{j in kNN_k(i)} x_j), the distilled local structure of §7, while queries keep their own feature x_q and
+    rank the stored codes by the asymmetric score ``engine.codes.asymmetric_scores``: the collection's structure
+    lives on the database side, so a dropped image and an edited copy are still found from their own pixels.
+    Other models store the features unchanged (normalised). Rows must be the training features, in order.
+    """
+    x = l2_normalize(np.asarray(features, dtype=np.float32))
+    nb = result.neighbours
+    if nb is None:
+        return x
+    if len(nb) != len(x):
+        raise ValueError(f"the model was trained on {len(nb)} photos, got features of {len(x)}")
+    cfg = result.config
+    return _smoothed_targets(x, np.concatenate([np.arange(len(x))[:, None], nb], axis=1), cfg.smooth_k,
+                             cfg.smooth_self)
 
 

@@ -100,7 +100,8 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     if not ok:
         raise TrainingUnavailable(reason)
     from engine.export_hash import check_parity, export_encoder, export_head
-    from engine.train import train_distillhash
+    from engine.index import CodeIndex
+    from engine.train import database_features, train_distillhash
 
     ids, rows = lib.catalog.feature_rows()
     need = max(MIN_PHOTOS, bits + 1)  # the head starts from a PCA of `bits` dimensions
@@ -142,6 +143,11 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     yield Progress("reencode", 0, len(ids), message="re-encoding the collection with ONNX Runtime")
     entry = next(m for m in lib.catalog.models() if m[0].id == info.id)
     coder = model_store.load_coder(lib.home, info, entry[1], entry[2])
+    # The photos trained on are stored under their neighbourhood features (database_features); any photo indexed
+    # since training started is encoded from its own feature by open_index.
+    index = CodeIndex(bits)
+    index.add(ids, coder.encode(database_features(features, result)))
+    model_store.save_index(lib, index, model_id=info.id)
     index = model_store.open_index(lib, info, coder=coder)
     model_store.save_index(lib, index, model_id=info.id)
     lib.catalog.activate_model(info.id)

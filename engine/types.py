@@ -46,11 +46,12 @@ class Photo:
 
 @dataclass(frozen=True)
 class Neighbor:
-    """A search result: a photo and its Hamming distance to the query code."""
+    """A search result: a photo, its Hamming distance to the query code and the scores results are ordered by."""
 
     photo: Photo
     distance: int
-    score: float | None = None  # cosine similarity of backbone features, when re-ranked
+    score: float | None = None  # cosine similarity of backbone features
+    match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]; results come in decreasing match
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,9 @@ class ResultsModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return Path(n.photo.path).name
         if role == Qt.ItemDataRole.ToolTipRole:
-            extra = f"Hamming distance {n.distance} of {self.bits} bits (0 = same code; lower is more similar)"
+            extra = f"Hamming distance {n.distance} of {self.bits} bits (0 = same code)"
+            if n.match is not None:
+                extra += f"<br>code match {n.match:.2f} (1 = best possible; results are in this order)"
             if n.score is not None:
                 extra += f"<br>feature similarity {n.score:.2f}"
             return photo_tooltip(n.photo, extra)

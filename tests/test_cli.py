@@ -46,8 +46,8 @@ def test_similar_json_nearest_first(cli_library):
     out = json.loads(simili("similar", str(query), "-k", "5", "--json", home=home).stdout)
     assert out["query"] == str(query)
     assert len(out["results"]) == 5
-    dists = [r["distance"] for r in out["results"]]
-    assert dists == sorted(dists)
+    match = [r["match"] for r in out["results"]]
+    assert match == sorted(match, reverse=True) and all(-1 <= m <= 1 for m in match)
     assert all(Path(r["path"]).exists() and r["path"] != str(query) for r in out["results"])
 
 

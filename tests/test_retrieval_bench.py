@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench._metrics import (average_precision, evaluate_ranking, hamming_distances, pr_curve, rank_by_cosine,
-                            rank_by_hamming)
+from bench._metrics import (average_precision, evaluate_ranking, hamming_distances, pr_curve, rank_asymmetric,
+                            rank_by_cosine, rank_by_hamming)
+from engine.codes import asymmetric_scores, pack_signs, shortlist_size
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -48,6 +49,33 @@ def test_hamming_distances_and_tie_break():
     assert rank_by_hamming(q, db, tiebreak=[5, 1, 0, 9]).tolist() == [[2, 1, 0, 3]]
 
 
+def test_asymmetric_scores_are_the_dot_product_with_signed_bits():
+    rng = np.random.default_rng(0)
+    proj = rng.standard_normal((3, 24)).astype(np.float32)
+    codes = pack_signs(rng.standard_normal((9, 24)))
+    signs = np.where(np.unpackbits(codes, axis=1)[:, :24] > 0, 1.0, -1.0)
+    np.testing.assert_allclose(asymmetric_scores(proj, codes), proj @ signs.T, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(asymmetric_scores(proj[1], codes), proj[1] @ signs.T, rtol=1e-6, atol=1e-5)
+    # a query's own sign code gets the highest score any code can get: sum |p|
+    assert asymmetric_scores(proj[0], pack_signs(proj[:1]))[0] == pytest.approx(np.abs(proj[0]).sum(), rel=1e-6)
+    assert shortlist_size(50, 100) == 100 and shortlist_size(50, 10**6) == 512 and shortlist_size(200, 10**6) == 1600
+
+
+def test_rank_asymmetric_reorders_only_the_shortlist():
+    # One query, 8 bits. Items 0 and 1 are both at Hamming distance 1, but item 1 flips the query's weakest bit.
+    proj = np.array([[3.0, 2.0, 1.0, 0.5, -1.0, -2.0, -3.0, -0.1]], dtype=np.float32)
+    base = proj[0] > 0
+    def code(flip):
+        bits = base.copy()
+        bits[flip] = ~bits[flip]
+        return np.packbits(bits)
+    db = np.stack([code([0]), code([7]), code([0, 1, 2]), code([7, 3])])
+    assert rank_by_hamming(pack_signs(proj), db, tiebreak=[0, 1, 2, 3]).tolist() == [[0, 1, 3, 2]]
+    assert rank_asymmetric(proj, db, tiebreak=[0, 1, 2, 3]).tolist() == [[1, 3, 0, 2]]
+    # with a shortlist of 2, items beyond it keep their Hamming order
+    assert rank_asymmetric(proj, db, tiebreak=[0, 1, 2, 3], shortlist=2).tolist() == [[1, 0, 3, 2]]
+
+
 def test_rank_by_cosine_and_pr_curve():
     db = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
     ranking = rank_by_cosine(np.array([[2.0, 0.0]]), db)
@@ -71,13 +99,16 @@ def test_bench_end_to_end_on_a_subset(tmp_path):
         pytest.skip("backbone model not built")
     out = tmp_path / "r.json"
     code = retrieval.main(["--manifest", str(manifest), "--bits", "16", "--limit", "80", "--out", str(out),
-                           "--methods", "float,distillhash,itq,lsh", "--plot"])
+                           "--methods", "float,distillhash,distillhash-hamming,itq,itq-asym,lsh", "--splits", "2",
+                           "--plot"])
     assert code == 0
     report = json.loads(out.read_text())
     assert report["n"] == 80 and report["n_queries"] == 8 and report["n_database"] == 72
     got = {(r["method"], r["bits"]) for r in report["results"]}
-    assert got == {("float", None), ("distillhash", 16), ("itq", 16), ("lsh", 16)}
+    assert got == {("float", None), ("distillhash", 16), ("distillhash-hamming", 16), ("itq", 16), ("itq-asym", 16),
+                   ("lsh", 16)}
     for r in report["results"]:
         assert 0.0 <= r["map"] <= 1.0 and 0.0 <= r["p@10"] <= 1.0
+        assert r["splits"] == 2 and r["map_std"] >= 0.0
     assert report["training"]["16"]["parity_max_abs_diff"] < 1e-4
     assert out.with_suffix(".png").is_file()

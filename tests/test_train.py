@@ -156,3 +156,27 @@ def test_parity_failure_raises(tmp_path):
     result.state_dict["proj.bias"] = result.state_dict["proj.bias"] + 1.0
     with pytest.raises(ParityError):
         check_parity(result, path, x)
+
+
+def test_database_features_are_each_photos_neighbourhood():
+    from engine.codes import l2_normalize
+    from engine.train import database_features
+
+    x, _ = clustered(n=200)
+    cfg = TrainConfig(min_steps=5, max_steps=5)
+    result = run_to_end(train_distillhash(x, bits=16, seed=0, config=cfg, device="cpu"))
+    nb = result.neighbours
+    assert nb.shape == (200, cfg.smooth_k) and not (nb == np.arange(200)[:, None]).any()
+    xn = l2_normalize(x)
+    sims = np.sort(xn @ xn.T, axis=1)[:, ::-1]
+    # the stored neighbours are the nearest other photos (rank 0 is the photo itself)
+    np.testing.assert_allclose(np.einsum("nd,nkd->nk", xn, xn[nb]), sims[:, 1 : cfg.smooth_k + 1], atol=1e-5)
+    z = database_features(x, result)
+    want = l2_normalize(cfg.smooth_self * xn + (1 - cfg.smooth_self) * xn[nb].mean(axis=1))
+    np.testing.assert_allclose(z, want, atol=1e-6)
+    with pytest.raises(ValueError):
+        database_features(x[:50], result)
+    faithful = run_to_end(train_distillhash(x, bits=16, seed=0, device="cpu",
+                                            config=TrainConfig.faithful(min_steps=2, max_steps=2)))
+    assert faithful.neighbours is None
+    np.testing.assert_allclose(database_features(x, faithful), xn, atol=1e-6)

@@ -55,6 +55,17 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     lib = Library(home)
     assert lib.code_index().bits == 64 and len(lib.code_index()) == lib.photo_count()
     assert type(lib.coder()).__name__ == "HashCoder"
+    # every photo trained on is stored under the code of its neighbourhood feature, not of its own feature
+    from engine.codes import l2_normalize
+    from engine.train import TrainConfig, _smoothed_targets, knn_graph
+
+    ids, rows = lib.catalog.feature_rows()
+    x = l2_normalize(lib.features.get(rows))
+    cfg = TrainConfig()
+    z = _smoothed_targets(x, knn_graph(x, cfg.smooth_k), cfg.smooth_k, cfg.smooth_self)
+    stored = lib.code_index().codes_of(ids)
+    assert (stored == lib.coder().encode(z)).all(axis=1).mean() >= 0.99
+    assert not (stored == lib.coder().encode(x)).all()
     lib.close()
     # roll back to the training-free model: same answers as before training
     itq_id = next(x["id"] for x in models if x["kind"] == "itq")
