@@ -1,4 +1,4 @@
-"""Collect the retrieval results in bench/results/ into bench/RESULTS.md (one table per set, 64 bits + float).
+"""Collect the retrieval results in bench/results/ into bench/RESULTS.md (one table per data set).
 
     python -m bench.report
 """
@@ -9,22 +9,26 @@ import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ORDER = ("float", "distillhash", "itq", "pca", "lsh")
+ORDER = ("float", "distillhash", "distillhash-hamming", "itq", "itq-asym", "pca", "lsh")
 
 
-def _table(path: Path) -> list[str]:
-    d = json.loads(path.read_text())
+def _table(d: dict) -> list[str]:
     name = d["dataset"] + (f" ({d['label_column']})" if d.get("label_column") else "")
     if d.get("instance_copies"):
         name += ", edited copies (relevant = same source photo)"
     elif "products" in d.get("manifest", ""):
         name += ", same product"
-    lines = [f"### {name}", "", f"{d['n']} photos, {d['n_queries']} queries, seed {d['seed']}", "",
+    splits = int(d.get("splits", 1))
+    runs = f"mean of {splits} query splits (seeds {d['seed']}-{d['seed'] + splits - 1}), ± its standard deviation" \
+        if splits > 1 else f"seed {d['seed']}"
+    lines = [f"### {name}", "", f"{d['n']} photos, {d['n_queries']} queries per split, {runs}", "",
              "| method | bits | mAP | P@10 | P@100 |", "|---|---|---|---|---|"]
     rows = sorted(d["results"], key=lambda r: (ORDER.index(r["method"]) if r["method"] in ORDER else 9,
                                                r["bits"] or 0))
     for r in rows:
-        lines.append(f"| {r['method']} | {r['bits'] or '-'} | {r['map']:.3f} | {r['p@10']:.3f} | {r['p@100']:.3f} |")
+        spread = f" ± {r['map_std']:.3f}" if "map_std" in r else ""
+        lines.append(f"| {r['method']} | {r['bits'] or '-'} | {r['map']:.3f}{spread} | {r['p@10']:.3f} "
+                     f"| {r['p@100']:.3f} |")
     return lines + [""]
 
 
@@ -32,11 +36,24 @@ def main() -> int:
     files = sorted((REPO / "bench" / "results").glob("retrieval-*.json"))
     out = ["# Retrieval results", "",
            "Written by `python -m bench.report` from the `bench/results/retrieval-*.json` files that",
-           "`python -m bench.retrieval` writes. mAP over the whole database with Hamming ranking (float: cosine);",
-           "all methods use the same EfficientNet-Lite0 features; DistillHash trains on the database photos only.", ""]
+           "`python -m bench.retrieval` writes. mAP over the whole database; all methods use the same",
+           "EfficientNet-Lite0 features; DistillHash trains on the database photos only. `distillhash` is the app's",
+           "search (neighbourhood database codes, Hamming shortlist re-ranked by the asymmetric score);",
+           "`distillhash-hamming` ranks the same codes by Hamming distance; `itq-asym` is ITQ with the app's",
+           "re-ranking; `itq`, `pca`, `lsh` rank by Hamming distance, `float` by cosine.", ""]
+    # One table per data set: runs of other bit lengths (e.g. ``--out retrieval-<set>-vm-bits.json``) are merged in.
+    sets: dict[str, dict] = {}
     for f in files:
-        if "dataset" in json.loads(f.read_text()):  # summaries of other runs (e.g. the faithful variant) are skipped
-            out += _table(f)
+        d = json.loads(f.read_text())
+        if "dataset" not in d:  # summaries of other runs (e.g. the faithful variant) are skipped
+            continue
+        if d["dataset"] not in sets:
+            sets[d["dataset"]] = d
+            continue
+        have = {(r["method"], r["bits"]) for r in sets[d["dataset"]]["results"]}
+        sets[d["dataset"]]["results"] += [r for r in d["results"] if (r["method"], r["bits"]) not in have]
+    for d in sets.values():
+        out += _table(d)
     (REPO / "bench" / "RESULTS.md").write_text("\n".join(out))
     print(f"{len(files)} result files -> bench/RESULTS.md")
     return 0

@@ -8,10 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from bench._metrics import evaluate_ranking, rank_by_hamming  # noqa: E402
+from bench._metrics import evaluate_ranking, rank_asymmetric, rank_by_hamming  # noqa: E402
 from engine.codes import fit_itq, pack_signs  # noqa: E402
 from engine.errors import Cancelled  # noqa: E402
-from engine.train import CHECKPOINT_NAME, TrainConfig, build_head, run_to_end, train_distillhash  # noqa: E402
+from engine.train import (CHECKPOINT_NAME, TrainConfig, build_head, database_features, run_to_end,  # noqa: E402
+                          train_distillhash)
 
 pytestmark = pytest.mark.train
 
@@ -27,11 +28,15 @@ def clustered(n: int = 320, d: int = 96, classes: int = 8, seed: int = 0):
     return x.astype(np.float32), labels
 
 
-def head_codes(result, feats):
+def head_outputs(result, feats):
     head = build_head(result.in_dim, result.bits, result.hidden)
     head.load_state_dict(result.state_dict)
     with torch.no_grad():
-        return pack_signs(head.eval()(torch.from_numpy(feats)).numpy())
+        return head.eval()(torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))).numpy()
+
+
+def head_codes(result, feats):
+    return pack_signs(head_outputs(result, feats))
 
 
 def hamming_map(codes_q, codes_db, lq, ldb) -> float:
@@ -42,7 +47,9 @@ def test_training_reaches_itq_and_beats_random_head():
     x, y = clustered()
     q, db = slice(0, 40), slice(40, None)
     result = run_to_end(train_distillhash(x[db], bits=32, seed=0, config=FAST, device="cpu"))
-    trained = hamming_map(head_codes(result, x[q]), head_codes(result, x[db]), y[q], y[db])
+    # the app's search: database codes of neighbourhood features, ranked by the query's asymmetric score
+    ranking = rank_asymmetric(head_outputs(result, x[q]), head_codes(result, database_features(x[db], result)))
+    trained = evaluate_ranking(ranking, y[q], y[db])["map"]
     itq = fit_itq(x[db], 32)
     itq_map = hamming_map(itq.encode(x[q]), itq.encode(x[db]), y[q], y[db])
     random_head = build_head(x.shape[1], 32)  # torch's default init, untrained
