@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.api import Library
@@ -52,6 +53,11 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     assert [x["kind"] for x in models] == ["distillhash", "itq"]
     after = json.loads(_cli(home, "--json", "similar", str(query), "-k", "5").stdout)
     assert len(after["results"]) == 5
+    # a dropped copy of a library photo still finds that photo first, although it is stored under its neighbourhood
+    dropped = tmp_path / "dropped.jpg"
+    shutil.copyfile(query, dropped)
+    found = json.loads(_cli(home, "--json", "similar", "--image", str(dropped), "-k", "3").stdout)
+    assert found["results"][0]["path"] == str(query)
     lib = Library(home)
     assert lib.code_index().bits == 64 and len(lib.code_index()) == lib.photo_count()
     assert type(lib.coder()).__name__ == "HashCoder"
@@ -66,6 +72,10 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     stored = lib.code_index().codes_of(ids)
     assert (stored == lib.coder().encode(z)).all(axis=1).mean() >= 0.99
     assert not (stored == lib.coder().encode(x)).all()
+    # queried with its own feature, (nearly) every photo comes back first
+    feats = lib.features.get(rows)
+    first = [lib._search(lib.code_index(), f, 1, None, exclude=None)[0].photo.id for f in feats]
+    assert np.mean(np.array(first) == ids) >= 0.97
     lib.close()
     # roll back to the training-free model: same answers as before training
     itq_id = next(x["id"] for x in models if x["kind"] == "itq")
