@@ -40,7 +40,8 @@ relaxation) and changes what the two sides of a pair are:
     Hamming shortlist by u_q . b_j (``engine.codes.asymmetric_scores``), and training maximises the same quantity:
     p(s_ij = 1) = sigma(u_i . b_j / sqrt(K)) with b_j = sign(head(z_j)) (straight-through tanh, §1.7);
   - distilled pairs: positives are kNN_3 pairs in either direction (the confident similar pairs of §1.5), every
-    other in-batch pair is a negative; positives re-weighted to balance the negatives (cap 50);
+    other in-batch pair is a negative unless it is more similar than all of 10^5 random pairs (near-duplicates
+    beyond the 3 neighbours are discarded, not pushed apart); positives re-weighted to balance negatives (cap 50);
   - the head is linear and starts as ITQ fitted on z, so training starts at a training-free baseline, with an L2
     pull (weight 5) towards that start: a free head drifts on the small sets (§7); Adam lr 1e-3, batches of 96
     uniform anchors plus one kNN neighbour each, 20 epochs of anchors clamped to 200-3000 steps.
@@ -438,7 +439,9 @@ def _smoothed_phases(x: np.ndarray, x_t, knn, cfg: TrainConfig, bits: int, seed:
     z_t = torch.from_numpy(z).to(device)
     pos_k = min(cfg.positive_k, knn.shape[1] - 1)
     knn_pos = torch.from_numpy(knn[:, 1 : pos_k + 1]).to(device)
-    # Confident negatives: pairs less similar than this quantile of sampled pair similarities.
+    # Negatives: pairs less similar than this quantile of 10^5 sampled pair similarities. At 1.0 (the default) that is
+    # every pair except those more similar than any random pair: near-duplicates outside kNN_3 are left out, not
+    # pushed apart (a photo can have more copies than positives).
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, n, 100_000), rng.integers(0, n, 100_000)
     keep = a != b
