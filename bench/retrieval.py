@@ -175,6 +175,7 @@ def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, 
     feats, meta = extract_features(files)
     per: dict[tuple[str, int | None], list[dict]] = {}
     curves, training = {}, {}
+    skipped: set[str] = set()
 
     def score(name: str, bits: int | None, ranking: np.ndarray, q: np.ndarray, db: np.ndarray, first: bool) -> None:
         m = evaluate_ranking(ranking, labels[q], labels[db])
@@ -191,6 +192,9 @@ def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, 
         with tempfile.TemporaryDirectory(prefix="simili-bench-") as tmp:
             for bits in bits_list:
                 for name in methods:
+                    if name in ("distillhash", "itq", "pca") and len(db) <= bits:
+                        skipped.add(f"{name}-{bits}: {len(db)} database photos cannot fit {bits} learned bits")
+                        continue
                     if name in BASELINES:
                         coder = fit_linear(name, feats[db], bits, seed=s)
                         score(name, bits, rank_by_hamming(coder.encode(feats[q]), coder.encode(feats[db]), tiebreak),
@@ -222,7 +226,10 @@ def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, 
         print(f"  {name:20s} {str(bits or '-'):>4s}  mAP {row['map']:.4f}  p@10 {row['p@10']:.4f}  "
               f"p@100 {row['p@100']:.4f}", file=sys.stderr, flush=True)
     q, db = split(len(files), seed)
+    for reason in sorted(skipped):
+        print(f"  skipped {reason}", file=sys.stderr, flush=True)
     meta.update({"n": len(files), "n_queries": len(q), "n_database": len(db), "splits": splits,
+                 "skipped": sorted(skipped),
                  "training": {b: _mean_info(v) for b, v in training.items()}})
     return results, meta, curves
 

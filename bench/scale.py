@@ -4,9 +4,9 @@
 
 Each size gets a synthetic library (bench.synthetic: catalog rows, float16 feature cache, ITQ codes, saved
 index). A fresh process then opens it and measures: time to open + first query, p50/p99 of
-``Library.similar(photo_id, k=50)`` end to end in-process (Hamming search + tie-break on memory-mapped
-features + catalog lookups), and its resident memory (VmRSS, VmHWM). The rescan case times ``Library.index()``
-over a tree of real (hard-linked) files in which nothing changed since the last scan.
+``Library.similar(photo_id, k=50)`` end to end in-process (Hamming shortlist, asymmetric re-ranking, memory-mapped
+features of the results + catalog lookups), and its resident memory (VmRSS, VmHWM). The rescan case times
+``Library.index()`` over a tree of real (hard-linked) files in which nothing changed since the last scan.
 """
 
 from __future__ import annotations
