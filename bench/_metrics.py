@@ -16,6 +16,7 @@ __all__ = [
     "rank_by_hamming",
     "rank_by_cosine",
     "rank_asymmetric",
+    "rank_like_the_app",
     "average_precision",
     "evaluate_ranking",
     "pr_curve",
@@ -66,6 +67,23 @@ def rank_asymmetric(query_projections, db_codes, tiebreak: npt.ArrayLike | None 
         head = ranking[qi, :r]
         scores = asymmetric_scores(proj[qi], db_codes[head])
         ranking[qi, :r] = head[np.argsort(-scores, kind="stable")]
+    return ranking
+
+
+def rank_like_the_app(query_projections, db_codes, query_feats, db_feats,
+                      tiebreak: npt.ArrayLike | None = None) -> np.ndarray:
+    """``Library.similar``'s order for 50 results: ``rank_asymmetric``, then its best ``refine_size(50)`` re-ordered
+    by ``engine.codes.blended_scores`` (code match + weighted cosine of the stored features); the rest unchanged."""
+    from engine.codes import asymmetric_scores, blended_scores, l2_normalize, refine_size
+
+    proj = np.asarray(query_projections, dtype=np.float32)
+    ranking = rank_asymmetric(proj, db_codes, tiebreak)
+    q, db = l2_normalize(query_feats), l2_normalize(db_feats)
+    r = min(refine_size(50), ranking.shape[1])
+    for qi in range(len(proj)):
+        head = ranking[qi, :r]
+        match = asymmetric_scores(proj[qi], np.asarray(db_codes)[head]) / max(float(np.abs(proj[qi]).sum()), 1e-12)
+        ranking[qi, :r] = head[np.argsort(-blended_scores(match, db[head] @ q[qi]), kind="stable")]
     return ranking
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from engine import models as model_store
 from engine.catalog import Catalog
-from engine.codes import asymmetric_scores, pack_signs, shortlist_size
+from engine.codes import asymmetric_scores, blended_scores, pack_signs, refine_size, shortlist_size
 from engine.errors import LibraryBusy, NotIndexed, SimiliError
 from engine.featstore import FeatureStore
 from engine.paths import resolve_home
@@ -283,11 +283,14 @@ class Library:
 
     def _search(self, index: CodeIndex, feature: np.ndarray, k: int | None, max_distance: int | None,
                 exclude: int | None) -> list[Neighbor]:
-        """Hamming shortlist from the index, re-ranked by the asymmetric score of the query's real projection.
+        """Hamming shortlist, re-ranked by the asymmetric score of the query's projection, best ones refined.
 
-        A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes
-        of a trained model also carry each photo's neighbourhood (``engine.train.database_features``), the query
-        side never does. Stored features are read only for the ``k`` results (their cosine is shown as a score).
+        1. faiss gives the ``shortlist_size`` nearest codes by Hamming distance (from the query's sign code);
+        2. they are ordered by the asymmetric score (``asymmetric_scores``: the query keeps its real projection);
+        3. the best ``refine_size(k)`` are re-ordered by ``blended_scores``: code match plus the cosine of the stored
+           features (read only for those), which separates near-duplicates finer than 64 bits can.
+        A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
+        a trained model also carry each photo's neighbourhood (``engine.train.database_features``), queries never do.
         """
         k = int(k or self.settings.similar_k)
         limit = self._max_distance(max_distance, self.settings.similar_max_distance, index.bits)
@@ -298,15 +301,15 @@ class Library:
         cand, cand_dist = ids[0][hit], dist[0][hit]
         if not len(cand):
             return []
-        scores = asymmetric_scores(projection, index.codes_of(cand))
-        order = np.lexsort((cand_dist, -scores))[:k]  # best score first; equal scores by Hamming distance
-        top = [int(i) for i in cand[order]]
+        match = asymmetric_scores(projection, index.codes_of(cand)) / max(float(np.abs(projection).sum()), 1e-12)
+        head = np.lexsort((cand_dist, -match))[: refine_size(k)]  # best match first; equal ones by Hamming distance
+        top = [int(i) for i in cand[head]]
         rows = self.catalog.feat_row_of(top)
         cos = _cosine(self.features.get([rows[i] for i in top]), feature)
-        photos = self.catalog.photos_by_ids(top)
-        match = scores[order] / max(float(np.abs(projection).sum()), 1e-12)
-        return [Neighbor(photos[i], int(d), float(c), float(m))
-                for i, d, c, m in zip(top, cand_dist[order], cos, match) if i in photos]
+        final = np.argsort(-blended_scores(match[head], cos), kind="stable")[:k]
+        photos = self.catalog.photos_by_ids([top[j] for j in final])
+        return [Neighbor(photos[top[j]], int(cand_dist[head[j]]), float(cos[j]), float(match[head[j]]))
+                for j in final if top[j] in photos]
 
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[list[Photo]]:
         """Groups of near-identical photos (resized, recompressed, lightly cropped or rotated copies).

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize", "asymmetric_scores",
-           "shortlist_size"]
+           "shortlist_size", "refine_size", "blended_scores", "FEATURE_WEIGHT"]
 
 Floats = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.uint8]
@@ -49,6 +49,21 @@ def asymmetric_scores(projection: npt.ArrayLike, codes: npt.ArrayLike) -> Floats
     p = np.asarray(projection, dtype=np.float32)
     signs = np.unpackbits(np.asarray(codes, dtype=np.uint8), axis=1, count=p.shape[-1]).astype(np.float32)
     return p @ (signs * 2.0 - 1.0).T
+
+
+FEATURE_WEIGHT = 0.5  # weight of the feature cosine against the code match when the best results are refined
+
+
+def refine_size(k: int) -> int:
+    """How many of the best re-ranked candidates are refined with their stored features to return ``k``."""
+    return 2 * k + 16
+
+
+def blended_scores(match: npt.ArrayLike, cosine: npt.ArrayLike) -> Floats:
+    """Final order of the refined candidates: code match (asymmetric score / sum |p|, in [-1, 1]) plus
+    ``FEATURE_WEIGHT`` x the cosine of the stored backbone features. The codes decide which photos are candidates
+    and carry the collection's structure; the exact features separate near-duplicates the 64 bits cannot."""
+    return np.asarray(match, dtype=np.float32) + FEATURE_WEIGHT * np.asarray(cosine, dtype=np.float32)
 
 
 def shortlist_size(k: int, n: int) -> int:

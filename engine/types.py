@@ -51,7 +51,8 @@ class Neighbor:
     photo: Photo
     distance: int
     score: float | None = None  # cosine similarity of backbone features
-    match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]; results come in decreasing match
+    match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]
+    # results come in decreasing engine.codes.blended_scores(match, score)
 
 
 @dataclass(frozen=True)

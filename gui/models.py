@@ -247,8 +247,8 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             extra = f"Hamming distance {n.distance} of {self.bits} bits (0 = same code)"
             if n.match is not None:
-                extra += f"<br>code match {n.match:.2f} (1 = best possible; results are in this order)"
+                extra += f"<br>code match {n.match:.2f} (1 = best possible)"
             if n.score is not None:
-                extra += f"<br>feature similarity {n.score:.2f}"
+                extra += f"<br>feature similarity {n.score:.2f} (results are ordered by both)"
             return photo_tooltip(n.photo, extra)
         return None

@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from engine.codes import blended_scores
 
 from tests.conftest import REPO, demo_photos, photo_folder
 
@@ -46,8 +49,9 @@ def test_similar_json_nearest_first(cli_library):
     out = json.loads(simili("similar", str(query), "-k", "5", "--json", home=home).stdout)
     assert out["query"] == str(query)
     assert len(out["results"]) == 5
-    match = [r["match"] for r in out["results"]]
-    assert match == sorted(match, reverse=True) and all(-1 <= m <= 1 for m in match)
+    assert all(-1 <= r["match"] <= 1 and -1 <= r["cosine"] <= 1 for r in out["results"])
+    final = blended_scores([r["match"] for r in out["results"]], [r["cosine"] for r in out["results"]])
+    assert (np.diff(final) <= 1e-3).all()  # best first (JSON rounds to 4 decimals)
     assert all(Path(r["path"]).exists() and r["path"] != str(query) for r in out["results"])
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench._metrics import (average_precision, evaluate_ranking, hamming_distances, pr_curve, rank_asymmetric,
-                            rank_by_cosine, rank_by_hamming)
+                            rank_by_cosine, rank_by_hamming, rank_like_the_app)
 from engine.codes import asymmetric_scores, pack_signs, shortlist_size
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -76,6 +76,19 @@ def test_rank_asymmetric_reorders_only_the_shortlist():
     assert rank_asymmetric(proj, db, tiebreak=[0, 1, 2, 3], shortlist=2).tolist() == [[1, 0, 3, 2]]
 
 
+def test_app_order_refines_equal_codes_with_features():
+    # Items 0 and 1 share the query's own code (same match); item 1's stored feature equals the query's.
+    proj = np.array([[1.0, -2.0, 0.5, 3.0, -1.0, 0.2, -0.3, 2.0]], dtype=np.float32)
+    q_feat = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    db_feats = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.7, 0.7, 0.0]], dtype=np.float32)
+    flipped = (proj[0] > 0).copy()
+    flipped[5] = ~flipped[5]
+    db_codes = np.stack([pack_signs(proj)[0], pack_signs(proj)[0], np.packbits(flipped)])
+    assert rank_asymmetric(proj, db_codes, tiebreak=[0, 1, 2]).tolist() == [[0, 1, 2]]
+    # blended: item 1 = 1 + 0.5, item 2 = (1 - 0.4 / 10) + 0.5 x 0.71, item 0 = 1 + 0
+    assert rank_like_the_app(proj, db_codes, q_feat, db_feats, tiebreak=[0, 1, 2]).tolist() == [[1, 2, 0]]
+
+
 def test_rank_by_cosine_and_pr_curve():
     db = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
     ranking = rank_by_cosine(np.array([[2.0, 0.0]]), db)
@@ -99,14 +112,15 @@ def test_bench_end_to_end_on_a_subset(tmp_path):
         pytest.skip("backbone model not built")
     out = tmp_path / "r.json"
     code = retrieval.main(["--manifest", str(manifest), "--bits", "16", "--limit", "80", "--out", str(out),
-                           "--methods", "float,distillhash,distillhash-hamming,itq,itq-asym,lsh", "--splits", "2",
+                           "--methods", "float,distillhash,distillhash-app,distillhash-hamming,itq,itq-asym,itq-app,lsh",
+                           "--splits", "2",
                            "--plot"])
     assert code == 0
     report = json.loads(out.read_text())
     assert report["n"] == 80 and report["n_queries"] == 8 and report["n_database"] == 72
     got = {(r["method"], r["bits"]) for r in report["results"]}
-    assert got == {("float", None), ("distillhash", 16), ("distillhash-hamming", 16), ("itq", 16), ("itq-asym", 16),
-                   ("lsh", 16)}
+    assert got == {("float", None), ("distillhash", 16), ("distillhash-app", 16), ("distillhash-hamming", 16),
+                   ("itq", 16), ("itq-asym", 16), ("itq-app", 16), ("lsh", 16)}
     for r in report["results"]:
         assert 0.0 <= r["map"] <= 1.0 and 0.0 <= r["p@10"] <= 1.0
         assert r["splits"] == 2 and r["map_std"] >= 0.0
