@@ -65,7 +65,8 @@ re-ranking alone (ITQ asym) accounts for 0.8-2.9 of those points; the neighbourh
 1.0-3.8 on top of it. The standard deviation over splits is 4-9 points, but the comparison is paired (same split
 for every method); on the tuning splits 0-9 (scratch harness, same code) the margins were +3.7 / +3.4 / +2.0 /
 +5.7, so the coarse-class margin is within split noise. The faithful variant, seed-0 split only:
-.406 / .497 / .509 / .415 / .988 / .958 (``retrieval-faithful-vm.json``).
+.406 / .497 / .509 / .415 / .988 / .958 (``retrieval-faithful-vm.json``). The app's own order refines the best 116
+of this ranking with the stored features (``Library.similar``): .624 / .732 / .722 / .628 / 1.00 / .998.
 
 What did not survive (query splits 0-9 or 0-19, 64 bits): the previous default (dense pair targets from smoothed
 features fitted with the squared loss of eq. 59, Hamming ranking) gained on clothing10 but lost 1-3 points on
