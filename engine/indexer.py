@@ -17,6 +17,7 @@ import numpy as np
 from engine import models as model_store
 from engine.catalog import fs_bytes
 from engine.errors import DecodeError
+from engine.neighbourhood import neighbourhood_features, smoothing_of
 from engine.scan import FoundFile, walk
 from engine.types import Progress
 
@@ -144,6 +145,8 @@ def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
     rate = _Rate(len(paths))
     index = lib.code_index()
     coder = lib.coder() if index is not None else None
+    active = lib.catalog.active_model()
+    smoothing = smoothing_of(active[0] if active else None)
     done = 0
     last_save = time.monotonic()
     yield rate.progress("encode", 0, "loading the image model")
@@ -165,7 +168,9 @@ def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
         lib.features.commit(rows)
         if index is not None and ok_rows:
             new_ids = np.asarray([r[0] for r in ok_rows], dtype=np.int64)
-            index.add(new_ids, coder.encode(batch.features))
+            feats = batch.features if smoothing is None else neighbourhood_features(lib, index, coder, batch.features,
+                                                                                     *smoothing)
+            index.add(new_ids, coder.encode(feats))
             if time.monotonic() - last_save > 30:
                 model_store.save_index(lib, index)
                 last_save = time.monotonic()

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine._atomic import atomic_write_bytes, sha256_file
 from engine.errors import CatalogError, ModelCorrupt, ModelMissing
+from engine.neighbourhood import neighbourhood_features, smoothing_of
 from engine.types import ModelInfo
 
 if TYPE_CHECKING:
@@ -106,7 +107,16 @@ def open_index(lib: Library, info: ModelInfo, coder=None) -> CodeIndex:
         index.remove(extra)
     missing = np.setdiff1d(want, have, assume_unique=True)
     if len(missing):
-        index.add(missing, encode_rows(lib, coder or lib.coder(), missing))
+        coder = coder or lib.coder()
+        smoothing = smoothing_of(info)
+        if smoothing is not None and len(index):
+            # Photos indexed since training: their neighbourhood found by the index itself (a lost index is
+            # rebuilt from the photos' own features instead; the next training restores neighbourhood codes).
+            rows_of = lib.catalog.feat_row_of(missing.tolist())
+            feats = lib.features.get([rows_of[int(i)] for i in missing])
+            index.add(missing, coder.encode(neighbourhood_features(lib, index, coder, feats, *smoothing)))
+        else:
+            index.add(missing, encode_rows(lib, coder, missing))
     return index
 
 

@@ -34,8 +34,9 @@ graph, confident pairs distilled from it, the Bayesian pair likelihood of eq. 60
 relaxation) and changes what the two sides of a pair are:
   - database side: every photo of the collection is stored under the code of its neighbourhood feature
     z_i = normalise(0.7 x_i + 0.3 mean(x_j, j in kNN_2(i))) (``database_features``; the model keeps the neighbour
-    lists). The photo's own feature keeps instance identity (copies, same product), the neighbours add the
-    collection's "same kind of thing" structure, and a query never needs its neighbours;
+    lists; photos indexed later find their 2 neighbours through the library's search, ``engine.neighbourhood``).
+    The photo's own feature keeps instance identity (copies, same product), the neighbours add the collection's
+    "same kind of thing" structure, and a query never needs its neighbours;
   - query side: the real-valued head output u_q = head(x_q) of the query's own feature, not its sign. Search ranks a
     Hamming shortlist by u_q . b_j (``engine.codes.asymmetric_scores``), and training maximises the same quantity:
     p(s_ij = 1) = sigma(u_i . b_j / sqrt(K)) with b_j = sign(head(z_j)) (straight-through tanh, §1.7);

@@ -137,6 +137,8 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     metrics.update({f"head_{k}": float(v) for k, v in head_parity.items()})
     metrics.update({f"encoder_{k}": float(v) for k, v in encoder_parity.items()})
     metrics.update({k: float(v) for k, v in result.diagnostics.items() if isinstance(v, (int, float))})
+    if result.neighbours is not None:  # photos added later get the same kind of code (engine.neighbourhood)
+        metrics.update({"db_smooth_k": float(result.config.smooth_k), "db_smooth_self": result.config.smooth_self})
     info = model_store.add_model(lib, "distillhash", bits, head_path, len(ids), metrics, activate=False)
 
     # Build and save the new index before switching: searches keep using the old one until the switch.

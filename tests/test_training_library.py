@@ -126,3 +126,36 @@ def test_training_needs_enough_photos(tmp_path):
     _cli(home, "-q", "index", str(folder))
     out = _cli(home, "train")
     assert out.returncode == 1 and "at least" in out.stderr
+
+
+def test_photos_added_after_training_get_neighbourhood_codes(indexed, tmp_path):
+    """A photo indexed after training is stored under 0.7 x its feature + 0.3 x the mean of its 2 nearest photos,
+    found by the library's own search; checked against brute-force nearest neighbours on the stored features."""
+    from engine.codes import l2_normalize
+
+    src_home, folder = indexed
+    home, photos = tmp_path / "lib", tmp_path / "photos"
+    shutil.copytree(src_home, home)
+    assert _cli(home, "-q", "train", "--bits", "64", "--device", "cpu").returncode == 0
+    have = {p.name for p in folder.iterdir()}
+    extra = [p for p in demo_photos(per_class=17) if f"{p.parent.name}-{p.name}" not in have]
+    assert len(extra) >= 20
+    added = photo_folder(photos, extra)  # a second folder of photos the model never saw
+    assert _cli(home, "-q", "index", str(photos)).returncode == 0
+    lib = Library(home)
+    assert next(m for m in lib.models() if m.active).metrics["db_smooth_k"] == 2
+    ids, rows = lib.catalog.feature_rows()
+    ids = np.asarray(ids)
+    x = l2_normalize(lib.features.get(rows))
+    new = np.array([lib.catalog.photo_by_path(p)[0].id for p in added])
+    is_new = np.isin(ids, new)
+    old_x = x[~is_new]
+    want = []
+    for i in np.flatnonzero(is_new):
+        nearest = old_x[np.argsort(-(old_x @ x[i]))[:2]]
+        want.append(0.7 * x[i] + 0.3 * nearest.mean(axis=0))
+    want_codes = lib.coder().encode(l2_normalize(np.array(want)))
+    stored = lib.code_index().codes_of(ids[is_new])
+    assert (stored == want_codes).all(axis=1).mean() >= 0.95
+    assert not (stored == lib.coder().encode(x[is_new])).all()
+    lib.close()
