@@ -6,6 +6,7 @@ Nothing is ever unpickled from the library folder: training-free coders are ``.n
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from engine.codes import LinearCoder
     from engine.index import CodeIndex
 
-__all__ = ["add_model", "load_coder", "index_path", "open_index", "save_index", "encode_rows"]
+__all__ = ["add_model", "load_coder", "index_path", "open_index", "reconcile", "save_index", "encode_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,17 @@ def index_path(home: Path, model_id: int) -> Path:
     return home / "index" / f"model-{model_id}.cidx"
 
 
-def encode_rows(lib: Library, coder, ids: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Codes of photos from their cached features, in chunks (1M photos never sit in RAM as floats)."""
+def encode_rows(lib: Library, coder, ids: np.ndarray, chunk: int = 65536, prepare=None) -> np.ndarray:
+    """Codes of photos from their cached features, in chunks (1M photos never sit in RAM as floats).
+
+    ``prepare``, when given, maps each chunk of features before it is encoded (``neighbourhood_features``).
+    """
     rows_of = lib.catalog.feat_row_of(ids.tolist())
     out = np.empty((len(ids), coder.bits // 8), dtype=np.uint8)
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         feats = lib.features.get([rows_of[int(i)] for i in part])
-        out[start : start + len(part)] = coder.encode(feats)
+        out[start : start + len(part)] = coder.encode(feats if prepare is None else prepare(feats))
     return out
 
 
@@ -100,6 +104,11 @@ def open_index(lib: Library, info: ModelInfo, coder=None) -> CodeIndex:
             log.warning("index %s unreadable (%s); rebuilding it from the feature cache", path, exc)
     if index is None or index.bits != info.bits:
         index = CodeIndex(info.bits)
+    return reconcile(lib, info, index, coder)
+
+
+def reconcile(lib: Library, info: ModelInfo, index: CodeIndex, coder=None) -> CodeIndex:
+    """Bring ``index`` (the model ``info``'s) in line with the catalog: codes of gone photos removed, new ones added."""
     want = lib.catalog.ok_ids()
     have = index.ids()
     extra = np.setdiff1d(have, want, assume_unique=True)
@@ -109,14 +118,13 @@ def open_index(lib: Library, info: ModelInfo, coder=None) -> CodeIndex:
     if len(missing):
         coder = coder or lib.coder()
         smoothing = smoothing_of(info)
+        prepare = None
         if smoothing is not None and len(index):
             # Photos indexed since training: their neighbourhood found by the index itself (a lost index is
             # rebuilt from the photos' own features instead; the next training restores neighbourhood codes).
-            rows_of = lib.catalog.feat_row_of(missing.tolist())
-            feats = lib.features.get([rows_of[int(i)] for i in missing])
-            index.add(missing, coder.encode(neighbourhood_features(lib, index, coder, feats, *smoothing)))
-        else:
-            index.add(missing, encode_rows(lib, coder, missing))
+            k, self_weight = smoothing
+            prepare = functools.partial(neighbourhood_features, lib, index, coder, k=k, self_weight=self_weight)
+        index.add(missing, encode_rows(lib, coder, missing, prepare=prepare))
     return index
 
 

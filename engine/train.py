@@ -416,7 +416,7 @@ def _faithful_phases(x_t, knn, cfg: TrainConfig, bits: int, gen, thr, counts, de
     ]
 
 
-def _smoothed_phases(x: np.ndarray, x_t, knn, cfg: TrainConfig, bits: int, seed: int, thr, counts,
+def _smoothed_phases(x: np.ndarray, x_t, knn, cfg: TrainConfig, bits: int, seed: int, counts,
                      device) -> list[_Phase]:
     """The default variant: the Bayesian pair likelihood (eq. 60) between a photo's own feature (query side) and
     the binary code of another photo's neighbourhood feature (database side), on distilled pairs only.
@@ -571,7 +571,7 @@ def train_distillhash(
         if cfg.variant == "faithful":
             phases = _faithful_phases(x_t, knn, cfg, bits, gen, thr, counts, dev)
         else:
-            phases = _smoothed_phases(x, x_t, knn, cfg, bits, seed, thr, counts, dev)
+            phases = _smoothed_phases(x, x_t, knn, cfg, bits, seed, counts, dev)
     total = sum(p.steps for p in phases)
     rng = np.random.default_rng(seed)
     step, last_loss = 0, float("nan")

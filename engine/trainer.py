@@ -145,12 +145,11 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     yield Progress("reencode", 0, len(ids), message="re-encoding the collection with ONNX Runtime")
     entry = next(m for m in lib.catalog.models() if m[0].id == info.id)
     coder = model_store.load_coder(lib.home, info, entry[1], entry[2])
-    # The photos trained on are stored under their neighbourhood features (database_features); any photo indexed
-    # since training started is encoded from its own feature by open_index.
+    # The photos trained on are stored under their neighbourhood features (database_features); photos indexed
+    # since training started get theirs from the library's search (reconcile -> engine.neighbourhood).
     index = CodeIndex(bits)
     index.add(ids, coder.encode(database_features(features, result)))
-    model_store.save_index(lib, index, model_id=info.id)
-    index = model_store.open_index(lib, info, coder=coder)
+    index = model_store.reconcile(lib, info, index, coder=coder)
     model_store.save_index(lib, index, model_id=info.id)
     lib.catalog.activate_model(info.id)
     model_store.save_index(lib, index)
