@@ -36,7 +36,7 @@ def build_library(home: Path, n: int, seed: int = 0) -> float:
     from engine.api import FEATURE_DIM, Library
     from engine.catalog import Catalog, fs_bytes
     from engine.featstore import FeatureStore
-    from engine.indexer import ensure_codes
+    from engine.indexing import ensure_codes
 
     start = time.perf_counter()
     home.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def build_library(home: Path, n: int, seed: int = 0) -> float:
         items = [(fs_bytes(folder / f"{i // 1000:03d}" / f"IMG_{i:06d}.jpg"), 2_000_000 + i, 1_600_000_000_000_000_000 + i,
                   f"{i:032x}") for i in range(n)]
         catalog.insert_pending(folder_id, items)
-    ids = [r[0] for r in catalog.db.execute("SELECT id FROM photos ORDER BY id")]
+    ids = [pid for pid, _ in catalog.pending()]
     store = FeatureStore(home / "features.f16", FEATURE_DIM, 0)
     chunk = 20_000
     for s in range(0, n, chunk):
@@ -66,7 +66,7 @@ def build_library(home: Path, n: int, seed: int = 0) -> float:
     with Library(home) as lib:
         lib.settings.auto_train = False
         lib.save_settings()
-        for _ in ensure_codes(lib):
+        for _ in ensure_codes(lib.store):
             pass
     return time.perf_counter() - start
 

@@ -27,7 +27,7 @@ import json, sys, time, numpy as np
 t0 = time.perf_counter()
 from engine.api import Library
 lib = Library(sys.argv[1])
-ids = lib.code_index().ids()
+ids = lib.store.models.index().ids()
 first = lib.similar(int(ids[0]), k=50)
 t_open = time.perf_counter() - t0
 rng = np.random.default_rng(1)

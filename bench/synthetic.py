@@ -47,13 +47,12 @@ def _features(n: int, dim: int, rng: np.random.Generator, chunk: int = 100_000):
 def build_library(home: Path, n: int, bits: int = 64, files_root: Path | None = None, seed: int = 0) -> dict:
     """Fill ``home`` with an indexed library of ``n`` photos; returns timings."""
     from engine import codes
-    from engine import models as model_store
-    from engine.api import FEATURE_DIM, Library
     from engine.catalog import fs_bytes
+    from engine.store import FEATURE_DIM, Store
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    lib = Library(home)
+    store = Store(home)
     root = files_root or (home / "virtual-photos")
     paths = link_tree(files_root, n) if files_root else [fs_bytes(root / f"img{i:07d}.jpg") for i in range(n)]
     with open(home / "features.f16", "wb") as f:
@@ -62,22 +61,18 @@ def build_library(home: Path, n: int, bits: int = 64, files_root: Path | None = 
             f.write(block.tobytes())
             if sum(len(s) for s in sample) < 50_000:
                 sample.append(block[:20_000].astype(np.float32))
-    with lib.catalog.transaction():
-        folder_id = lib.catalog.add_folder(root)
+    catalog = store.catalog
+    with catalog.transaction():
+        folder_id = catalog.add_folder(root)
         rows = []
         for i, raw in enumerate(paths):
             st = os.stat(raw) if files_root else None
-            rows.append((folder_id, raw, raw.decode("utf-8", "replace"), st.st_size if st else 1000,
-                         st.st_mtime_ns if st else 0, i, 4000, 3000))
-        lib.catalog.db.executemany(
-            "INSERT INTO photos (folder_id, path, display, size, mtime_ns, status, feat_row, width, height)"
-            " VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?)", rows)
-        lib.catalog.set_meta("feat_rows", str(n))
+            rows.append((raw, st.st_size if st else 1000, st.st_mtime_ns if st else 0, i, 4000, 3000))
+        catalog.insert_indexed(folder_id, rows)
+        catalog.set_meta("feat_rows", str(n))
     t_rows = time.perf_counter()
-    lib.features.rows = n
-    coder = codes.fit_itq(np.concatenate(sample), bits)
-    model_store.save_linear(lib, coder, n)
-    index = lib.code_index()
-    model_store.save_index(lib, index)
-    lib.close()
+    store.features.rows = n
+    store.models.save_linear(codes.fit_itq(np.concatenate(sample), bits), n)
+    store.models.save_index(store.models.index())
+    store.close()
     return {"n": n, "rows_and_features_s": round(t_rows - t0, 1), "total_s": round(time.perf_counter() - t0, 1)}

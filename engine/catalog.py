@@ -21,7 +21,7 @@ import numpy as np
 from engine.errors import CatalogError
 from engine.types import FileError, ModelInfo, Photo, PhotoId
 
-__all__ = ["Catalog", "FileRecord", "SCHEMA_VERSION", "fs_bytes", "fs_str"]
+__all__ = ["Catalog", "FileRecord", "ModelRecord", "SCHEMA_VERSION", "fs_bytes", "fs_str"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,16 @@ class FileRecord:
     fingerprint: str | None
     status: str
     feat_row: int | None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model's catalog row: what the user sees (``info``) and what loading it needs (file, checksum, fit size)."""
+
+    info: ModelInfo
+    file: str  # relative to the library folder
+    sha256: str
+    n_fit: int  # photos a training-free model was fitted on (its refit trigger)
 
 
 def _now() -> str:
@@ -219,6 +229,17 @@ class Catalog:
             [(folder_id, raw, _display(raw), size, mtime, fp) for raw, size, mtime, fp in items],
         )
 
+    def insert_indexed(self, folder_id: int, items: Iterable[tuple[bytes, int, int, int, int, int]]) -> None:
+        """Photos whose features are already in the cache: (path, size, mtime_ns, feat_row, width, height).
+
+        For libraries built without decoding (``bench.synthetic``); the index job never takes this path.
+        """
+        self.db.executemany(
+            "INSERT INTO photos (folder_id, path, display, size, mtime_ns, status, feat_row, width, height)"
+            " VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
+            [(folder_id, raw, _display(raw), size, mtime, row, w, h) for raw, size, mtime, row, w, h in items],
+        )
+
     def move(self, photo_id: int, folder_id: int, new_path: bytes, size: int, mtime_ns: int) -> None:
         self.db.execute(
             "UPDATE photos SET folder_id=?, path=?, display=?, size=?, mtime_ns=? WHERE id=?",
@@ -227,6 +248,14 @@ class Catalog:
 
     def delete(self, ids: Sequence[int]) -> None:
         self.db.executemany("DELETE FROM photos WHERE id=?", [(int(i),) for i in ids])
+
+    def ids_of_paths(self, paths: Iterable[bytes]) -> dict[bytes, int]:
+        rows = (self.db.execute("SELECT path, id FROM photos WHERE path=?", (raw,)).fetchone() for raw in paths)
+        return {bytes(r[0]): r[1] for r in rows if r}
+
+    def ok_paths(self) -> list[str]:
+        """Paths of every indexed photo, in id order."""
+        return [fs_str(r[0]) for r in self.db.execute("SELECT path FROM photos WHERE status='ok' ORDER BY id")]
 
     def pending(self, limit: int | None = None) -> list[tuple[int, bytes]]:
         sql = "SELECT id, path FROM photos WHERE status='pending' ORDER BY id"
@@ -340,20 +369,22 @@ class Catalog:
                 raise CatalogError(f"there is no model {model_id}")
             self.db.execute("UPDATE models SET active = (id = ?)", (model_id,))
 
-    def models(self) -> list[tuple[ModelInfo, str, str, int]]:
-        """(info, file, sha256, n_fit) of every model, newest first."""
+    def model_records(self) -> list[ModelRecord]:
+        """Every model, newest first."""
         rows = self.db.execute(
             "SELECT id, kind, bits, created, active, metrics, file, sha256, n_fit FROM models ORDER BY id DESC"
         )
-        return [
-            (ModelInfo(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])), r[6], r[7], r[8]) for r in rows
-        ]
+        return [ModelRecord(ModelInfo(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])), r[6], r[7], r[8])
+                for r in rows]
 
-    def active_model(self) -> tuple[ModelInfo, str, str, int] | None:
-        for model in self.models():
-            if model[0].active:
-                return model
-        return None
+    def model_record(self, model_id: int) -> ModelRecord | None:
+        return next((m for m in self.model_records() if m.info.id == model_id), None)
+
+    def active_record(self) -> ModelRecord | None:
+        return next((m for m in self.model_records() if m.info.active), None)
+
+    def delete_model(self, model_id: int) -> None:
+        self.db.execute("DELETE FROM models WHERE id=?", (int(model_id),))
 
 
 class _Transaction:

@@ -180,7 +180,7 @@ def _cmd_status(lib, args, bars) -> dict:
 
 
 class _JsonLines:
-    """Progress as JSON lines on stdout, read by a parent process (engine.trainer.train_in_subprocess)."""
+    """Progress as JSON lines on stdout, read by a parent process (engine.learn.train_in_subprocess)."""
 
     def update(self, p) -> None:
         sys.stdout.write(json.dumps({"progress": asdict(p)}) + "\n")

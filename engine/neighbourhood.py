@@ -17,8 +17,9 @@ import numpy.typing as npt
 from engine.codes import asymmetric_scores, l2_normalize, pack_signs
 
 if TYPE_CHECKING:
-    from engine.api import Library
-    from engine.index import CodeIndex
+    from engine.catalog import Catalog
+    from engine.codeindex import CodeIndex
+    from engine.featstore import FeatureStore
     from engine.types import ModelInfo
 
 __all__ = ["smoothing_of", "neighbourhood_features"]
@@ -37,8 +38,8 @@ def smoothing_of(info: ModelInfo | None) -> tuple[int, float] | None:
     return int(k), float(a)
 
 
-def neighbourhood_features(lib: Library, index: CodeIndex, coder, features: npt.ArrayLike, k: int,
-                           self_weight: float) -> npt.NDArray[np.float32]:
+def neighbourhood_features(catalog: Catalog, store: FeatureStore, index: CodeIndex, coder, features: npt.ArrayLike,
+                           k: int, self_weight: float) -> npt.NDArray[np.float32]:
     """z for each row of ``features`` from its ``k`` nearest photos already in ``index`` (rows unchanged if empty)."""
     x = l2_normalize(features)
     if len(x) == 0 or index is None or len(index) == 0 or k <= 0:
@@ -51,9 +52,9 @@ def neighbourhood_features(lib: Library, index: CodeIndex, coder, features: npt.
         order = np.argsort(-asymmetric_scores(proj[i], index.codes_of(cand)), kind="stable")
         heads.append(cand[order[: k + CHECKED]])
     wanted = np.unique(np.concatenate(heads)).tolist()
-    rows_of = lib.catalog.feat_row_of(wanted)
+    rows_of = catalog.feat_row_of(wanted)
     known = [i for i in wanted if rows_of.get(i) is not None]
-    feats = dict(zip(known, l2_normalize(lib.features.get([rows_of[i] for i in known]))))
+    feats = dict(zip(known, l2_normalize(store.get([rows_of[i] for i in known]))))
     out = x.copy()
     for i, head in enumerate(heads):
         f = np.array([feats[int(j)] for j in head if int(j) in feats], dtype=np.float32).reshape(-1, x.shape[1])

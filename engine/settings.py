@@ -1,54 +1,22 @@
-"""Library settings: declared once with type and default, saved as JSON with a schema version."""
+"""Library settings on disk: ``settings.json`` with a schema version, shared by every view of one library.
+
+The :class:`~engine.types.Settings` dataclass itself is plain data (the GUI edits it); this module reads and writes it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine._atomic import atomic_write_bytes
+from engine.types import Settings
 
-__all__ = ["Settings", "load_settings", "save_settings"]
+__all__ = ["SettingsFile", "load_settings", "save_settings"]
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
-
-
-@dataclass
-class Settings:
-    """What a user can change. Thresholds are in bits of Hamming distance at the active code length.
-
-    Attributes:
-        bits: code length of new models (16, 32, 64 or 128).
-        device: where training runs: ``auto`` (GPU when there is one), ``cuda`` or ``cpu``.
-        similar_k: how many neighbours a "similar photos" query returns.
-        similar_max_distance: loosest Hamming distance shown as similar, as a fraction of ``bits``.
-        dupe_max_distance: Hamming radius for duplicate candidates, as a fraction of ``bits`` (stricter).
-        dupe_min_cosine: backbone-feature cosine a candidate pair must reach to count as a duplicate.
-        auto_train: train DistillHash by itself after indexing once the library is big enough.
-        auto_train_min_photos: how many indexed photos "big enough" means.
-        excluded: folders (absolute paths) never scanned.
-    """
-
-    bits: int = 64
-    device: str = "auto"
-    similar_k: int = 50
-    similar_max_distance: float = 0.50
-    dupe_max_distance: float = 0.16
-    dupe_min_cosine: float = 0.85
-    auto_train: bool = True
-    auto_train_min_photos: int = 200
-    excluded: list[str] = field(default_factory=list)
-
-    def validate(self) -> None:
-        if self.bits not in (16, 32, 64, 128):
-            raise ValueError(f"code length must be 16, 32, 64 or 128 bits, not {self.bits}")
-        if self.device not in ("auto", "cuda", "cpu"):
-            raise ValueError(f"device must be auto, cuda or cpu, not {self.device!r}")
-        if not 0 <= self.dupe_max_distance <= self.similar_max_distance <= 1:
-            raise ValueError("thresholds must satisfy 0 <= duplicate distance <= similar distance <= 1")
 
 
 def load_settings(path: Path) -> Settings:
@@ -74,3 +42,21 @@ def save_settings(path: Path, settings: Settings) -> None:
     settings.validate()
     payload = {"schema_version": SCHEMA_VERSION, "settings": dataclasses.asdict(settings)}
     atomic_write_bytes(Path(path), json.dumps(payload, indent=2).encode("utf-8"))
+
+
+class SettingsFile:
+    """The settings of one library, read once and shared by the library and its read-only views.
+
+    Every view holds the same object, so a change saved through one is what the others read next; no copying.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.current = load_settings(self.path)
+
+    def save(self, settings: Settings | None = None) -> None:
+        """Validate and write ``settings`` (the current ones, edited in place, by default)."""
+        if settings is not None:
+            settings.validate()
+            self.current = settings
+        save_settings(self.path, self.current)

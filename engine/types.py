@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NewType
 
-__all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status"]
+__all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings"]
 
 PhotoId = NewType("PhotoId", int)
 
@@ -85,3 +85,51 @@ class Status:
     training_available: bool
     training_reason: str
     failures: list[FileError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What an index run did."""
+
+    added: int
+    updated: int
+    removed: int
+    moved: int
+    failed: int
+    unchanged: int
+    indexed: int
+
+
+@dataclass
+class Settings:
+    """What a user can change. Thresholds are in bits of Hamming distance at the active code length.
+
+    Attributes:
+        bits: code length of new models (16, 32, 64 or 128).
+        device: where training runs: ``auto`` (GPU when there is one), ``cuda`` or ``cpu``.
+        similar_k: how many neighbours a "similar photos" query returns.
+        similar_max_distance: loosest Hamming distance shown as similar, as a fraction of ``bits``.
+        dupe_max_distance: Hamming radius for duplicate candidates, as a fraction of ``bits`` (stricter).
+        dupe_min_cosine: backbone-feature cosine a candidate pair must reach to count as a duplicate.
+        auto_train: train DistillHash by itself after indexing once the library is big enough.
+        auto_train_min_photos: how many indexed photos "big enough" means.
+        excluded: folders (absolute paths) never scanned.
+    """
+
+    bits: int = 64
+    device: str = "auto"
+    similar_k: int = 50
+    similar_max_distance: float = 0.50
+    dupe_max_distance: float = 0.16
+    dupe_min_cosine: float = 0.85
+    auto_train: bool = True
+    auto_train_min_photos: int = 200
+    excluded: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if self.bits not in (16, 32, 64, 128):
+            raise ValueError(f"code length must be 16, 32, 64 or 128 bits, not {self.bits}")
+        if self.device not in ("auto", "cuda", "cpu"):
+            raise ValueError(f"device must be auto, cuda or cpu, not {self.device!r}")
+        if not 0 <= self.dupe_max_distance <= self.similar_max_distance <= 1:
+            raise ValueError("thresholds must satisfy 0 <= duplicate distance <= similar distance <= 1")

@@ -44,7 +44,7 @@ def _setup_logging(verbose: bool) -> None:
 
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
-    from engine.paths import log_dir
+    from engine.api import log_dir
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -81,7 +81,7 @@ def _state_settings(home_explicit: str | None):
 
 def _choose_home(args, user_state) -> tuple[str, str | None]:
     """(home, explicit home or None): --home, $SIMILI_HOME, the one chosen in Settings, the default."""
-    from engine.paths import resolve_home
+    from engine.api import resolve_home
 
     explicit = args.home or os.environ.get("SIMILI_HOME")
     if explicit:
@@ -93,19 +93,15 @@ def _choose_home(args, user_state) -> tuple[str, str | None]:
 def open_window(home: str, state, auto_train: bool = True):
     """Open the library at ``home`` and build the main window (the QApplication must exist)."""
     from engine.api import Library
-    from engine.paths import cache_dir
-    from engine.thumbs import ThumbCache
     from gui.mainwindow import MainWindow
     from gui.session import LibrarySession
     from gui.thumbnails import ThumbnailLoader
 
-    reader = Library(home)
-    writer = Library(home)
-    session = LibrarySession(reader, writer)
+    library = Library(home)
+    session = LibrarySession(library)
     session.auto_train_enabled = auto_train
-    loader = ThumbnailLoader(ThumbCache(cache_dir(reader.home) / "thumbs"))
-    window = MainWindow(session, loader, state)
-    window.destroyed.connect(lambda *_: (reader.close(), writer.close()))
+    window = MainWindow(session, ThumbnailLoader(session.reader.thumbnail_file), state)
+    window.destroyed.connect(lambda *_: library.close())
     return window
 
 

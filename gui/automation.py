@@ -99,11 +99,9 @@ class Automation(QObject):
         if self.args.page:
             self.window.show_page(self.args.page)
         if self.args.query:
-            if self.args.page == "duplicates":
-                pass
             self.window.similar.searched.connect(self.on_searched)
             path = str(Path(self.args.query).expanduser().absolute())
-            photo = self._library_photo(path)
+            photo = self.session.reader.photo_at(path)
             if photo is not None:
                 self.window.on_photo_activated(photo)
             else:
@@ -113,12 +111,6 @@ class Automation(QObject):
         else:
             self.settle()
 
-    def _library_photo(self, path: str):
-        try:
-            found = self.session.reader.catalog.photo_by_path(path)
-        except Exception:  # noqa: BLE001 - a test double may not have a catalog
-            return None
-        return found[0] if found and found[1] == "ok" else None
 
     def on_searched(self, _n: int) -> None:
         self.window.similar.searched.disconnect(self.on_searched)

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QImage
 
-from engine.decode import IMAGE_EXTENSIONS
+from engine.api import IMAGE_EXTENSIONS
 
 __all__ = ["classify", "save_pasted_image"]
 

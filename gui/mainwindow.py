@@ -12,11 +12,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.paths import cache_dir
 from engine.types import Photo
 from gui import actions, dropping
 from gui.errors import show_error
-from gui.models import PhotoGridModel
+from gui.itemmodels import PhotoGridModel
 from gui.resources import app_icon, icon
 from gui.session import JOB_INDEX, JOB_TRAIN, LibrarySession
 from gui.thumbnails import ThumbnailLoader
@@ -327,7 +326,7 @@ class MainWindow(QMainWindow):
             self.search_image(images[0])
         elif mime.hasImage():
             try:
-                path = dropping.save_pasted_image(mime.imageData(), cache_dir(self.session.home) / "pasted")
+                path = dropping.save_pasted_image(mime.imageData(), self.session.reader.cache_dir / "pasted")
             except OSError as exc:
                 show_error(self, exc)
                 return

@@ -24,7 +24,7 @@ PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 @lru_cache(maxsize=1)
 def icons_dir() -> Path:
     """The ``resources/icons`` folder (source checkout, wheel or frozen bundle; see engine.resources)."""
-    from engine.resources import resources_root
+    from engine.api import resources_root
 
     return resources_root() / "icons"
 

@@ -1,14 +1,14 @@
 """The GUI's handle on one library: background jobs (index, train), queries, settings, and their signals.
 
-Two facade objects share the library folder: ``reader`` answers queries and pages for the views, ``writer`` runs
-the one mutating job at a time (the engine's writer lock). Each keeps its own search index, so a search never
-reads an index that the running job is changing; the reader reloads when the writer saves a new generation.
+One facade per window: ``library`` runs the one mutating job at a time (the engine's writer lock), and ``reader``,
+its read-only view (``Library.view()``), answers queries and pages for the views. The view keeps its own search
+index, so a search never reads an index that the running job is changing; it reloads when the job saves a new
+generation. Settings are the library's own, so both always agree.
 Widgets never call the engine directly for anything slow: they call this object and listen to its signals.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -19,9 +19,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import Cancelled, SimiliError
-from engine.settings import Settings
-from engine.types import Progress
+from engine.api import LibraryFacade
+from engine.errors import Cancelled, SimiliError, TrainingUnavailable
+from engine.types import Progress, Settings
 from gui.workers import FunctionWorker, GeneratorWorker, start
 
 __all__ = ["LibrarySession", "JOB_INDEX", "JOB_TRAIN"]
@@ -38,8 +38,8 @@ class LibrarySession(QObject):
     """Owns the jobs and the queries of one library.
 
     Args:
-        reader: the facade used for queries (``engine.api.Library`` or a test double).
-        writer: the facade used for jobs; ``reader`` when omitted.
+        library: the library's facade (``engine.api.Library`` or a test double); its jobs run here, and its
+            read-only view (``library.view()``) answers the queries.
 
     Signals:
         progress(kind, Progress): a running job moved on.
@@ -61,10 +61,10 @@ class LibrarySession(QObject):
     training_note = Signal(str)
     error = Signal(object)
 
-    def __init__(self, reader: Any, writer: Any | None = None, parent: QObject | None = None):
+    def __init__(self, library: LibraryFacade, parent: QObject | None = None):
         super().__init__(parent)
-        self.reader = reader
-        self.writer = writer if writer is not None else reader
+        self.library = library
+        self.reader = library.view()
         self._job: tuple[str, GeneratorWorker] | None = None
         self._queue: list[str] = []
         self._train_stop = threading.Event()
@@ -113,7 +113,7 @@ class LibrarySession(QObject):
                 good.append(str(path))
         if not good:
             return
-        worker = FunctionWorker(lambda: [self.reader.add_folder(p) for p in good])
+        worker = FunctionWorker(lambda: [self.library.add_folder(p) for p in good])
         worker.returned.connect(lambda _: self._on_folders_added())
         worker.errored.connect(self.error.emit)
         start(worker, "io")
@@ -126,7 +126,7 @@ class LibrarySession(QObject):
         """Forget a folder and its photos (the files are never touched); stops a running job first."""
         if self._job:
             self._stop_current(pause_training=True)
-        worker = FunctionWorker(self.writer.remove_folder, path)
+        worker = FunctionWorker(self.library.remove_folder, path)
         worker.returned.connect(lambda _: self._on_folder_removed())
         worker.errored.connect(self.error.emit)
         start(worker, "job")  # the job pool has one thread: this runs after the stopped job has let go
@@ -150,7 +150,7 @@ class LibrarySession(QObject):
             self._user_paused = False
             ok, why = self.reader.training_available()
             if not ok:
-                self.error.emit(_training_unavailable(why))
+                self.error.emit(TrainingUnavailable(why))
                 return
         self._enqueue(JOB_TRAIN)
 
@@ -201,7 +201,7 @@ class LibrarySession(QObject):
             return
         kind = self._queue.pop(0)
         if kind == JOB_INDEX:
-            worker = GeneratorWorker(self.writer.index)
+            worker = GeneratorWorker(self.library.index)
         else:
             self._train_stop.clear()
             self._train_discard = False
@@ -216,10 +216,10 @@ class LibrarySession(QObject):
 
     def _train_job(self):
         """Runs in the worker thread; torch is imported there by the engine, never on the GUI thread."""
-        ok, why = gpu_status()
+        ok, why = self.reader.gpu_status()
         yield ("device", ok, why)
         # A child process: importing torch and training must never stall the window (GIL).
-        return (yield from self.writer.train_in_subprocess(device=self.settings.device,
+        return (yield from self.library.train_in_subprocess(device=self.settings.device,
                                                            should_stop=self._train_stop.is_set))
 
     def _on_yielded(self, kind: str, item: Any) -> None:
@@ -264,7 +264,7 @@ class LibrarySession(QObject):
         self._run_next()
 
     def _discard_checkpoint(self) -> None:
-        worker = FunctionWorker(self.writer.discard_training)
+        worker = FunctionWorker(self.library.discard_training)
         worker.errored.connect(lambda exc: log.warning("could not discard the training checkpoint: %s", exc))
         start(worker, "job")
 
@@ -311,7 +311,7 @@ class LibrarySession(QObject):
 
     def gpu_status(self) -> FunctionWorker:
         """Whether training can use a GPU: ``returned((ok, text))``."""
-        return self.query(gpu_status, pool="io")
+        return self.query(self.reader.gpu_status, pool="io")
 
     def duplicates(self) -> FunctionWorker:
         return self.query(self.reader.duplicates)
@@ -327,12 +327,10 @@ class LibrarySession(QObject):
 
     # -- settings ------------------------------------------------------------------------------------
     def save_settings(self, new: Settings) -> None:
-        """Validate, save (engine-owned file), mirror to the writer, and rescan when it changes the codes."""
+        """Validate and save (the library's own settings, which its view shares); rescan when the codes change."""
         old = self.settings
         new.validate()
-        self.reader.save_settings(new)
-        if self.writer is not self.reader:
-            self.writer.settings = dataclasses.replace(new, excluded=list(new.excluded))
+        self.library.save_settings(new)
         if new.bits != old.bits or sorted(new.excluded) != sorted(old.excluded):
             self.start_index()
         else:
@@ -349,41 +347,9 @@ class LibrarySession(QObject):
         wait_all(int(timeout_s * 1000))
 
 
-def gpu_status() -> tuple[bool, str]:
-    """``engine.trainer.gpu_status()`` answered by a child Python process when possible.
-
-    Importing torch takes seconds and holds the GIL for long stretches (the GUI thread would stall for ~0.4 s),
-    so a check alone runs in a child process; a frozen app has no separate interpreter and asks in-process.
-    """
-    import json
-    import subprocess
-    import sys
-
-    from engine import trainer
-
-    if getattr(sys, "frozen", False) or trainer.gpu_status.__module__ != "engine.trainer":
-        return trainer.gpu_status()  # frozen, or replaced by a test double
-    code = "import json; from engine.trainer import gpu_status; print(json.dumps(gpu_status()))"
-    root = str(Path(trainer.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-        ok, text = json.loads(out.stdout.strip().splitlines()[-1])
-        return bool(ok), str(text)
-    except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
-        log.info("GPU check in a child process failed (%s); asking in-process", exc)
-        return trainer.gpu_status()
-
-
 def _trash(paths: list[str]) -> int:
     from send2trash import send2trash
 
     for p in paths:
         send2trash(p)
     return len(paths)
-
-
-def _training_unavailable(why: str) -> Exception:
-    from engine.errors import TrainingUnavailable
-
-    return TrainingUnavailable(why)

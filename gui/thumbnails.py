@@ -10,12 +10,12 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 from PySide6.QtGui import QImage
 
-from engine.thumbs import ThumbCache
 from gui.workers import pools
 
 __all__ = ["ThumbnailLoader", "Key", "load_scaled"]
@@ -23,6 +23,7 @@ __all__ = ["ThumbnailLoader", "Key", "load_scaled"]
 log = logging.getLogger(__name__)
 
 Key = tuple  # (photo id, target edge in device pixels, mode)
+ThumbnailFile = Callable[[str, int, "float | None"], Path]  # (photo path, long side, mtime) -> cached file
 DISK_SIZES = (256, 640)
 
 
@@ -30,7 +31,7 @@ def _disk_size(edge: int) -> int:
     return next((s for s in DISK_SIZES if s >= edge * 0.9), DISK_SIZES[-1])
 
 
-def load_scaled(cache: ThumbCache, path: str, mtime: float | None, edge: int, crop: bool,
+def load_scaled(thumbnail_file: ThumbnailFile, path: str, mtime: float | None, edge: int, crop: bool,
                 radius: float = 0.0) -> QImage:
     """Read (or make) a cached thumbnail and scale it: a square of ``edge`` px (crop) or fit in ``edge`` px.
 
@@ -39,14 +40,14 @@ def load_scaled(cache: ThumbCache, path: str, mtime: float | None, edge: int, cr
     """
     from PIL import Image, ImageOps
 
-    file = cache.get(path, _disk_size(edge), mtime)
+    file = thumbnail_file(path, _disk_size(edge), mtime)
     try:
         with Image.open(file) as im:
             im.load()
             image = im.convert("RGB")
     except (OSError, ValueError):  # a damaged cache file: make it again
         Path(file).unlink(missing_ok=True)
-        with Image.open(cache.get(path, _disk_size(edge), mtime)) as im:
+        with Image.open(thumbnail_file(path, _disk_size(edge), mtime)) as im:
             image = im.convert("RGB")
     if crop:
         image = ImageOps.fit(image, (edge, edge), Image.Resampling.BICUBIC)
@@ -87,7 +88,7 @@ class _Drain(QRunnable):
                 return
             key, path, mtime, edge, crop, radius = job
             try:
-                result: QImage | str = load_scaled(loader.cache, path, mtime, edge, crop, radius)
+                result: QImage | str = load_scaled(loader.thumbnail_file, path, mtime, edge, crop, radius)
             except Exception as exc:  # noqa: BLE001 - DecodeError, OSError...: shown as a broken tile
                 result = str(exc) or type(exc).__name__
             loader._deliver(key, result)
@@ -97,7 +98,7 @@ class ThumbnailLoader(QObject):
     """Asynchronous thumbnails keyed by ``(photo id, edge, crop)``.
 
     Args:
-        cache: the on-disk cache.
+        thumbnail_file: the on-disk cache's look-up (``Library.thumbnail_file``), called in worker threads.
         memory_items: how many scaled images to keep in RAM.
         workers: threads decoding at once.
     """
@@ -105,10 +106,10 @@ class ThumbnailLoader(QObject):
     ready = Signal(object)  # key
     failed = Signal(object, str)
 
-    def __init__(self, cache: ThumbCache, memory_items: int = 1500, workers: int = 2,
+    def __init__(self, thumbnail_file: ThumbnailFile, memory_items: int = 1500, workers: int = 2,
                  parent: QObject | None = None):
         super().__init__(parent)
-        self.cache = cache
+        self.thumbnail_file = thumbnail_file
         self.signals = _Signals()
         self.signals.wake.connect(self._on_wake)
         self._done: list[tuple[Key, QImage | str]] = []

@@ -38,7 +38,7 @@ def test_every_file_gets_a_result_and_the_folder_is_untouched(bad_folder, tmp_pa
     lib = Library(tmp_path / "lib")
     report = run_to_end(lib.index([root]))
     assert tree_digest(root) == before
-    rows = {bytes(r[0]): (r[1], r[2], r[3]) for r in lib.catalog.db.execute(
+    rows = {bytes(r[0]): (r[1], r[2], r[3]) for r in lib.store.catalog.db.execute(
         "SELECT path, status, error_code, error FROM photos")}
     for name, outcome in expected.items():
         status, code, message = rows[fs_bytes(root / name)]

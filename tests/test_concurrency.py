@@ -33,7 +33,7 @@ def test_second_writer_process_is_told_busy_and_readers_keep_working(tmp_path):
     try:
         lib = Library(home)
         deadline = time.monotonic() + 60
-        while lib.catalog.counts()["pending"] == 0 and writer.poll() is None and time.monotonic() < deadline:
+        while lib.store.catalog.counts()["pending"] == 0 and writer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert writer.poll() is None, "the writer finished too early for this test"
         second = subprocess.run([sys.executable, "-m", "engine", "index"], env=env, capture_output=True,
@@ -49,6 +49,6 @@ def test_second_writer_process_is_told_busy_and_readers_keep_working(tmp_path):
     finally:
         assert writer.wait(timeout=300) == 0
     lib = Library(home)
-    assert lib.catalog.integrity_ok()
-    assert lib.catalog.counts()["ok"] == 190
+    assert lib.store.catalog.integrity_ok()
+    assert lib.store.catalog.counts()["ok"] == 190
     lib.close()

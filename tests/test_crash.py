@@ -56,25 +56,25 @@ def test_kill9_during_indexing_resumes_without_redoing_work(tmp_path):
             kills += 1
         proc.wait()
         lib = Library(home)
-        assert lib.catalog.integrity_ok()
-        counts = lib.catalog.counts()
-        ids, rows = lib.catalog.feature_rows()
+        assert lib.store.catalog.integrity_ok()
+        counts = lib.store.catalog.counts()
+        ids, rows = lib.store.catalog.feature_rows()
         assert len(set(rows)) == len(rows) == counts["ok"], "two photos share a feature row"
-        assert max(rows, default=-1) < lib.features.rows
+        assert max(rows, default=-1) < lib.store.features.rows
         lib.close()
     assert kills >= 1
 
     lib = Library(home)
-    done_before = {pid: t for pid, t in lib.catalog.db.execute(
+    done_before = {pid: t for pid, t in lib.store.catalog.db.execute(
         "SELECT id, indexed_at FROM photos WHERE status='ok'")}
     lib.close()
     proc = _start(home, folder)
     assert proc.wait(timeout=300) == 0
     lib = Library(home)
-    after = dict(lib.catalog.db.execute("SELECT id, indexed_at FROM photos WHERE status='ok'"))
+    after = dict(lib.store.catalog.db.execute("SELECT id, indexed_at FROM photos WHERE status='ok'"))
     assert len(after) == 160
     assert all(after[pid] == t for pid, t in done_before.items()), "finished photos were encoded again"
-    index = lib.code_index()
+    index = lib.store.models.index()
     assert sorted(index.ids().tolist()) == sorted(after)
     lib.close()
 
@@ -96,8 +96,8 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path):
     assert proc.returncode == 130
     assert "cancelled" in err and "Traceback" not in err
     lib = Library(home)
-    assert lib.catalog.integrity_ok()
-    assert 0 < lib.catalog.counts()["ok"] < 120
+    assert lib.store.catalog.integrity_ok()
+    assert 0 < lib.store.catalog.counts()["ok"] < 120
     lib.close()
 
 
@@ -109,6 +109,6 @@ def test_bits_option_changes_the_training_free_code(tmp_path):
                    check=True, capture_output=True, timeout=300)
     lib = Library(tmp_path / "lib")
     (model,) = lib.models()
-    assert model.kind == "itq" and model.bits == 32 and lib.code_index().bits == 32
+    assert model.kind == "itq" and model.bits == 32 and lib.store.models.index().bits == 32
     assert lib.settings.bits == 32
     lib.close()

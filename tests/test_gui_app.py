@@ -55,12 +55,11 @@ class _EventLoopGaps:
         return f"{len(self.gaps)} ticks, p50 {self.quantile(0.5):.1f} p95 {self.quantile(0.95):.1f} max {self.worst():.1f} ms"
 
 
-def _real(home: Path):
-    reader, writer = Library(home), Library(home)
-    reader.settings.auto_train = False
-    reader.save_settings()
-    writer.settings.auto_train = False
-    return reader, writer
+def _real(home: Path) -> Library:
+    lib = Library(home)
+    lib.settings.auto_train = False
+    lib.save_settings()
+    return lib
 
 
 def _row_of(model, path: Path) -> int:
@@ -74,8 +73,8 @@ def _row_of(model, path: Path) -> int:
 def test_index_click_drop_and_restart(make_window, qtbot, copies_folder, tmp_path):
     root, copies = copies_folder
     home, state = tmp_path / "lib", tmp_path / "gui.ini"
-    reader, writer = _real(home)
-    window = make_window(reader, state_file=state, size=(1280, 820), writer=writer)
+    lib = _real(home)
+    window = make_window(lib, state_file=state, size=(1280, 820))
     assert window.stack.currentWidget() is window.welcome
     gaps = _EventLoopGaps()
     with index_done(qtbot, window, timeout=240_000) as ended:
@@ -116,10 +115,9 @@ def test_index_click_drop_and_restart(make_window, qtbot, copies_folder, tmp_pat
     # Restart: same library, same GUI state.
     window.resize(QSize(1111, 777))
     window.close()
-    reader.close()
-    writer.close()
-    reader2, writer2 = Library(home), Library(home)
-    again = make_window(reader2, state_file=state, size=None, writer=writer2)
+    lib.close()
+    lib2 = Library(home)
+    again = make_window(lib2, state_file=state, size=None)
     grid_filled(qtbot, again)
     assert again.session.folders() == [str(root)]
     assert again.grid_model.rowCount() == n_files
@@ -128,16 +126,15 @@ def test_index_click_drop_and_restart(make_window, qtbot, copies_folder, tmp_pat
         again.on_photo_activated(again.grid_model.photo(_row_of(again.grid_model, original)))
     assert again.similar.model.rowCount() > 0
     again.close()
-    reader2.close()
-    writer2.close()
+    lib2.close()
 
 
 def test_cancel_a_long_index_run_then_resume(make_window, qtbot, tmp_path):
     folder = tmp_path / "photos"
     photos = demo_photos(per_class=10)
     photo_folder(folder, photos)
-    reader, writer = _real(tmp_path / "lib")
-    window = make_window(reader, writer=writer)
+    lib = _real(tmp_path / "lib")
+    window = make_window(lib)
     # Cancel as soon as encoding starts: the job stops at its next batch boundary.
     with qtbot.waitSignal(window.session.progress, timeout=120_000,
                           check_params_cb=lambda kind, p: p.stage == "encode"):
@@ -145,15 +142,14 @@ def test_cancel_a_long_index_run_then_resume(make_window, qtbot, tmp_path):
     with qtbot.waitSignal(window.session.job_ended, timeout=60_000) as ended:
         qtbot.mouseClick(window.progress.cancel_button, Qt.MouseButton.LeftButton)
     assert ended.args[:2] == ["index", "cancelled"]
-    assert reader.photo_count() < len(photos)
+    assert window.session.reader.photo_count() < len(photos)
     with index_done(qtbot, window, timeout=240_000) as ended:  # not busy: the writer lock was released
         window.act_rescan.trigger()
     assert ended.args[1] == "done"
     grid_filled(qtbot, window)
     assert window.grid_model.rowCount() == len(photos)
     window.close()
-    reader.close()
-    writer.close()
+    lib.close()
 
 
 def test_screenshot_command_and_no_torch(tmp_path):

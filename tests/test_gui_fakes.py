@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from engine.errors import Cancelled, NotIndexed
-from engine.settings import Settings
+from engine.types import Settings
 from engine.types import FileError, ModelInfo, Neighbor, Photo, PhotoId, Progress
 
 pytestmark = pytest.mark.gui
@@ -36,8 +36,12 @@ class FakeLibrary:
     """Just enough of ``engine.api.Library`` for the GUI, with knobs for tests."""
 
     def __init__(self, home: Path):
+        from engine.thumbcache import ThumbCache
+
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
+        self.cache_dir = self.home / "cache"
+        self.thumbnail_file = ThumbCache(self.cache_dir / "thumbs").get
         self.settings = Settings(auto_train=False)
         self._folders: list[str] = []
         self._photos: list[Photo] = []
@@ -47,6 +51,7 @@ class FakeLibrary:
         self.failed: list[FileError] = []
         self.model_list = [ModelInfo(1, "itq", 64, "2026-01-01", True)]
         self.available = (True, "PyTorch is installed")
+        self.gpu = (False, "no CUDA GPU was found (or its driver is not loaded); training runs on the CPU")
         self.train_epochs = 5
         self.train_endless = False
         self.discarded = False
@@ -54,6 +59,13 @@ class FakeLibrary:
         self.saved: Settings | None = None
         self.index_runs = 0
         self.lock = threading.Lock()
+
+    def view(self) -> FakeLibrary:
+        """The fake has no index to protect from its own jobs: it is its own read-only view."""
+        return self
+
+    def close(self) -> None:
+        pass
 
     # folders
     def folders(self) -> list[str]:
@@ -96,6 +108,9 @@ class FakeLibrary:
     def training_available(self):
         return self.available
 
+    def gpu_status(self):
+        return self.gpu
+
     def train(self, bits=None, device=None, seed=0, should_stop=None):
         epoch = 0
         while self.train_endless or epoch < self.train_epochs:
@@ -111,7 +126,7 @@ class FakeLibrary:
 
     train_in_subprocess = train
 
-    def discard_training(self) -> None:
+    def discard_training(self, bits=None) -> None:
         self.discarded = True
 
     # queries
@@ -123,6 +138,9 @@ class FakeLibrary:
 
     def photo(self, pid):
         return next((p for p in self._photos if p.id == pid), None)
+
+    def photo_at(self, path):
+        return next((p for p in self._photos if p.path == str(Path(path).absolute())), None)
 
     def similar(self, photo, k=None, max_distance=None):
         if not self._photos:
@@ -153,22 +171,21 @@ class FakeLibrary:
 
 @pytest.fixture
 def fake_gpu(monkeypatch):
-    """Training reports no GPU without importing torch."""
-    import engine.trainer
+    """A real library reports no GPU without starting a child process that imports torch."""
+    import engine.learn
 
-    monkeypatch.setattr(engine.trainer, "gpu_status",
+    monkeypatch.setattr(engine.learn, "gpu_status_isolated",
                         lambda: (False, "no CUDA GPU was found (or its driver is not loaded); training runs on the CPU"))
 
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, fake_gpu):
-    """Factory: ``make_window(library=None, state_file=None)`` -> MainWindow on a fake (or given) library.
+    """Factory: ``make_window(library=None, state_file=None)`` -> MainWindow on a fake (or given) library facade.
 
     Windows are registered with qtbot, and closed (jobs stopped, workers drained) at teardown.
     """
     from PySide6.QtCore import QSettings
 
-    from engine.thumbs import ThumbCache
     from gui.mainwindow import MainWindow
     from gui.session import LibrarySession
     from gui.thumbnails import ThumbnailLoader
@@ -176,14 +193,14 @@ def make_window(qtbot, tmp_path, fake_gpu):
 
     made = []
 
-    def factory(library=None, state_file: Path | None = None, size=(1200, 800), writer=None):
+    def factory(library=None, state_file: Path | None = None, size=(1200, 800)):
         from PySide6.QtWidgets import QApplication
 
         apply_theme(QApplication.instance(), "light")
         lib = library if library is not None else FakeLibrary(tmp_path / "home")
         state = QSettings(str(state_file or tmp_path / "state.ini"), QSettings.Format.IniFormat)
-        session = LibrarySession(lib, writer)
-        loader = ThumbnailLoader(ThumbCache(tmp_path / "thumbs"))
+        session = LibrarySession(lib)
+        loader = ThumbnailLoader(session.reader.thumbnail_file)
         window = MainWindow(session, loader, state)
         if size:
             window.resize(*size)

@@ -29,6 +29,6 @@ def test_gui_indexes_trains_and_queries(tmp_path):
     assert report["photos"] == 70 and report["results"] > 0
     assert (tmp_path / "shot.png").stat().st_size > 10_000
     lib = Library(tmp_path / "lib")
-    active = lib.catalog.active_model()[0]
+    active = lib.store.catalog.active_record().info
     assert active.kind == "distillhash" and active.metrics["encoder_bits_differ"] == 0
     lib.close()

@@ -299,7 +299,7 @@ def test_restart_restores_window_state(make_window, qtbot, tmp_path):
 def test_grid_pages_lazily_through_100k_photos(qtbot):
     """Scrolling a 100k-row grid reads only the pages it shows."""
     from engine.types import Photo, PhotoId
-    from gui.models import PhotoGridModel
+    from gui.itemmodels import PhotoGridModel
 
     calls = []
 
@@ -319,9 +319,9 @@ def test_grid_pages_lazily_through_100k_photos(qtbot):
 def test_grid_view_scrolls_100k_rows_quickly(qtbot, tmp_path):
     import time
 
-    from engine.thumbs import ThumbCache
+    from engine.thumbcache import ThumbCache
     from engine.types import Photo, PhotoId
-    from gui.models import PhotoGridModel
+    from gui.itemmodels import PhotoGridModel
     from gui.thumbnails import ThumbnailLoader
     from gui.widgets.photogrid import PhotoGridView
 
@@ -329,7 +329,7 @@ def test_grid_view_scrolls_100k_rows_quickly(qtbot, tmp_path):
         return [Photo(PhotoId(i + 1), f"/nowhere/{i:06d}.jpg") for i in range(offset, min(offset + limit, 100_000))]
 
     model = PhotoGridModel(photos, lambda: 100_000)
-    view = PhotoGridView(ThumbnailLoader(ThumbCache(tmp_path / "t")))
+    view = PhotoGridView(ThumbnailLoader(ThumbCache(tmp_path / "t").get))
     qtbot.addWidget(view)
     view.resize(900, 700)
     view.setModel(model)

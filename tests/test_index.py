@@ -8,9 +8,9 @@ import faiss
 import numpy as np
 import pytest
 
-import engine.index as index_mod
+import engine.codeindex as index_mod
 from engine.errors import CatalogError, NotIndexed
-from engine.index import CodeIndex
+from engine.codeindex import CodeIndex
 
 BITS = 64
 WIDTH = BITS // 8

@@ -73,7 +73,7 @@ def test_similar_results_are_sorted_and_exclude_query(copies_library):
     final = blended_scores([n.match for n in results], [n.score for n in results])
     assert (np.diff(final) <= 1e-6).all()  # code match + feature cosine, best first
     # by id works the same as by path
-    pid = lib.catalog.photo_by_path(original)[0].id
+    pid = lib.store.catalog.photo_by_path(original)[0].id
     assert [n.photo.id for n in lib.similar(pid, k=20)] == [n.photo.id for n in results]
 
 
@@ -121,7 +121,7 @@ def test_modified_moved_and_deleted_files(tmp_path):
     run(lib.index([folder]))
     names = sorted(folder.iterdir())
     moved_src, deleted, changed = names[0], names[1], names[2]
-    old_id = lib.catalog.photo_by_path(moved_src)[0].id
+    old_id = lib.store.catalog.photo_by_path(moved_src)[0].id
     (folder / "sub").mkdir()
     moved_dst = folder / "sub" / "renamed.jpg"
     os.rename(moved_src, moved_dst)
@@ -130,9 +130,9 @@ def test_modified_moved_and_deleted_files(tmp_path):
     os.utime(changed, (time.time() + 5, time.time() + 5))
     _, report = run(lib.index())
     assert report.moved == 1 and report.removed == 1 and report.updated == 1
-    assert lib.catalog.photo_by_path(moved_dst)[0].id == old_id
-    assert lib.catalog.photo_by_path(deleted) is None
-    index = lib.code_index()
+    assert lib.store.catalog.photo_by_path(moved_dst)[0].id == old_id
+    assert lib.store.catalog.photo_by_path(deleted) is None
+    index = lib.store.models.index()
     assert len(index) == report.indexed == len(photos) - 1
     with pytest.raises(NotIndexed):
         lib.similar(deleted)
@@ -147,12 +147,11 @@ def test_training_free_model_and_checksum(tmp_path):
     (model,) = lib.models()
     assert model.active and model.kind == "itq" and model.bits == 64
     # A tampered model file is refused with a clear message, not loaded.
-    info, file, sha, _ = lib.catalog.active_model()
-    path = lib.home / file
+    path = lib.home / lib.store.catalog.active_record().file
     path.write_bytes(path.read_bytes()[:-10])
     lib2 = Library(lib.home)
     with pytest.raises(ModelCorrupt, match="checksum"):
-        lib2.coder()
+        lib2.store.models.coder()
     lib.close()
     lib2.close()
 
@@ -180,14 +179,14 @@ def test_remove_folder_forgets_photos_but_keeps_files(tmp_path):
     assert lib.remove_folder(a) == 5
     assert len(list(a.iterdir())) == 5
     assert lib.folders() == [str(b)]
-    assert len(lib.code_index()) == 5
+    assert len(lib.store.models.index()) == 5
     lib.close()
 
 
 def test_features_are_cached_float16(copies_library):
     lib, *_ = copies_library
-    ids, rows = lib.catalog.feature_rows()
-    feats = lib.features.get(rows)
+    ids, rows = lib.store.catalog.feature_rows()
+    feats = lib.store.features.get(rows)
     assert feats.shape == (len(ids), 1280)
     assert (lib.home / "features.f16").stat().st_size >= len(ids) * 1280 * 2
     assert np.isfinite(feats).all() and feats.std() > 0

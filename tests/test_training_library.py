@@ -59,22 +59,22 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     found = json.loads(_cli(home, "--json", "similar", "--image", str(dropped), "-k", "3").stdout)
     assert found["results"][0]["path"] == str(query)
     lib = Library(home)
-    assert lib.code_index().bits == 64 and len(lib.code_index()) == lib.photo_count()
-    assert type(lib.coder()).__name__ == "HashCoder"
+    assert lib.store.models.index().bits == 64 and len(lib.store.models.index()) == lib.photo_count()
+    assert type(lib.store.models.coder()).__name__ == "HashCoder"
     # every photo trained on is stored under the code of its neighbourhood feature, not of its own feature
     from engine.codes import l2_normalize
     from engine.train import TrainConfig, _smoothed_targets, knn_graph
 
-    ids, rows = lib.catalog.feature_rows()
-    x = l2_normalize(lib.features.get(rows))
+    ids, rows = lib.store.catalog.feature_rows()
+    x = l2_normalize(lib.store.features.get(rows))
     cfg = TrainConfig()
     z = _smoothed_targets(x, knn_graph(x, cfg.smooth_k), cfg.smooth_k, cfg.smooth_self)
-    stored = lib.code_index().codes_of(ids)
-    assert (stored == lib.coder().encode(z)).all(axis=1).mean() >= 0.99
-    assert not (stored == lib.coder().encode(x)).all()
+    stored = lib.store.models.index().codes_of(ids)
+    assert (stored == lib.store.models.coder().encode(z)).all(axis=1).mean() >= 0.99
+    assert not (stored == lib.store.models.coder().encode(x)).all()
     # queried with its own feature, (nearly) every photo comes back first
-    feats = lib.features.get(rows)
-    first = [lib._search(lib.code_index(), f, 1, None, exclude=None)[0].photo.id for f in feats]
+    feats = lib.store.features.get(rows)
+    first = [lib._search(lib.store.models.index(), f, 1, None, exclude=None)[0].photo.id for f in feats]
     assert np.mean(np.array(first) == ids) >= 0.97
     lib.close()
     # roll back to the training-free model: same answers as before training
@@ -106,16 +106,16 @@ def test_kill9_during_training_leaves_a_working_library(indexed, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         lib = Library(home)
-        assert lib.catalog.integrity_ok()
-        active = lib.catalog.active_model()[0]
+        assert lib.store.catalog.integrity_ok()
+        active = lib.store.catalog.active_record().info
         assert active.kind in ("itq", "distillhash")
         assert len(lib.similar(sorted(folder.glob("hat-*.jpg"))[0], k=3)) == 3
         lib.close()
     out = _cli(home, "--json", "train", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     lib = Library(home)
-    assert lib.catalog.active_model()[0].kind == "distillhash"
-    assert len(lib.code_index()) == lib.photo_count()
+    assert lib.store.catalog.active_record().info.kind == "distillhash"
+    assert len(lib.store.models.index()) == lib.photo_count()
     lib.close()
 
 
@@ -144,18 +144,18 @@ def test_photos_added_after_training_get_neighbourhood_codes(indexed, tmp_path):
     assert _cli(home, "-q", "index", str(photos)).returncode == 0
     lib = Library(home)
     assert next(m for m in lib.models() if m.active).metrics["db_smooth_k"] == 2
-    ids, rows = lib.catalog.feature_rows()
+    ids, rows = lib.store.catalog.feature_rows()
     ids = np.asarray(ids)
-    x = l2_normalize(lib.features.get(rows))
-    new = np.array([lib.catalog.photo_by_path(p)[0].id for p in added])
+    x = l2_normalize(lib.store.features.get(rows))
+    new = np.array([lib.store.catalog.photo_by_path(p)[0].id for p in added])
     is_new = np.isin(ids, new)
     old_x = x[~is_new]
     want = []
     for i in np.flatnonzero(is_new):
         nearest = old_x[np.argsort(-(old_x @ x[i]))[:2]]
         want.append(0.7 * x[i] + 0.3 * nearest.mean(axis=0))
-    want_codes = lib.coder().encode(l2_normalize(np.array(want)))
-    stored = lib.code_index().codes_of(ids[is_new])
+    want_codes = lib.store.models.coder().encode(l2_normalize(np.array(want)))
+    stored = lib.store.models.index().codes_of(ids[is_new])
     assert (stored == want_codes).all(axis=1).mean() >= 0.95
-    assert not (stored == lib.coder().encode(x[is_new])).all()
+    assert not (stored == lib.store.models.coder().encode(x[is_new])).all()
     lib.close()

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.types import Photo
-from gui.models import PhotoRole, _human_size
+from gui.itemmodels import PhotoRole, _human_size
 from gui.resources import icon
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets import page_header
@@ -138,7 +138,7 @@ class DuplicatesPanel(QWidget):
             head = QTreeWidgetItem([f"Group {n} · {len(group)} photos", "", "", ""])
             head.setFirstColumnSpanned(True)
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            head.setData(0, PhotoRole, 0)  # never empty: see the WORKAROUND in gui.models
+            head.setData(0, PhotoRole, 0)  # never empty: see the WORKAROUND in gui.itemmodels
             font = head.font(0)
             font.setBold(True)
             head.setFont(0, font)

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from engine.types import Photo
-from gui.models import distance_at, photo_at
+from gui.itemmodels import distance_at, photo_at
 from gui.thumbnails import ThumbnailLoader
 
 __all__ = ["PhotoDelegate", "PhotoGridView", "badge_color"]

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from engine.settings import Settings
+from engine.types import Settings
 from gui.resources import icon
 
 __all__ = ["SettingsDialog"]

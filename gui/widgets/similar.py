@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 from engine.errors import NotIndexed
 from engine.types import Photo
 from gui.errors import describe
-from gui.models import ResultsModel
+from gui.itemmodels import ResultsModel
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.photogrid import PhotoGridView
 from gui.workers import if_alive

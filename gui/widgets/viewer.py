@@ -18,9 +18,9 @@ __all__ = ["ViewerDialog", "load_full"]
 
 def load_full(path: str, max_side: int) -> QImage:
     """Decode a photo, upright, no larger than ``max_side`` (runs in a worker thread)."""
-    from engine.decode import thumbnail
+    from engine.api import display_image
 
-    image = thumbnail(path, max_side).convert("RGB")
+    image = display_image(path, max_side).convert("RGB")
     data = image.tobytes()
     qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888)
     return qimage.copy()  # own the pixels: ``data`` dies with this function

@@ -16,8 +16,9 @@ import numpy as np
 from engine.signature import colour_distance, phash_distance
 
 if TYPE_CHECKING:
-    from engine.api import Library
-    from engine.index import CodeIndex
+    from engine.catalog import Catalog
+    from engine.codeindex import CodeIndex
+    from engine.featstore import FeatureStore
 
 __all__ = ["find_groups"]
 
@@ -35,13 +36,14 @@ def _confirmed(sig_a: bytes | None, sig_b: bytes | None, cosine: float, min_cosi
     return phash_distance(sig_a, sig_b) <= PHASH_MAX and colour_distance(sig_a, sig_b) <= COLOUR_MAX
 
 
-def find_groups(lib: Library, index: CodeIndex, radius: int, min_cosine: float) -> list[list[int]]:
+def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+                min_cosine: float) -> list[list[int]]:
     """Photo-id groups (each of 2+ photos), largest first, members in id order."""
     ids = index.ids()
     if len(ids) < 2:
         return []
-    rows_of = lib.catalog.feat_row_of(ids.tolist())
-    sigs = lib.catalog.signatures_of(ids.tolist())
+    rows_of = catalog.feat_row_of(ids.tolist())
+    sigs = catalog.signatures_of(ids.tolist())
     parent = {int(i): int(i) for i in ids}
 
     def root(x: int) -> int:
@@ -57,7 +59,7 @@ def find_groups(lib: Library, index: CodeIndex, radius: int, min_cosine: float) 
             hits = [int(h) for h in hits if int(h) > int(qid)]
             if not hits:
                 continue
-            feats = lib.features.get([rows_of[int(qid)]] + [rows_of[h] for h in hits])
+            feats = features.get([rows_of[int(qid)]] + [rows_of[h] for h in hits])
             feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
             cos = feats[1:] @ feats[0]
             for h, c in zip(hits, cos):

@@ -1,4 +1,4 @@
-"""Hamming search over packed binary codes, keyed by catalog photo ids, saved atomically to one file.
+"""Hamming search over packed binary codes, keyed by catalog photo ids, saved atomically to one file (``engine.cidx``).
 
 ``CodeIndex`` keeps the codes and ids in numpy (so ``code_of`` is a table look-up) and a faiss binary index built
 from them for search. Two structures are offered:
@@ -21,12 +21,9 @@ batches use ``threads`` (default 1, for the same reason; see ``CodeIndex``).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import struct
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,10 +34,10 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from engine._atomic import atomic_writer
-from engine.errors import CatalogError, NotIndexed
+from engine import cidx
+from engine.errors import NotIndexed
 
-__all__ = ["CodeIndex", "KINDS", "AUTO_IVF_THRESHOLD", "FORMAT_VERSION"]
+__all__ = ["CodeIndex", "KINDS", "AUTO_IVF_THRESHOLD"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +47,6 @@ Dists = npt.NDArray[np.int32]
 
 KINDS = ("auto", "flat", "ivf")
 AUTO_IVF_THRESHOLD = 2_000_000
-FORMAT_VERSION = 1
 
 # Only batches of at least this many queries, and builds of at least this many codes, use ``CodeIndex.threads``;
 # smaller work always runs on one OpenMP thread (see the module docstring).
@@ -65,9 +61,6 @@ _KMEANS_ITERS = 10
 # IVF scans 1/8 of its cells: at 10M codes recall@10 0.987 (random) and 0.997 (clustered), p50 1.5 ms.
 _NPROBE_DIVISOR = 8
 
-_MAGIC = b"SIMIDX\r\n"  # the CR LF catches text-mode mangling, as PNG's signature does
-_PREFIX = struct.Struct("<8sII")  # magic, format version, header length
-_CRC = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -462,60 +455,18 @@ class CodeIndex:
             "n": self._n,
             "built": None if self._built is None else {"kind": self._built.kind, "nlist": self._built.nlist},
             "nprobe": self._nprobe,
-            "sections": [],
         }
-        offset = 0
-        for name, arr in sections:
-            view = _byte_view(arr)
-            header["sections"].append({"name": name, "offset": offset, "size": view.nbytes, "crc32": zlib.crc32(view)})
-            offset += view.nbytes
-        head = json.dumps(header, sort_keys=True).encode()
-        chunks = [_PREFIX.pack(_MAGIC, FORMAT_VERSION, len(head)), head, _CRC.pack(zlib.crc32(head))]
-        chunks += [_byte_view(arr) for _, arr in sections]
-        _atomic_write(Path(path), chunks)
+        cidx.write(Path(path), header, sections)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CodeIndex:
         """Read an index written by ``save``; raises CatalogError if the file is missing, damaged or truncated."""
-        path = Path(path)
+        header, blobs = cidx.read(Path(path))
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CatalogError(f"cannot read the search index {path}: {exc.strerror or exc}") from exc
-        try:
-            return cls._from_bytes(data)
-        except _Damaged as exc:
-            raise CatalogError(f"the search index {path} is damaged ({exc}); rebuild it from the catalog") from None
-
-    @classmethod
-    def _from_bytes(cls, data: bytes) -> CodeIndex:
-        if len(data) < _PREFIX.size:
-            raise _Damaged("file too short")
-        magic, version, head_len = _PREFIX.unpack_from(data)
-        if magic != _MAGIC:
-            raise _Damaged("not a Simili search index")
-        if version != FORMAT_VERSION:
-            raise _Damaged(f"format version {version}, this Simili reads version {FORMAT_VERSION}")
-        start = _PREFIX.size + head_len + _CRC.size
-        if len(data) < start:
-            raise _Damaged("truncated header")
-        head = data[_PREFIX.size : _PREFIX.size + head_len]
-        if _CRC.unpack_from(data, _PREFIX.size + head_len)[0] != zlib.crc32(head):
-            raise _Damaged("header checksum mismatch")
-        header = json.loads(head)
-        payload = memoryview(data)[start:]
-        blobs: dict[str, memoryview] = {}
-        for sec in header["sections"]:
-            blob = payload[sec["offset"] : sec["offset"] + sec["size"]]
-            if len(blob) != sec["size"]:
-                raise _Damaged(f"truncated ({len(data)} bytes)")
-            if zlib.crc32(blob) != sec["crc32"]:
-                raise _Damaged(f"checksum mismatch in {sec['name']}")
-            blobs[sec["name"]] = blob
-        if len(payload) != sum(s["size"] for s in header["sections"]):
-            raise _Damaged("unexpected bytes after the data")
-        index = cls(header["bits"], header["kind"], header["auto_threshold"])
-        index._restore(header, blobs)
+            index = cls(header["bits"], header["kind"], header["auto_threshold"])
+            index._restore(header, blobs)
+        except cidx.Damaged as exc:
+            raise cidx.damaged_error(Path(path), exc) from None
         index.rebuild_if_needed()
         return index
 
@@ -524,9 +475,9 @@ class CodeIndex:
         ids = np.frombuffer(blobs["ids"], dtype=np.int64).copy()
         codes = np.frombuffer(blobs["codes"], dtype=np.uint8).copy()
         if len(ids) != n or codes.size != n * self._width:
-            raise _Damaged("ids and codes disagree in length")
+            raise cidx.Damaged("ids and codes disagree in length")
         if n and (ids.min() < 0 or _has_duplicates(ids)):
-            raise _Damaged("invalid photo ids")
+            raise cidx.Damaged("invalid photo ids")
         self._codes, self._ids, self._n = codes.reshape(n, self._width), ids, n
         self._rows.rebuild(ids)
         self._nprobe = header.get("nprobe")
@@ -540,26 +491,7 @@ class CodeIndex:
         try:
             index = faiss.deserialize_index_binary(np.frombuffer(blobs["faiss"], dtype=np.uint8))
         except (KeyError, RuntimeError) as exc:
-            raise _Damaged(f"unreadable IVF structure: {exc}") from None
+            raise cidx.Damaged(f"unreadable IVF structure: {exc}") from None
         if index.ntotal != n or index.d != self.bits:
-            raise _Damaged("IVF structure does not match the stored codes")
+            raise cidx.Damaged("IVF structure does not match the stored codes")
         self._set_index(index, plan)
-
-
-def _byte_view(arr: npt.NDArray[Any]) -> memoryview:
-    return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
-
-
-class _Damaged(Exception):
-    """Internal: why an index file is unusable (turned into CatalogError with its path)."""
-
-
-def _atomic_write(path: Path, chunks: list[Any]) -> None:
-    """Replace ``path`` atomically with ``chunks`` (engine._atomic), as a CatalogError when it fails."""
-    try:
-        with atomic_writer(path) as f:
-            for chunk in chunks:
-                f.write(chunk)
-    except OSError as exc:
-        raise CatalogError(f"cannot write the search index {path}: {exc.strerror or exc}") from exc
-

@@ -1,6 +1,8 @@
-"""Training orchestration: DistillHash on cached features, ONNX export, parity check, atomic index switch.
+"""The learning job: DistillHash trained on the cached features, exported to ONNX, checked, switched to.
 
-This module imports torch only inside functions (via ``engine.train`` / ``engine.export_hash``), so the
+:func:`run_training` is the whole flow in one place: train, export, parity check, register the model, re-encode the
+collection into the model's index, and activate it (the index switches atomically; the previous model stays for
+roll-back). This module imports torch only inside functions (via ``engine.train`` / ``engine.export_hash``), so the
 search path can import the facade without it; ``training_available()`` says clearly why training cannot run.
 """
 
@@ -15,14 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine import models as model_store
 from engine.errors import SimiliError, TrainingUnavailable
 from engine.types import ModelInfo, Progress
 
 if TYPE_CHECKING:
-    from engine.api import Library
+    from engine.catalog import Catalog
+    from engine.store import Store
 
-__all__ = ["training_available", "run_training", "train_in_subprocess", "MIN_PHOTOS"]
+__all__ = ["training_available", "gpu_status", "gpu_status_isolated", "run_training", "train_in_subprocess",
+           "discard_checkpoint", "MIN_PHOTOS"]
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +50,16 @@ def _with_epochs(job, n: int):
     return result
 
 
-def _sample_images(lib: Library, rng: np.random.Generator, count: int) -> np.ndarray:
+def _sample_images(catalog: Catalog, rng: np.random.Generator, count: int) -> np.ndarray:
     """Up to ``count`` decoded 224x224 photos of the library, for the encoder parity check."""
-    from engine.catalog import fs_str
     from engine.encode import decode_safely
     from engine.errors import DecodeError
 
-    rows = lib.catalog.db.execute("SELECT path FROM photos WHERE status='ok' ORDER BY id").fetchall()
-    picks = rng.choice(len(rows), size=min(count * 2, len(rows)), replace=False) if rows else []
+    paths = catalog.ok_paths()
+    picks = rng.choice(len(paths), size=min(count * 2, len(paths)), replace=False) if paths else []
     out = []
     for i in picks:
-        item = decode_safely(fs_str(rows[int(i)][0]), 224)
+        item = decode_safely(paths[int(i)], 224)
         if not isinstance(item, DecodeError):
             out.append(item.pixels)
         if len(out) == count:
@@ -94,32 +96,60 @@ def gpu_status() -> tuple[bool, str]:
     return False, "no CUDA GPU was found (or its driver is not loaded); training runs on the CPU"
 
 
-def run_training(lib: Library, bits: int, device: str, seed: int,
+def gpu_status_isolated() -> tuple[bool, str]:
+    """:func:`gpu_status` answered by a child Python process when possible.
+
+    Importing torch takes seconds and holds the GIL for long stretches (a GUI thread would stall for ~0.4 s),
+    so a check alone runs in a child process; a frozen app has no separate interpreter and asks in-process.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if getattr(sys, "frozen", False):
+        return gpu_status()
+    code = "import json; from engine.learn import gpu_status; print(json.dumps(gpu_status()))"
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        ok, text = json.loads(out.stdout.strip().splitlines()[-1])
+        return bool(ok), str(text)
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+        log.info("GPU check in a child process failed (%s); asking in-process", exc)
+        return gpu_status()
+
+
+def run_training(store: Store, bits: int, device: str, seed: int,
                  should_stop: Callable[[], bool] | None = None) -> Generator[Progress, None, ModelInfo]:
+    """Train, export, check, re-encode and switch (the caller holds the writer lock); returns the new model."""
     ok, reason = training_available()
     if not ok:
         raise TrainingUnavailable(reason)
     from engine.export_hash import check_parity, export_encoder, export_head
-    from engine.index import CodeIndex
+    from engine.codeindex import CodeIndex
     from engine.train import database_features, train_distillhash
 
-    ids, rows = lib.catalog.feature_rows()
+    catalog, models = store.catalog, store.models
+    ids, rows = catalog.feature_rows()
     need = max(MIN_PHOTOS, bits + 1)  # the head starts from a PCA of `bits` dimensions
     if len(ids) < need:
         raise SimiliError(f"training {bits}-bit codes needs at least {need} indexed photos;"
                           f" this library has {len(ids)}")
     yield Progress("train", 0, None, message=f"loading features of {len(ids)} photos")
-    features = lib.features.get(rows)
+    features = store.features.get(rows)
     started = time.perf_counter()
     job = train_distillhash(features, bits=bits, device=device, seed=seed,
-                            checkpoint_dir=lib.home / "train" / f"distillhash-{bits}", should_stop=should_stop)
+                            checkpoint_dir=store.training_dir(bits), should_stop=should_stop)
     result = yield from _with_epochs(job, len(features))
     train_seconds = time.perf_counter() - started
 
     yield Progress("export", 0, 2, message="exporting the trained encoder to ONNX")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    head_path = lib.home / "models" / f"distillhash-{bits}-{stamp}.onnx"
-    encoder_path = lib.home / "models" / f"distillhash-{bits}-{stamp}-encoder.onnx"
+    head_path = store.home / "models" / f"distillhash-{bits}-{stamp}.onnx"
+    encoder_path = store.home / "models" / f"distillhash-{bits}-{stamp}-encoder.onnx"
     with warnings.catch_warnings():  # the exporter's notes on constant folding are not for users
         warnings.simplefilter("ignore")
         export_head(result, head_path)
@@ -129,7 +159,7 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     sample = features[np.sort(rng.choice(len(features), size=min(len(features), 2048), replace=False))]
     head_parity = check_parity(result, head_path, sample)
     # The whole encoder (backbone + head, from pixels) on real photos of this library.
-    images = _sample_images(lib, rng, PARITY_PHOTOS)
+    images = _sample_images(catalog, rng, PARITY_PHOTOS)
     encoder_parity = check_parity(result, encoder_path, images) if len(images) else {}
     yield Progress("export", 2, 2, message="ONNX matches PyTorch")
 
@@ -139,23 +169,28 @@ def run_training(lib: Library, bits: int, device: str, seed: int,
     metrics.update({k: float(v) for k, v in result.diagnostics.items() if isinstance(v, (int, float))})
     if result.neighbours is not None:  # photos added later get the same kind of code (engine.neighbourhood)
         metrics.update({"db_smooth_k": float(result.config.smooth_k), "db_smooth_self": result.config.smooth_self})
-    info = model_store.add_model(lib, "distillhash", bits, head_path, len(ids), metrics, activate=False)
+    info = models.add("distillhash", bits, head_path, len(ids), metrics, activate=False)
 
     # Build and save the new index before switching: searches keep using the old one until the switch.
     yield Progress("reencode", 0, len(ids), message="re-encoding the collection with ONNX Runtime")
-    entry = next(m for m in lib.catalog.models() if m[0].id == info.id)
-    coder = model_store.load_coder(lib.home, info, entry[1], entry[2])
+    coder = models.load_coder(catalog.model_record(info.id))
     # The photos trained on are stored under their neighbourhood features (database_features); photos indexed
     # since training started get theirs from the library's search (reconcile -> engine.neighbourhood).
     index = CodeIndex(bits)
     index.add(ids, coder.encode(database_features(features, result)))
-    index = model_store.reconcile(lib, info, index, coder=coder)
-    model_store.save_index(lib, index, model_id=info.id)
-    lib.catalog.activate_model(info.id)
-    model_store.save_index(lib, index)
-    lib.discard_training(bits)  # finished: the next run starts afresh rather than resuming this one
+    index = models.reconcile(info, index, coder=coder)
+    models.save_index(index, model_id=info.id)
+    info = models.activate(info.id, index)
+    discard_checkpoint(store, bits)  # finished: the next run starts afresh rather than resuming this one
     yield Progress("reencode", len(ids), len(ids), message=f"{len(index)} photos re-encoded")
-    return next(m for m in lib.models() if m.id == info.id)
+    return info
+
+
+def discard_checkpoint(store: Store, bits: int) -> None:
+    """Forget a paused training run so the next one starts from scratch."""
+    import shutil
+
+    shutil.rmtree(store.training_dir(bits), ignore_errors=True)
 
 
 def _engine_command() -> list[str]:

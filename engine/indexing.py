@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine import models as model_store
 from engine.catalog import fs_bytes
 from engine.errors import DecodeError
+from engine.modelstore import TRAINING_FREE
 from engine.neighbourhood import neighbourhood_features, smoothing_of
 from engine.scan import FoundFile, walk
-from engine.types import Progress
+from engine.types import IndexReport, Progress
 
 if TYPE_CHECKING:
-    from engine.api import IndexReport, Library
+    from engine.catalog import Catalog, ModelRecord
+    from engine.store import Store
 
 __all__ = ["run_index", "ensure_codes"]
 
@@ -48,25 +49,24 @@ class _Rate:
         return Progress(stage, done, self.total, rate, eta, message)
 
 
-def run_index(lib: Library) -> Generator[Progress, None, IndexReport]:
-    from engine.api import IndexReport
-
+def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
+    """Scan every library folder, encode new photos, keep the codes and the index current (writer lock held)."""
     stats = {"added": 0, "updated": 0, "removed": 0, "moved": 0, "unchanged": 0}
-    for folder_id, folder in lib.catalog.folders():
-        yield from _scan_folder(lib, folder_id, folder, stats)
-    yield from _encode_pending(lib)
-    yield from ensure_codes(lib)
-    counts = lib.catalog.counts()
+    for folder_id, folder in store.catalog.folders():
+        yield from _scan_folder(store, folder_id, folder, stats)
+    yield from _encode_pending(store)
+    yield from ensure_codes(store)
+    counts = store.catalog.counts()
     return IndexReport(
         added=stats["added"], updated=stats["updated"], removed=stats["removed"], moved=stats["moved"],
         failed=counts["error"], unchanged=stats["unchanged"], indexed=counts["ok"],
     )
 
 
-def _scan_folder(lib: Library, folder_id: int, folder: str, stats: dict) -> Generator[Progress, None, None]:
-    catalog = lib.catalog
+def _scan_folder(store: Store, folder_id: int, folder: str, stats: dict) -> Generator[Progress, None, None]:
+    catalog = store.catalog
     known = catalog.records(folder_id)
-    excluded = tuple(fs_bytes(p) for p in lib.settings.excluded)
+    excluded = tuple(fs_bytes(p) for p in store.settings.excluded)
     seen: set[bytes] = set()
     fresh: list[FoundFile] = []
     broken: list[FoundFile] = []
@@ -86,15 +86,15 @@ def _scan_folder(lib: Library, folder_id: int, folder: str, stats: dict) -> Gene
         if n % SCAN_BATCH == 0:
             yield rate.progress("scan", n, f"looking for photos in {folder}")
     vanished = {p: r for p, r in known.items() if p not in seen}
-    yield from _apply_scan(lib, folder_id, fresh, broken, vanished, known, stats)
+    yield from _apply_scan(catalog, folder_id, fresh, broken, vanished, known, stats)
     yield rate.progress("scan", len(seen), f"{len(seen)} photos in {folder}")
 
 
-def _apply_scan(lib, folder_id, fresh, broken, vanished, known, stats) -> Generator[Progress, None, None]:
+def _apply_scan(catalog: Catalog, folder_id, fresh, broken, vanished, known,
+                stats) -> Generator[Progress, None, None]:
     """Record new/changed files as pending, moves as moves, deletions as deletions (batched commits)."""
     from engine.decode import file_fingerprint
 
-    catalog = lib.catalog
     by_fp = {r.fingerprint: r for r in vanished.values() if r.fingerprint and r.status == "ok"}
     removed_ids = [r.id for r in vanished.values()]
     for start in range(0, max(len(fresh), 1), SCAN_BATCH):
@@ -122,68 +122,64 @@ def _apply_scan(lib, folder_id, fresh, broken, vanished, known, stats) -> Genera
     with catalog.transaction():
         if broken:
             catalog.insert_pending(folder_id, [(f.path, 0, 0, None) for f in broken])
-            ids = _ids_for(catalog, [f.path for f in broken])
+            ids = catalog.ids_of_paths([f.path for f in broken])
             catalog.mark_error([(ids[f.path], f.error_code, f.error) for f in broken if f.path in ids])
         catalog.delete(removed_ids)
     stats["removed"] += len(removed_ids)
 
 
-def _ids_for(catalog, paths: list[bytes]) -> dict[bytes, int]:
-    rows = (catalog.db.execute("SELECT path, id FROM photos WHERE path=?", (raw,)).fetchone() for raw in paths)
-    return {bytes(r[0]): r[1] for r in rows if r}
-
-
-def _encode_pending(lib: Library) -> Generator[Progress, None, None]:
+def _encode_pending(store: Store) -> Generator[Progress, None, None]:
     from engine.encode import encode_files
     from engine.signature import signature
 
-    pending = lib.catalog.pending()
+    catalog, features, models = store.catalog, store.features, store.models
+    pending = catalog.pending()
     if not pending:
         return
     ids = [pid for pid, _ in pending]
     paths = [raw for _, raw in pending]
     rate = _Rate(len(paths))
-    index = lib.code_index()
-    coder = lib.coder() if index is not None else None
-    active = lib.catalog.active_model()
-    smoothing = smoothing_of(active[0] if active else None)
+    index = models.index()
+    coder = models.coder() if index is not None else None
+    active = models.active()
+    smoothing = smoothing_of(active.info if active else None)
     done = 0
     last_save = time.monotonic()
     yield rate.progress("encode", 0, "loading the image model")
-    for start, batch in zip(range(0, len(paths), ENCODE_BATCH), encode_files(paths, lib.backbone, ENCODE_BATCH)):
+    for start, batch in zip(range(0, len(paths), ENCODE_BATCH), encode_files(paths, store.backbone, ENCODE_BATCH)):
         batch_ids = ids[start : start + len(batch.paths)]
         ok_rows, errors = [], []
         for j, item in enumerate(batch.items):
             if isinstance(item, DecodeError):
                 errors.append((batch_ids[j], item.code, item.message))
-        rows = lib.features.append(batch.features) if len(batch.ok) else range(lib.features.rows, lib.features.rows)
+        rows = features.append(batch.features) if len(batch.ok) else range(features.rows, features.rows)
         for row, j in zip(rows, batch.ok):
             d = batch.items[j]
             ok_rows.append((batch_ids[j], row, d.width, d.height, d.orientation, d.taken_at, d.format,
                             signature(d.pixels)))
-        with lib.catalog.transaction():
-            lib.catalog.mark_ok(ok_rows)
-            lib.catalog.mark_error(errors)
-            lib.catalog.set_meta("feat_rows", str(rows.stop if len(rows) else lib.features.rows))
-        lib.features.commit(rows)
+        with catalog.transaction():
+            catalog.mark_ok(ok_rows)
+            catalog.mark_error(errors)
+            catalog.set_meta("feat_rows", str(rows.stop if len(rows) else features.rows))
+        features.commit(rows)
         if index is not None and ok_rows:
             new_ids = np.asarray([r[0] for r in ok_rows], dtype=np.int64)
-            feats = batch.features if smoothing is None else neighbourhood_features(lib, index, coder, batch.features,
-                                                                                     *smoothing)
+            feats = batch.features if smoothing is None else neighbourhood_features(
+                catalog, features, index, coder, batch.features, *smoothing)
             index.add(new_ids, coder.encode(feats))
             if time.monotonic() - last_save > 30:
-                model_store.save_index(lib, index)
+                models.save_index(index)
                 last_save = time.monotonic()
         done += len(batch.paths)
         yield rate.progress("encode", done, f"encoding photos ({len(errors)} unreadable in this batch)"
                             if errors else "encoding photos")
 
 
-def _should_refit(active, n: int, bits: int, has_trained: bool) -> bool:
+def _should_refit(active: ModelRecord | None, n: int, bits: int, has_trained: bool) -> bool:
     if active is None:
         return True
-    info, _, _, n_fit = active
-    if info.kind not in model_store.TRAINING_FREE:
+    info, n_fit = active.info, active.n_fit
+    if info.kind not in TRAINING_FREE:
         return False
     if info.bits != bits and not has_trained:
         return True
@@ -192,7 +188,7 @@ def _should_refit(active, n: int, bits: int, has_trained: bool) -> bool:
     return n >= REFIT_GROWTH * max(n_fit, 1)
 
 
-def ensure_codes(lib: Library) -> Generator[Progress, None, None]:
+def ensure_codes(store: Store) -> Generator[Progress, None, None]:
     """Make sure an active model exists and the index holds a code for every indexed photo.
 
     Before DistillHash has trained, the code is ITQ fitted on the library's own features (LSH while there
@@ -200,34 +196,27 @@ def ensure_codes(lib: Library) -> Generator[Progress, None, None]:
     """
     from engine import codes
 
-    counts = lib.catalog.counts()
-    n = counts["ok"]
+    catalog, models = store.catalog, store.models
+    n = catalog.counts()["ok"]
     if n == 0:
         return
-    bits = lib.settings.bits
-    models = lib.catalog.models()
-    active = lib.catalog.active_model()
-    has_trained = any(m[0].kind not in model_store.TRAINING_FREE for m in models)
+    bits = store.settings.bits
+    records = catalog.model_records()
+    active = models.active()
+    has_trained = any(m.info.kind not in TRAINING_FREE for m in records)
     if _should_refit(active, n, bits, has_trained):
         yield Progress("codes", 0, 1, message=f"fitting a {bits}-bit code on {n} photos")
-        ids, rows = lib.catalog.feature_rows()
+        ids, rows = catalog.feature_rows()
         rng = np.random.default_rng(0)
         sample = np.sort(rng.choice(len(rows), size=min(len(rows), FIT_SAMPLE), replace=False))
-        feats = lib.features.get(np.asarray(rows)[sample])
+        feats = store.features.get(np.asarray(rows)[sample])
         kind = "itq" if n > 2 * bits else "lsh"
         coder = codes.fit(kind, feats, bits, seed=0)
-        model_store.save_linear(lib, coder, n)
-        for info, file, _, _ in models:  # older training-free models are superseded, not history
-            if info.kind in model_store.TRAINING_FREE:
-                model_store.drop_model(lib, _inactive(info), file)
-        lib._coder = None
+        models.save_linear(coder, n)
+        for record in records:  # older training-free models are superseded, not history
+            if record.info.kind in TRAINING_FREE:
+                models.drop(record)
     yield Progress("index", 0, n, message="updating the search index")
-    index = lib.code_index()
-    model_store.save_index(lib, index)
+    index = models.index()
+    models.save_index(index)
     yield Progress("index", n, n, message=f"{len(index)} photos searchable")
-
-
-def _inactive(info):
-    from dataclasses import replace
-
-    return replace(info, active=False)

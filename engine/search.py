@@ -1,0 +1,83 @@
+"""The similarity search: a query feature against the active model's index, results as ``Neighbor``s.
+
+It takes the parts of the store it reads (catalog, feature cache, index and coder) and owns none of them, so a
+test can search a hand-built index without a library or an image model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.codes import asymmetric_scores, blended_scores, pack_signs, refine_size, shortlist_size
+from engine.errors import NotIndexed
+from engine.types import Neighbor
+
+if TYPE_CHECKING:
+    from engine.catalog import Catalog
+    from engine.codeindex import CodeIndex
+    from engine.featstore import FeatureStore
+
+__all__ = ["search", "library_photo", "distance_limit"]
+
+
+def distance_limit(max_distance: int | None, fraction: float, bits: int) -> int:
+    """A Hamming limit in bits: the one asked for, else ``fraction`` of the code length (a setting)."""
+    return int(max_distance) if max_distance is not None else int(round(fraction * bits))
+
+
+def library_photo(catalog: Catalog, index: CodeIndex, photo: int | str | os.PathLike[str]) -> int:
+    """The id of a library photo given by id or path, checked to have a code; NotIndexed says why not."""
+    if isinstance(photo, (int, np.integer)):
+        pid = int(photo)
+        if catalog.photo(pid) is None:
+            raise NotIndexed(f"there is no photo {pid} in this library")
+    else:
+        path = Path(photo).expanduser().absolute()
+        found = catalog.photo_by_path(path)
+        if found is None:
+            raise NotIndexed(f"{path} is not in this library; use --image to search by any image file")
+        if found[1] != "ok":
+            raise NotIndexed(f"{path} is in the library but could not be indexed (see `simili status`)")
+        pid = int(found[0].id)
+    if pid not in index:
+        raise NotIndexed(f"photo {pid} has no code yet; run `simili index` again")
+    return pid
+
+
+def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, feature: np.ndarray, k: int,
+           limit: int, exclude: int | None = None) -> list[Neighbor]:
+    """The ``k`` photos nearest to a backbone ``feature`` within Hamming distance ``limit``, best first.
+
+    1. faiss gives the ``shortlist_size`` nearest codes by Hamming distance (from the query's sign code);
+    2. they are ordered by the asymmetric score (``asymmetric_scores``: the query keeps its real projection);
+    3. the best ``refine_size(k)`` are re-ordered by ``blended_scores``: code match plus the cosine of the stored
+       features (read only for those), which separates near-duplicates finer than 64 bits can.
+    A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
+    a trained model also carry each photo's neighbourhood (``engine.train.database_features``), queries never do.
+    """
+    projection = coder.project(feature[None])[0]
+    want = shortlist_size(k + (exclude is not None), len(index))
+    dist, ids = index.search(pack_signs(projection[None]), want)
+    hit = (ids[0] >= 0) & (ids[0] != (-1 if exclude is None else exclude)) & (dist[0] <= limit)
+    cand, cand_dist = ids[0][hit], dist[0][hit]
+    if not len(cand):
+        return []
+    match = asymmetric_scores(projection, index.codes_of(cand)) / max(float(np.abs(projection).sum()), 1e-12)
+    head = np.lexsort((cand_dist, -match))[: refine_size(k)]  # best match first; equal ones by Hamming distance
+    top = [int(i) for i in cand[head]]
+    rows = catalog.feat_row_of(top)
+    cos = _cosine(features.get([rows[i] for i in top]), feature)
+    final = np.argsort(-blended_scores(match[head], cos), kind="stable")[:k]
+    photos = catalog.photos_by_ids([top[j] for j in final])
+    return [Neighbor(photos[top[j]], int(cand_dist[head[j]]), float(cos[j]), float(match[head[j]]))
+            for j in final if top[j] in photos]
+
+
+def _cosine(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    q = query / max(float(np.linalg.norm(query)), 1e-12)
+    return rows @ q.astype(np.float32)
