@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO, demo_photos, photo_folder
 
@@ -43,3 +44,37 @@ def test_static_boundary_checker():
         pytest.skip("shared/tools not beside this checkout")
     out = subprocess.run([sys.executable, str(checker), str(REPO)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+
+
+def test_import_contracts():
+    """The layer and GUI-boundary contracts in pyproject.toml ([tool.importlinter]) hold."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(lint)], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def _graph():
+    import grimp
+
+    return grimp.build_graph("engine", "gui", include_external_packages=False)
+
+
+def test_engine_import_graph_has_no_cycle():
+    """Typing-only and function-level imports count too: no module of the engine reaches back to itself."""
+    graph = _graph()
+    modules = sorted(m for m in graph.modules if m.startswith("engine.") and m != "engine.__main__")
+    for module in modules:
+        for other in graph.find_modules_directly_imported_by(module):
+            if other != module and other.startswith("engine.") and graph.chain_exists(other, module):
+                raise AssertionError(f"import cycle: {' -> '.join(graph.find_shortest_chain(other, module))}"
+                                     f" -> {other}")
+
+
+def test_gui_imports_only_the_facade_types_and_errors():
+    """A new engine module is covered without editing the contract's list."""
+    graph = _graph()
+    allowed = {"engine", "engine.api", "engine.types", "engine.errors"}
+    seen = {other for m in graph.modules if m == "gui" or m.startswith("gui.")
+            for other in graph.find_modules_directly_imported_by(m) if other.split(".")[0] == "engine"}
+    assert seen <= allowed, sorted(seen - allowed)
+    assert "engine.api" in seen
