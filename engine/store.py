@@ -38,10 +38,12 @@ class Store:
     Args:
         home: the library folder, created when missing.
         catalog, settings: shared with the store this one is a view of (:meth:`view`); opened when omitted.
+        backbone: the image model (anything with ``input_size``, ``dim`` and ``embed``); the ONNX one, loaded on
+            first use, when omitted.
     """
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *, catalog: Catalog | None = None,
-                 settings: SettingsFile | None = None):
+                 settings: SettingsFile | None = None, backbone: Backbone | None = None):
         self.home = resolve_home(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self._owns_catalog = catalog is None
@@ -50,7 +52,7 @@ class Store:
         rows = int(self.catalog.get_meta("feat_rows", "0") or 0)
         self.features = FeatureStore(self.home / "features.f16", FEATURE_DIM, rows)
         self.models = ModelStore(self.home, self.catalog, self.features)
-        self._backbone: Backbone | None = None
+        self._backbone = backbone
         self._lock = threading.Lock()
 
     @property
