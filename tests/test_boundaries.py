@@ -78,3 +78,26 @@ def test_gui_imports_only_the_facade_types_and_errors():
             for other in graph.find_modules_directly_imported_by(m) if other.split(".")[0] == "engine"}
     assert seen <= allowed, sorted(seen - allowed)
     assert "engine.api" in seen
+
+
+def _members(protocol) -> list[str]:
+    return sorted(n for n in vars(protocol) if not n.startswith("_"))
+
+
+def test_library_and_the_gui_fake_implement_the_facade_protocol(tmp_path):
+    """Every member of ``engine.api.LibraryFacade`` exists on both, and takes the parameters it declares."""
+    import inspect
+
+    from engine.api import Library, LibraryFacade
+    from tests.test_gui_fakes import FakeLibrary
+
+    fake = FakeLibrary(tmp_path / "fake")
+    for impl in (Library, fake):
+        for name in _members(LibraryFacade):
+            declared = inspect.getattr_static(LibraryFacade, name)
+            assert hasattr(impl, name), f"{impl} lacks {name}"
+            if isinstance(declared, property):
+                continue
+            want = [p for p in inspect.signature(declared).parameters if p != "self"]
+            have = inspect.signature(getattr(impl, name)).parameters
+            assert all(p in have for p in want), f"{impl}.{name}{tuple(have)} does not take {want}"

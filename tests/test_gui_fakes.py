@@ -33,7 +33,7 @@ def make_images(folder: Path, n: int, size=(120, 90)) -> list[Path]:
 
 
 class FakeLibrary:
-    """Just enough of ``engine.api.Library`` for the GUI, with knobs for tests."""
+    """``engine.api.LibraryFacade`` without a backbone, with knobs for tests (tests/test_boundaries.py checks it)."""
 
     def __init__(self, home: Path):
         from engine.thumbcache import ThumbCache
@@ -136,8 +136,8 @@ class FakeLibrary:
     def photos(self, offset=0, limit=-1) -> list[Photo]:
         return self._photos[offset:] if limit < 0 else self._photos[offset:offset + limit]
 
-    def photo(self, pid):
-        return next((p for p in self._photos if p.id == pid), None)
+    def photo(self, photo_id):
+        return next((p for p in self._photos if p.id == photo_id), None)
 
     def photo_at(self, path):
         return next((p for p in self._photos if p.path == str(Path(path).absolute())), None)
