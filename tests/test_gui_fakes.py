@@ -41,7 +41,7 @@ class FakeLibrary:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.cache_dir = self.home / "cache"
-        self.thumbnail_file = ThumbCache(self.cache_dir / "thumbs").get
+        self.thumbs = ThumbCache(self.cache_dir / "thumbs")
         self.settings = Settings(auto_train=False)
         self._folders: list[str] = []
         self._photos: list[Photo] = []
@@ -138,6 +138,9 @@ class FakeLibrary:
 
     def photo(self, photo_id):
         return next((p for p in self._photos if p.id == photo_id), None)
+
+    def thumbnail_file(self, path, size, mtime=None):
+        return self.thumbs.get(path, size, mtime)
 
     def photo_at(self, path):
         return next((p for p in self._photos if p.path == str(Path(path).absolute())), None)
