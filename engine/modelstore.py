@@ -139,7 +139,7 @@ class ModelStore:
             active = self.active()
             if active is None:
                 return None
-            self.features.rows = int(self.catalog.get_meta("feat_rows", "0") or 0)  # others may have added photos
+            self._refresh_rows()  # another process may have added photos since
             key = (active.info.id, self.catalog.get_meta("index_generation", "0"), self.features.rows)
             if self._index is None or self._index_key != key:
                 self._index = self._open(active.info)
@@ -164,6 +164,7 @@ class ModelStore:
     def reconcile(self, info: ModelInfo, index: CodeIndex, coder=None) -> CodeIndex:
         """Bring ``index`` (model ``info``'s) in line with the catalog: codes of gone photos out, new ones in."""
         want = self.catalog.ok_ids()
+        self._refresh_rows()  # read after the ids: a writer commits a photo's feature row with its "ok"
         have = index.ids()
         extra = np.setdiff1d(have, want, assume_unique=True)
         if len(extra):
@@ -181,6 +182,9 @@ class ModelStore:
                                             k=k, self_weight=self_weight)
             index.add(missing, self.encode_rows(coder, missing, prepare=prepare))
         return index
+
+    def _refresh_rows(self) -> None:
+        self.features.rows = max(self.features.rows, int(self.catalog.get_meta("feat_rows", "0") or 0))
 
     def encode_rows(self, coder, ids: np.ndarray, chunk: int = 65536, prepare=None) -> np.ndarray:
         """Codes of photos from their cached features, in chunks (1M photos never sit in RAM as floats).
