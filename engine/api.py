@@ -19,6 +19,8 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from engine import duplicates, learn, search
 from engine.decode import IMAGE_EXTENSIONS
 from engine.errors import NotIndexed, SimiliError
@@ -232,8 +234,6 @@ class Library(LibraryView):
 
     def remove_folder(self, folder: str | os.PathLike[str]) -> int:
         """Forget a folder and its photos; the files themselves are never touched. Returns photos removed."""
-        import numpy as np
-
         store = self.store
         with store.writing():
             removed = store.catalog.remove_folder(Path(folder).expanduser().absolute())
