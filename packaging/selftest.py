@@ -82,7 +82,7 @@ def _engine(work: Path, per_class: int) -> dict:
         out["index_s"] = round(time.perf_counter() - t, 3)
         _expect(report.indexed == len(by_class) and report.failed == 0,
                 f"indexing: {report.indexed} of {len(by_class)} photos indexed, {report.failed} failed")
-        out["provider"] = lib.status().provider
+        out["provider"] = lib.store.backbone.provider
         t = time.perf_counter()
         near = lib.similar(query, k=5, max_distance=ANY)
         out["query_ms"] = round(1000 * (time.perf_counter() - t), 2)
