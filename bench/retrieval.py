@@ -52,7 +52,7 @@ import numpy as np
 
 from bench._metrics import (evaluate_ranking, pr_curve, rank_asymmetric, rank_by_cosine, rank_by_hamming,
                             rank_like_the_app)
-from engine.codes import pack_signs
+from engine.codes import l2_normalize, pack_signs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINES = ("itq", "pca", "lsh")
@@ -114,10 +114,27 @@ def build_copies(paths: list[Path], folder: Path, max_sources: int | None, seed:
     return files, np.array(labels)
 
 
-def extract_features(files: list[Path], batch: int = 32) -> tuple[np.ndarray, dict]:
-    """Decode + ONNX backbone, as the indexer does; returns features and timing."""
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def extract_features(files: list[Path], batch: int = 32, cache: bool = True) -> tuple[np.ndarray, dict]:
+    """Decode + ONNX backbone, as the indexer does; returns features and timing.
+
+    Features of a file list are cached in ``bench/.cache`` under a hash of the paths, sizes and modification times
+    (edited copies live in fresh temporary folders and are never cached), so sweeps and reruns skip decoding.
+    """
+    import hashlib
+
     from engine.backbone import Backbone
     from engine.decode import decode
+
+    key = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        key.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    cached = CACHE / f"features-{key.hexdigest()[:20]}.npy"
+    if cache and cached.exists():
+        return np.load(cached), {"feature_cache": cached.name}
 
     backbone = Backbone(device="cpu")
     feats = []
@@ -126,8 +143,11 @@ def extract_features(files: list[Path], batch: int = 32) -> tuple[np.ndarray, di
         pixels = np.stack([decode(p, size=224).pixels for p in files[start : start + batch]])
         feats.append(backbone.embed(pixels))
     seconds = time.perf_counter() - t0
-    return np.concatenate(feats).astype(np.float32), {"feature_seconds": seconds,
-                                                       "feature_images_per_s": len(files) / seconds}
+    out = np.concatenate(feats).astype(np.float32)
+    if cache:
+        CACHE.mkdir(exist_ok=True)
+        np.save(cached, out)
+    return out, {"feature_seconds": seconds, "feature_images_per_s": len(files) / seconds}
 
 
 def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,11 +159,14 @@ def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------------------ coders
 
-def fit_distillhash(train_feats: np.ndarray, bits: int, seed: int, workdir: Path, variant: str | None):
+def fit_distillhash(train_feats: np.ndarray, bits: int, seed: int, workdir: Path, variant: str | None,
+                    holdout: float = 0.0):
     """Train, export the head to ONNX, check parity and load it with ONNX Runtime, as the app does.
 
-    Returns the coder, the database codes the app would store for the training photos (their neighbourhood
-    features, ``engine.train.database_features``) and the training numbers.
+    Returns the coder, the database codes the app would store for every row of ``train_feats`` (trained photos:
+    their neighbourhood features, ``engine.train.database_features``; photos held out for the check: the
+    neighbourhood of their 2 nearest trained photos, as ``engine.neighbourhood`` gives photos indexed after
+    training), the training numbers and the TrainResult.
     """
     from engine.export_hash import check_parity, export_head
     from engine.hashcoder import HashCoder
@@ -151,79 +174,123 @@ def fit_distillhash(train_feats: np.ndarray, bits: int, seed: int, workdir: Path
 
     config = (TrainConfig.faithful() if variant == "faithful" else TrainConfig(variant=variant)) if variant else None
     t0 = time.perf_counter()
-    result = run_to_end(train_distillhash(train_feats, bits=bits, seed=seed, config=config, device="cpu"))
+    result = run_to_end(train_distillhash(train_feats, bits=bits, seed=seed, config=config, device="cpu",
+                                          holdout=holdout))
     seconds = time.perf_counter() - t0
-    path = export_head(result, workdir / f"distillhash-{bits}-{seed}.onnx")
-    parity = check_parity(result, path, train_feats[: min(len(train_feats), 2048)])
-    info = {"train_seconds": seconds, "train_photos_per_s": len(train_feats) / seconds,
+    rows = result.trained_rows(len(train_feats))
+    path = export_head(result, workdir / f"distillhash-{bits}-{seed}-{result.config.variant}.onnx")
+    parity = check_parity(result, path, train_feats[rows[: min(len(rows), 2048)]])
+    info = {"train_seconds": seconds, "train_photos_per_s": len(rows) / seconds,
             "variant": result.config.variant, "parity_max_abs_diff": parity["max_abs_diff"]}
     info.update({k: float(v) for k, v in result.diagnostics.items()})
     coder = HashCoder(path)
-    return coder, coder.encode(database_features(train_feats, result)), info
+    codes = np.zeros((len(train_feats), bits // 8), dtype=np.uint8)
+    codes[rows] = coder.encode(database_features(train_feats[rows], result))
+    rest = np.setdiff1d(np.arange(len(train_feats)), rows)
+    if len(rest):
+        x = l2_normalize(train_feats)
+        cfg = result.config
+        near = rows[np.argsort(-(x[rest] @ x[rows].T), axis=1)[:, : cfg.smooth_k]]
+        codes[rest] = coder.encode(l2_normalize(cfg.smooth_self * x[rest] + (1 - cfg.smooth_self) * x[near].mean(1)))
+    return coder, codes, info, result
 
 
-METHODS = ("float", "distillhash", "distillhash-app", "distillhash-hamming", "itq", "itq-asym", "itq-app", "pca", "lsh")
+VARIANT_ROWS = ("dsg", "dmuh", "rankpres")
+METHODS = ("float", "distillhash", "distillhash-app", "distillhash-hamming", "app-trained",
+           "dsg", "dsg-app", "dmuh", "dmuh-app", "rankpres", "rankpres-app", "rankpres-recon",
+           "itq", "itq-asym", "itq-app", "pca", "lsh")
 
 
-def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, methods: list[str],
-        variant: str | None, want_curves: bool, splits: int = 1) -> tuple[list[dict], dict, dict]:
-    """Scores of every method over ``splits`` query splits (seeds ``seed`` .. ``seed + splits - 1``).
+def run(files: list[Path], labels: dict[str, np.ndarray], bits_list: list[int], seed: int, methods: list[str],
+        variant: str | None, want_curves: bool, splits: int = 1,
+        cache: bool = True) -> tuple[dict[str, list[dict]], dict, dict]:
+    """Scores of every method over ``splits`` query splits (seeds ``seed`` .. ``seed + splits - 1``), for each
+    label column in ``labels`` (training never sees labels, so one training serves every column).
 
     ``distillhash``: database codes of neighbourhood features, a Hamming shortlist re-ranked by the asymmetric
     score (64 bits per photo, nothing else). ``distillhash-app`` is ``Library.similar``'s full order: the same, with
     its best 116 refined by the stored features. ``distillhash-hamming`` ranks the codes by Hamming distance alone;
     ``itq-asym`` and ``itq-app`` give ITQ the same two steps, so the table shows where a gain comes from.
+    ``app-trained``: what the app shows after ``simili train``: training on 90 % of the database with the
+    label-free check on the rest (``engine.train_check``); the trained order if the check accepts it, else
+    ``itq-app``. ``dsg``, ``dmuh``, ``rankpres`` (and ``-app``): the other variants of ``engine.train_phases``;
+    ``rankpres-recon`` refines with features reconstructed from the codes (``engine.codes.fit_decoder``) instead of
+    the stored ones.
     """
     from engine.codes import fit as fit_linear
+    from engine.codes import fit_decoder
 
-    feats, meta = extract_features(files)
-    per: dict[tuple[str, int | None], list[dict]] = {}
-    curves, training = {}, {}
+    feats, meta = extract_features(files, cache=cache)
+    per: dict[tuple[str, str, int | None], list[dict]] = {}
+    curves: dict[str, dict] = {c: {} for c in labels}
+    training: dict[str, list[dict]] = {}
+    checks: list[dict] = []
     skipped: set[str] = set()
 
     def score(name: str, bits: int | None, ranking: np.ndarray, q: np.ndarray, db: np.ndarray, first: bool) -> None:
-        m = evaluate_ranking(ranking, labels[q], labels[db])
-        per.setdefault((name, bits), []).append(m)
-        if want_curves and first:
-            curves[f"{name}-{bits}" if bits else name] = pr_curve(ranking, labels[q], labels[db])
+        for col, lab in labels.items():
+            m = evaluate_ranking(ranking, lab[q], lab[db])
+            per.setdefault((col, name, bits), []).append(m)
+            if want_curves and first:
+                curves[col][f"{name}-{bits}" if bits else name] = pr_curve(ranking, lab[q], lab[db])
+
+    def trained_rows(prefix: str, variant_name: str | None, bits: int, q, db, tb, tmp, s, first) -> None:
+        coder, db_codes, info, _ = fit_distillhash(feats[db], bits, s, Path(tmp), variant_name)
+        training.setdefault(f"{prefix}-{bits}", []).append(info)
+        proj = coder.project(feats[q])
+        score(prefix, bits, rank_asymmetric(proj, db_codes, tiebreak=tb), q, db, first)
+        if f"{prefix}-app" in methods:
+            score(f"{prefix}-app", bits, rank_like_the_app(proj, db_codes, feats[q], feats[db], tb), q, db, first)
+        if prefix == "distillhash" and "distillhash-hamming" in methods:
+            score("distillhash-hamming", bits, rank_by_hamming(pack_signs(proj), db_codes, tb), q, db, first)
+        if f"{prefix}-recon" in methods:
+            recon = fit_decoder(db_codes, feats[db]).decode(db_codes)
+            score(f"{prefix}-recon", bits, rank_like_the_app(proj, db_codes, feats[q], recon, tb), q, db, first)
 
     for s in range(seed, seed + splits):
         q, db = split(len(files), s)
-        tiebreak = np.random.default_rng(s + 1).permutation(len(db))
+        tb = np.random.default_rng(s + 1).permutation(len(db))
         first = s == seed
         if "float" in methods:
-            score("float", None, rank_by_cosine(feats[q], feats[db], tiebreak), q, db, first)
+            score("float", None, rank_by_cosine(feats[q], feats[db], tb), q, db, first)
         with tempfile.TemporaryDirectory(prefix="simili-bench-") as tmp:
             for bits in bits_list:
+                if len(db) <= bits:
+                    skipped.add(f"learned {bits}-bit codes: {len(db)} database photos cannot fit {bits} bits")
+                    continue
+                itq_order = None
                 for name in methods:
-                    if name in ("distillhash", "itq", "pca") and len(db) <= bits:
-                        skipped.add(f"{name}-{bits}: {len(db)} database photos cannot fit {bits} learned bits")
-                        continue
                     if name in BASELINES:
                         coder = fit_linear(name, feats[db], bits, seed=s)
-                        score(name, bits, rank_by_hamming(coder.encode(feats[q]), coder.encode(feats[db]), tiebreak),
+                        score(name, bits, rank_by_hamming(coder.encode(feats[q]), coder.encode(feats[db]), tb),
                               q, db, first)
                         if name == "itq" and "itq-asym" in methods:
                             score("itq-asym", bits, rank_asymmetric(coder.project(feats[q]), coder.encode(feats[db]),
-                                                                    tiebreak), q, db, first)
-                        if name == "itq" and "itq-app" in methods:
-                            score("itq-app", bits, rank_like_the_app(coder.project(feats[q]), coder.encode(feats[db]),
-                                                                     feats[q], feats[db], tiebreak), q, db, first)
+                                                                    tb), q, db, first)
+                        if name == "itq":
+                            itq_order = rank_like_the_app(coder.project(feats[q]), coder.encode(feats[db]),
+                                                          feats[q], feats[db], tb)
+                            if "itq-app" in methods:
+                                score("itq-app", bits, itq_order, q, db, first)
                     elif name == "distillhash":
-                        coder, db_codes, info = fit_distillhash(feats[db], bits, s, Path(tmp), variant)
-                        training.setdefault(str(bits), []).append(info)
-                        proj = coder.project(feats[q])
-                        score(name, bits, rank_asymmetric(proj, db_codes, tiebreak), q, db, first)
-                        if "distillhash-app" in methods:
-                            score("distillhash-app", bits, rank_like_the_app(proj, db_codes, feats[q], feats[db],
-                                                                             tiebreak), q, db, first)
-                        if "distillhash-hamming" in methods:
-                            score("distillhash-hamming", bits, rank_by_hamming(pack_signs(proj), db_codes, tiebreak),
-                                  q, db, first)
+                        trained_rows("distillhash", variant, bits, q, db, tb, tmp, s, first)
+                    elif name in VARIANT_ROWS:
+                        trained_rows(name, name, bits, q, db, tb, tmp, s, first)
+                    elif name == "app-trained":
+                        coder, db_codes, info, result = fit_distillhash(feats[db], bits, s, Path(tmp), variant,
+                                                                        holdout=0.1)
+                        checks.append({"split": s, "bits": bits, **result.check.metrics()})
+                        if result.check.passed:
+                            order = rank_like_the_app(coder.project(feats[q]), db_codes, feats[q], feats[db], tb)
+                        else:
+                            itq = fit_linear("itq", feats[db], bits, seed=s)
+                            order = itq_order if itq_order is not None else rank_like_the_app(
+                                itq.project(feats[q]), itq.encode(feats[db]), feats[q], feats[db], tb)
+                        score("app-trained", bits, order, q, db, first)
         print(f"  split {s - seed + 1}/{splits} done", file=sys.stderr, flush=True)
 
-    results = []
-    for (name, bits), ms in per.items():
+    results: dict[str, list[dict]] = {c: [] for c in labels}
+    for (col, name, bits), ms in per.items():
         row = {"method": name, "bits": bits}
         for key in ("map", "p@10", "p@100"):
             vals = [m[key] for m in ms]
@@ -232,14 +299,14 @@ def run(files: list[Path], labels: np.ndarray, bits_list: list[int], seed: int, 
                 row[f"{key}_std"] = float(np.std(vals))
         row["map_splits"] = [round(float(m["map"]), 5) for m in ms]  # paired comparisons between methods
         row["splits"] = len(ms)
-        results.append(row)
-        print(f"  {name:20s} {str(bits or '-'):>4s}  mAP {row['map']:.4f}  p@10 {row['p@10']:.4f}  "
+        results[col].append(row)
+        print(f"  {col:14s} {name:20s} {str(bits or '-'):>4s}  mAP {row['map']:.4f}  p@10 {row['p@10']:.4f}  "
               f"p@100 {row['p@100']:.4f}", file=sys.stderr, flush=True)
     q, db = split(len(files), seed)
     for reason in sorted(skipped):
         print(f"  skipped {reason}", file=sys.stderr, flush=True)
     meta.update({"n": len(files), "n_queries": len(q), "n_database": len(db), "splits": splits,
-                 "skipped": sorted(skipped),
+                 "skipped": sorted(skipped), "checks": checks,
                  "training": {b: _mean_info(v) for b, v in training.items()}})
     return results, meta, curves
 
@@ -302,49 +369,69 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__.split("\n")[0])
     ap.add_argument("--manifest", type=Path, required=True, help="CSV with path,<label> (paths relative to it)")
     ap.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
-    ap.add_argument("--label-column", default=None, help="label column (default: the first after 'path')")
+    ap.add_argument("--label-column", default=None,
+                    help="label column(s), comma-separated; one report each (default: the first after 'path')")
     ap.add_argument("--copies", action="store_true", help="instance set: each photo plus 5 edited copies")
     ap.add_argument("--max-sources", type=int, default=None, help="with --copies: use at most this many photos")
-    ap.add_argument("--limit", type=int, default=None, help="use a seeded random subset of this many photos")
+    ap.add_argument("--limit", default=None,
+                    help="seeded random subsets of these sizes, comma-separated (0 or 'all': every photo)")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
     ap.add_argument("--splits", type=int, default=1,
                     help="average over this many seeded query splits (mean and std in the JSON)")
     ap.add_argument("--variant", default=None, help="DistillHash variant (default: TrainConfig's default)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    ap.add_argument("--machine-tag", default="vm", help="suffix of the result files: the machine they ran on")
+    ap.add_argument("--json", action="store_true", help="print the JSON report(s) on stdout")
     ap.add_argument("--plot", action="store_true", help="write precision-recall curves (PNG) next to the JSON")
-    ap.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/retrieval-...)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON path (default bench/results/retrieval-<set>[-n<limit>]-<tag>.json)")
     args = ap.parse_args(argv)
 
     manifest = args.manifest.resolve()
-    files, labels = read_manifest(manifest, args.label_column)
-    if args.limit and args.limit < len(files):
-        keep = np.sort(np.random.default_rng(args.seed).choice(len(files), args.limit, replace=False))
-        files, labels = [files[i] for i in keep], labels[keep]
+    columns = [c for c in (args.label_column or "").split(",") if c] or [None]
+    if args.copies:
+        columns = [None]
+    read = [read_manifest(manifest, c) for c in columns]
+    all_files = read[0][0]
+    limits = [0 if v in ("0", "all") else int(v) for v in (args.limit or "0").split(",") if v]
     bits_list = [int(b) for b in args.bits.split(",") if b]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    name = dataset_name(manifest, args.label_column, args.copies)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="simili-copies-") as tmp:
-        if args.copies:
-            files, labels = build_copies(files, Path(tmp), args.max_sources, args.seed)
-        print(f"{name}: {len(files)} photos", file=sys.stderr, flush=True)
-        results, meta, curves = run(files, labels, bits_list, args.seed, methods, args.variant, args.plot,
-                                     max(1, args.splits))
-    report = {
-        "dataset": name, "manifest": str(args.manifest), "label_column": args.label_column,
-        "instance_copies": args.copies, "seed": args.seed, "bits": bits_list,
-        "protocol": "10% queries (max 1000), rest = database = unlabelled training set; mAP over the whole "
-                    "database, Hamming ties broken by a seeded random permutation; mean over query splits",
-        "machine": machine(), "seconds": time.perf_counter() - t0, **meta, "results": results,
-    }
-    out = args.out or RESULTS / f"retrieval-{name}-{socket.gethostname()}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if args.plot:
-        plot(curves, f"{name} (n={len(files)})", out.with_suffix(".png"))
+    reports = []
+    for limit in limits:
+        keep = np.arange(len(all_files))
+        if limit and limit < len(all_files):
+            keep = np.sort(np.random.default_rng(args.seed).choice(len(all_files), limit, replace=False))
+        files = [all_files[i] for i in keep]
+        labels = {str(c): lab[keep] for c, (_, lab) in zip(columns, read)}
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="simili-copies-") as tmp:
+            if args.copies:
+                files, copy_labels = build_copies(files, Path(tmp), args.max_sources, args.seed)
+                labels = {"None": copy_labels}
+            print(f"{manifest.parent.name}: {len(files)} photos", file=sys.stderr, flush=True)
+            results, meta, curves = run(files, labels, bits_list, args.seed, methods, args.variant, args.plot,
+                                         max(1, args.splits), cache=not args.copies)
+        for col in labels:
+            column = None if col == "None" else col
+            name = dataset_name(manifest, column, args.copies)
+            report = {
+                "dataset": name, "manifest": str(args.manifest), "label_column": column,
+                "instance_copies": args.copies, "seed": args.seed, "bits": bits_list, "limit": limit or None,
+                "protocol": "10% queries (max 1000), rest = database = unlabelled training set; mAP over the whole "
+                            "database, Hamming ties broken by a seeded random permutation; mean over query splits",
+                "machine": machine(), "seconds": time.perf_counter() - t0, **meta, "results": results[col],
+            }
+            suffix = f"-n{limit}" if limit and limit < len(all_files) else ""
+            out = args.out or RESULTS / f"retrieval-{name}{suffix}-{args.machine_tag}.json"
+            if args.out and (len(labels) > 1 or len(limits) > 1):
+                out = args.out.with_name(f"{args.out.stem}-{name}{suffix}{args.out.suffix}")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            if args.plot:
+                plot(curves[col], f"{name} (n={len(files)})", out.with_suffix(".png"))
+            reports.append(report)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
     return 0
 
 

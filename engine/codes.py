@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize", "asymmetric_scores",
-           "shortlist_size", "refine_size", "blended_scores", "FEATURE_WEIGHT"]
+           "shortlist_size", "refine_size", "blended_scores", "FEATURE_WEIGHT", "itq_rotation",
+           "FeatureDecoder", "fit_decoder"]
 
 Floats = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.uint8]
@@ -174,15 +175,48 @@ def fit_itq(features: npt.ArrayLike, bits: int, seed: int = 0, iters: int = 50) 
     _check_bits(bits)
     x = l2_normalize(features)
     mean, comps = _pca(x, bits, seed)
-    v = (x - mean) @ comps
-    rng = np.random.default_rng(seed)
-    rot, _ = np.linalg.qr(rng.standard_normal((bits, bits)))
+    rot = itq_rotation((x - mean) @ comps, seed=seed, iters=iters)
+    return LinearCoder("itq", mean, (comps @ rot).astype(np.float32), {"n_fit": float(len(x))})
+
+
+@dataclass
+class FeatureDecoder:
+    """Approximate backbone features reconstructed from binary codes: x ~ normalize(mean + (2 b - 1) @ weight).
+
+    Rank-preserving hashing (Karaman et al., ICMR 2019) re-ranks a Hamming shortlist with such reconstructions so
+    that no float features need to be read at query time; ``bench.retrieval`` measures what that costs in quality.
+    """
+
+    mean: Floats
+    weight: Floats  # (bits, d)
+
+    def decode(self, codes: npt.ArrayLike) -> Floats:
+        signs = np.unpackbits(np.asarray(codes, dtype=np.uint8), axis=1, count=self.weight.shape[0])
+        return l2_normalize(self.mean + (signs.astype(np.float32) * 2.0 - 1.0) @ self.weight)
+
+
+def fit_decoder(codes: npt.ArrayLike, features: npt.ArrayLike, ridge: float = 1.0) -> FeatureDecoder:
+    """Least-squares decoder from codes to their photos' normalised features (closed-form ridge regression)."""
+    x = l2_normalize(features)
+    mean = x.mean(axis=0)
+    bits = np.asarray(codes).shape[1] * 8
+    b = np.unpackbits(np.asarray(codes, dtype=np.uint8), axis=1, count=bits).astype(np.float64) * 2.0 - 1.0
+    w = np.linalg.solve(b.T @ b + ridge * np.eye(bits), b.T @ (x - mean))
+    return FeatureDecoder(mean.astype(np.float32), w.astype(np.float32))
+
+
+def itq_rotation(v: npt.ArrayLike, seed: int = 0, iters: int = 50) -> Floats:
+    """ITQ's orthogonal rotation R of centred projections v (n, bits): alternate B = sign(v R) and the Procrustes
+    solution R = U W^T of svd(v^T B), from a seeded random rotation."""
+    v = np.asarray(v, dtype=np.float32)
+    bits = v.shape[1]
+    rot, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((bits, bits)))
     rot = rot.astype(np.float32)
     for _ in range(iters):
         b = np.where(v @ rot >= 0, 1.0, -1.0).astype(np.float32)
         u, _, wt = np.linalg.svd(v.T @ b)
         rot = (u @ wt).astype(np.float32)
-    return LinearCoder("itq", mean, (comps @ rot).astype(np.float32), {"n_fit": float(len(x))})
+    return rot
 
 
 _FITTERS = {"lsh": fit_lsh, "pca": fit_pca, "itq": fit_itq}

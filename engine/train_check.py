@@ -1,0 +1,116 @@
+"""The label-free check that ends training: does the trained model order the user's photos better than the
+training-free one? If not, the training-free model stays active.
+
+Nobody labels their photos, so "better" is measured against the collection's own grouping at several scales: the
+photos the model was trained on are clustered by spherical k-means on their backbone features into 4, 16 and 64
+groups (a few broad kinds of thing down to narrow ones), and a held-out slice of photos, never seen by training,
+queries both models. Each model ranks the training photos as the app does (asymmetric score of the query's
+projection against the stored codes, its best ``refine_size(50)`` refined with the feature cosine); the score at
+each scale is the mean average precision of that ranking against "same group as the query". The clusters come from
+the raw features, not from either model, so neither is favoured by construction; several scales are needed because
+a model can gain on narrow groups while losing the broad ones (the failure this check exists for).
+
+The trained model is accepted when it is at least ``TOLERANCE`` below the training-free one at no scale and better
+on average.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.codes import asymmetric_scores, blended_scores, l2_normalize, refine_size
+
+__all__ = ["CheckResult", "holdout_rows", "compare_models", "SCALES", "TOLERANCE"]
+
+SCALES = (4, 16, 64)
+TOLERANCE = 0.005  # mAP the trained model may lose at one scale and still be accepted
+MAX_QUERIES = 500
+MAX_DATABASE = 20_000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Per-scale mAP of the trained and the training-free model on the held-out photos, and the verdict."""
+
+    passed: bool
+    trained: dict[int, float] = field(default_factory=dict)
+    baseline: dict[int, float] = field(default_factory=dict)
+    queries: int = 0
+
+    @property
+    def gain(self) -> float:
+        """Mean mAP gain over the scales (points of mAP x 100 are what the app reports)."""
+        return float(np.mean([self.trained[k] - self.baseline[k] for k in self.trained])) if self.trained else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        out = {"check_passed": float(self.passed), "check_gain": self.gain, "check_queries": float(self.queries)}
+        for k in self.trained:
+            out[f"check_map_{k}"] = self.trained[k]
+            out[f"check_map_{k}_before"] = self.baseline[k]
+        return out
+
+
+def holdout_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-out rows), sorted: a seeded ``fraction`` of n (at most ``MAX_QUERIES``) is held out."""
+    held = min(MAX_QUERIES, int(round(fraction * n)))
+    perm = np.random.default_rng(seed + 7919).permutation(n)
+    return np.sort(perm[held:]), np.sort(perm[:held])
+
+
+def _groups(x: np.ndarray, queries: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    km = faiss.Kmeans(x.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False,
+                      max_points_per_centroid=max(256, len(x) // k + 1))
+    km.train(x)
+    return km.index.search(x, 1)[1][:, 0], km.index.search(queries, 1)[1][:, 0]
+
+
+def _app_order(proj: np.ndarray, codes: np.ndarray, q_feats: np.ndarray, db_feats: np.ndarray) -> np.ndarray:
+    """Rankings (nq, ndb) in the app's order: asymmetric score, the best ``refine_size(50)`` refined by cosine."""
+    scores = asymmetric_scores(proj, codes)
+    ranking = np.argsort(-scores, axis=1, kind="stable")
+    r = min(refine_size(50), ranking.shape[1])
+    norm = np.maximum(np.abs(proj).sum(axis=1), 1e-12)
+    for qi in range(len(proj)):
+        head = ranking[qi, :r]
+        blended = blended_scores(scores[qi, head] / norm[qi], db_feats[head] @ q_feats[qi])
+        ranking[qi, :r] = head[np.argsort(-blended, kind="stable")]
+    return ranking
+
+
+def _map(ranking: np.ndarray, q_labels: np.ndarray, db_labels: np.ndarray) -> float:
+    rel = db_labels[ranking] == q_labels[:, None]
+    aps = []
+    for row in rel:
+        hits = np.flatnonzero(row)
+        if len(hits):
+            aps.append(float(np.mean(np.arange(1, len(hits) + 1) / (hits + 1))))
+    return float(np.mean(aps)) if aps else 0.0
+
+
+def compare_models(train_feats: npt.ArrayLike, query_feats: npt.ArrayLike, trained: tuple, baseline: tuple,
+                   seed: int = 0) -> CheckResult:
+    """Compare two models on held-out queries; each model is ``(projection of the queries, codes of the training
+    photos as the library stores them)``, rows in the order of ``train_feats`` and ``query_feats``."""
+    x = l2_normalize(train_feats)
+    q = l2_normalize(query_feats)
+    rows = np.arange(len(x))
+    if len(x) > MAX_DATABASE:
+        rows = np.sort(np.random.default_rng(seed).choice(len(x), MAX_DATABASE, replace=False))
+    x = x[rows]
+    orders = {name: _app_order(np.asarray(proj, np.float32), np.asarray(codes)[rows], q, x)
+              for name, (proj, codes) in (("trained", trained), ("baseline", baseline))}
+    scores: dict[str, dict[int, float]] = {"trained": {}, "baseline": {}}
+    for k in SCALES:
+        k_eff = min(k, max(2, len(x) // 16))
+        db_labels, q_labels = _groups(x, q, k_eff, seed)
+        for name, ranking in orders.items():
+            scores[name][k] = _map(ranking, q_labels, db_labels)
+    worst = min(scores["trained"][k] - scores["baseline"][k] for k in SCALES)
+    mean = float(np.mean([scores["trained"][k] - scores["baseline"][k] for k in SCALES]))
+    return CheckResult(passed=worst >= -TOLERANCE and mean > 0, trained=scores["trained"],
+                       baseline=scores["baseline"], queries=len(q))
