@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ORDER = ("float", "distillhash", "distillhash-app", "distillhash-hamming", "itq", "itq-asym", "itq-app", "pca", "lsh")
+ORDER = ("float", "distillhash", "distillhash-app", "distillhash-hamming", "app-trained", "dsg", "dsg-app", "dmuh",
+         "dmuh-app", "rankpres", "rankpres-app", "rankpres-recon", "itq", "itq-asym", "itq-app", "pca", "lsh")
+SWEEP = ("float", "itq-app", "distillhash-app", "app-trained")
 
 
 def _table(d: dict) -> list[str]:
@@ -32,6 +34,20 @@ def _table(d: dict) -> list[str]:
     return lines + [""]
 
 
+def _sweep(runs: list[dict]) -> list[str]:
+    """mAP of the app's orders against collection size, for one data set run at several ``--limit`` sizes."""
+    name = runs[0]["dataset"] + (f" ({runs[0]['label_column']})" if runs[0].get("label_column") else "")
+    lines = [f"### {name}: mAP against collection size (64 bits)", "",
+             "| photos | " + " | ".join(SWEEP) + " | trained - before |", "|---" * (len(SWEEP) + 2) + "|"]
+    for d in sorted(runs, key=lambda d: d["n"]):
+        got = {r["method"]: r["map"] for r in d["results"] if r["bits"] in (None, 64)}
+        cells = [f"{got[m]:.3f}" if m in got else "-" for m in SWEEP]
+        delta = f"{100 * (got['distillhash-app'] - got['itq-app']):+.1f}" if {"itq-app", "distillhash-app"} <= set(got) \
+            else "-"
+        lines.append(f"| {d['n']} | " + " | ".join(cells) + f" | {delta} |")
+    return lines + [""]
+
+
 def main() -> int:
     files = sorted((REPO / "bench" / "results").glob("retrieval-*.json"))
     out = ["# Retrieval results", "",
@@ -44,15 +60,24 @@ def main() -> int:
            "the same two steps; `itq`, `pca`, `lsh` rank by Hamming distance, `float` by cosine.", ""]
     # One table per data set: runs of other bit lengths (e.g. ``--out retrieval-<set>-vm-bits.json``) are merged in.
     sets: dict[str, dict] = {}
+    sweeps: dict[str, list[dict]] = {}
     for f in files:
         d = json.loads(f.read_text())
         if "dataset" not in d:  # summaries of other runs (e.g. the faithful variant) are skipped
+            continue
+        sweeps.setdefault(d["dataset"], []).append(d)
+        if d.get("limit"):  # subsets appear in the size sweep only
             continue
         if d["dataset"] not in sets:
             sets[d["dataset"]] = d
             continue
         have = {(r["method"], r["bits"]) for r in sets[d["dataset"]]["results"]}
         sets[d["dataset"]]["results"] += [r for r in d["results"] if (r["method"], r["bits"]) not in have]
+    out += ["## How the gain changes with collection size", ""]
+    for runs in sweeps.values():
+        if len({d["n"] for d in runs}) > 1:
+            out += _sweep(runs)
+    out += ["## Every method, full sets", ""]
     for d in sets.values():
         out += _table(d)
     (REPO / "bench" / "RESULTS.md").write_text("\n".join(out))

@@ -195,10 +195,22 @@ def _cmd_train(lib, args, bars) -> dict:
         bars = _JsonLines()
         args.json = True
     info = _drive(lib.train(bits=args.bits, device=args.device, seed=args.seed), bars)
-    out = {"model": asdict(info)}
+    out = {"model": asdict(info), "active": info.active}
     if not args.json:
-        print(f"trained {info.kind} {info.bits}-bit model #{info.id}; it is now active.")
+        print(describe_training(info))
     return out
+
+
+def describe_training(info) -> str:
+    """What training did for the user's search, in plain words (the label-free check of engine.train_check)."""
+    gain = 100 * info.metrics.get("check_gain", 0.0)
+    if info.active:
+        told = f" (photos held out from learning were matched {gain:.1f} points better)" if "check_gain" in info.metrics \
+            else ""
+        return f"Learned from your photos: model #{info.id} is now used for search{told}."
+    return (f"Learned from your photos, but the result did not find similar photos better than before "
+            f"({gain:+.1f} points on photos held out from learning), so search keeps its current codes. "
+            f"Model #{info.id} is kept; `simili models --activate {info.id}` uses it anyway.")
 
 
 def _cmd_models(lib, args, bars) -> dict:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MIN_PHOTOS = 50
 PARITY_PHOTOS = 32
+HOLDOUT = 0.1  # share of the photos (at most 500) kept out of training to check the result (engine.train_check)
 
 
 def _with_epochs(job, n: int):
@@ -141,9 +142,10 @@ def run_training(store: Store, bits: int, device: str, seed: int,
     yield Progress("train", 0, None, message=f"loading features of {len(ids)} photos")
     features = store.features.get(rows)
     started = time.perf_counter()
-    job = train_distillhash(features, bits=bits, device=device, seed=seed,
+    job = train_distillhash(features, bits=bits, device=device, seed=seed, holdout=HOLDOUT,
                             checkpoint_dir=store.training_dir(bits), should_stop=should_stop)
     result = yield from _with_epochs(job, len(features))
+    trained = result.trained_rows(len(ids))  # the held-out rest gets codes like photos indexed later
     train_seconds = time.perf_counter() - started
 
     yield Progress("export", 0, 2, message="exporting the trained encoder to ONNX")
@@ -156,7 +158,7 @@ def run_training(store: Store, bits: int, device: str, seed: int,
         export_encoder(result, encoder_path)
     yield Progress("export", 1, 2, message="checking ONNX against PyTorch")
     rng = np.random.default_rng(seed)
-    sample = features[np.sort(rng.choice(len(features), size=min(len(features), 2048), replace=False))]
+    sample = features[np.sort(rng.choice(trained, size=min(len(trained), 2048), replace=False))]
     head_parity = check_parity(result, head_path, sample)
     # The whole encoder (backbone + head, from pixels) on real photos of this library.
     images = _sample_images(catalog, rng, PARITY_PHOTOS)
@@ -177,11 +179,16 @@ def run_training(store: Store, bits: int, device: str, seed: int,
     # The photos trained on are stored under their neighbourhood features (database_features); photos indexed
     # since training started get theirs from the library's search (reconcile -> engine.neighbourhood).
     index = CodeIndex(bits)
-    index.add(ids, coder.encode(database_features(features, result)))
+    index.add(np.asarray(ids)[trained], coder.encode(database_features(features[trained], result)))
     index = models.reconcile(info, index, coder=coder)
     models.save_index(index, model_id=info.id)
-    info = models.activate(info.id, index)
     discard_checkpoint(store, bits)  # finished: the next run starts afresh rather than resuming this one
+    if result.check is not None and not result.check.passed:
+        # Kept for `simili models --activate`, but search stays with the codes it had (engine.train_check).
+        yield Progress("reencode", len(ids), len(ids), message="the learned codes did not find similar photos "
+                                                               "better than before; search is unchanged")
+        return next(m for m in models.infos() if m.id == info.id)
+    info = models.activate(info.id, index)
     yield Progress("reencode", len(ids), len(ids), message=f"{len(index)} photos re-encoded")
     return info
 

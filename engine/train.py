@@ -58,7 +58,7 @@ class TrainConfig:
     variant: str = "graph"  # one of engine.train_phases.VARIANTS
     # local structure
     graph_k: int = 10  # kNN edges of the diffusion graph
-    diffusion_times: tuple[int, ...] = (2, 32)  # short (same object) and long (same kind) diffusion scales
+    diffusion_times: tuple[int, ...] = (2, 32, 128)  # short (same object) to long (same kind) diffusion scales
     ridge: float = 1.0  # ridge of the maps from features to diffusion coordinates
     smooth_k: int = 2  # neighbours averaged into a photo's database feature z
     smooth_self: float = 0.7  # weight of the photo's own feature in z
@@ -72,9 +72,10 @@ class TrainConfig:
     # optimisation
     batch_anchors: int = 96  # faithful: 64
     neighbours_per_anchor: int = 1  # faithful: 3
-    lr: float | None = None  # None: the release's 1e-3
+    lr: float | None = None  # None: the release's 1e-3 for "faithful", 1e-4 for the refinements
     adam_eps: float | None = None  # None: the release's 1.0 for "faithful", 1e-8 otherwise
-    epochs: float = 2.0  # refinement (faithful: stage 3) epochs of anchors
+    epochs: float | None = None  # refinement (faithful: stage 3) epochs of anchors; None: the variant's own
+
     min_steps: int = 0
     max_steps: int = 3000
     quant_weight: float = 0.01  # lambda of the quantisation term
@@ -97,8 +98,14 @@ class TrainConfig:
 
     @classmethod
     def faithful(cls, **kw: Any) -> TrainConfig:
-        return cls(**{"variant": "faithful", "batch_anchors": 64, "neighbours_per_anchor": 3, "epochs": 20.0,
-                      "min_steps": 200, **kw})
+        return cls(**{"variant": "faithful", "batch_anchors": 64, "neighbours_per_anchor": 3, "min_steps": 200, **kw})
+
+    @property
+    def refine_epochs(self) -> float:
+        """Epochs of the last phase: measured best per variant (docs/distillhash.md §8)."""
+        if self.epochs is not None:
+            return self.epochs
+        return {"graph": 0.0, "faithful": 20.0}.get(self.variant, 2.0)
 
 
 @dataclass
@@ -314,8 +321,9 @@ def train_distillhash(
             head = _linear_head(mu, w).to(dev)
             with torch.no_grad():
                 y = l2_normalize(head(torch.from_numpy(z).to(dev)).cpu().numpy())  # the targets, in code space
-            phases = refine_phases(cfg, head, x_t, torch.from_numpy(z).to(dev), y, _step_budget(n, cfg.epochs, cfg),
+            phases = refine_phases(cfg, head, x_t, torch.from_numpy(z).to(dev), y, _step_budget(n, cfg.refine_epochs, cfg),
                                    seed, counts, dev)
+            start_weight = head.proj.weight.detach().clone()
     total = sum(p.steps for p in phases)
     rng = np.random.default_rng(seed)
     step, last_loss = 0, float("nan")
@@ -381,6 +389,9 @@ def train_distillhash(
         "pairs_zero": 1.0 - (counts["pos"] + counts["neg"]) / pairs,
         "ssdh_d_l": float(thr[0]), "ssdh_d_r": float(thr[1]), **extra,
     }
+    if not faithful:  # how far refinement moved the head from its start (relative Frobenius norm)
+        extra["head_drift"] = float((final.proj.weight.detach() - start_weight).norm() / start_weight.norm())
+        diagnostics["head_drift"] = extra["head_drift"]
     check = None
     if held is not None and len(held):
         yield Progress("train", total, total, message="checking the new codes on photos training never saw")

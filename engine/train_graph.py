@@ -135,7 +135,7 @@ def diffusion_embedding(x: np.ndarray, knn: np.ndarray, k: int, dims: int, iters
 
 
 def diffusion_start(x: np.ndarray, z: np.ndarray, knn: np.ndarray, bits: int, *, graph_k: int = 10,
-                    times: tuple[int, ...] = (2, 32), ridge: float = 1.0, seed: int = 0,
+                    times: tuple[int, ...] = (2, 32, 128), ridge: float = 1.0, seed: int = 0,
                     device=None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """A linear hash projection that preserves the collection's similarity at several diffusion scales.
 
@@ -152,6 +152,9 @@ def diffusion_start(x: np.ndarray, z: np.ndarray, knn: np.ndarray, bits: int, *,
 
     mu = z.mean(axis=0)
     xc = (z - mu).astype(np.float64)
+    # A diffusion time beyond ~N/16 steps mixes a small graph completely: keep the two shortest times always, and
+    # longer ones only for collections large enough to have structure at that scale.
+    times = tuple(s for i, s in enumerate(sorted(times)) if i < 2 or s <= len(z) / 16)
     vecs, lam = diffusion_embedding(x, knn, graph_k, max(bits, 64), seed=seed, device=device)
     gram = xc.T @ xc + ridge * np.eye(xc.shape[1])
     maps = [np.eye(xc.shape[1])]
@@ -169,4 +172,4 @@ def diffusion_start(x: np.ndarray, z: np.ndarray, knn: np.ndarray, bits: int, *,
     w = (w / max(float(np.abs(xc @ w).mean()), 1e-12)).astype(np.float32)  # mean |logit| 1: the losses' scale
     kept = float(evals[top].sum() / evals.sum())
     return mu.astype(np.float32), w, {"diffusion_lambda_2": float(lam[0]), "diffusion_lambda_64": float(lam[-1]),
-                                      "start_variance_kept": kept}
+                                      "start_variance_kept": kept, "diffusion_scales": float(len(times))}

@@ -140,7 +140,7 @@ def refine_phases(cfg, head, x_t, z_t, y: np.ndarray, steps: int, seed: int, cou
         nll = F.softplus(omega) - s * omega
         return (w * nll).sum() / w.sum().clamp_min(1.0) + pull() + extra
 
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr or 1e-3)
+    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr or 1e-4)
     phase = Phase(cfg.variant, head, opt, steps, loss)
     if ema is not None:
         step_fn = phase.loss
@@ -246,6 +246,6 @@ def faithful_phases(x_t, knn, cfg, bits: int, gen, d_l: float, counts, device, b
     adam = dict(lr=cfg.lr or 1e-3, eps=1.0 if cfg.adam_eps is None else cfg.adam_eps)  # release: Adam(epsilon=1.0)
     return [
         Phase("stage1", head1, torch.optim.Adam(head1.parameters(), **adam), budget(cfg.stage1_epochs), stage1),
-        Phase("stage3", head3, torch.optim.Adam(head3.parameters(), **adam), budget(cfg.epochs), stage3,
+        Phase("stage3", head3, torch.optim.Adam(head3.parameters(), **adam), budget(cfg.refine_epochs), stage3,
               before=stage2),
     ]

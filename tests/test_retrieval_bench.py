@@ -112,7 +112,8 @@ def test_bench_end_to_end_on_a_subset(tmp_path):
         pytest.skip("backbone model not built")
     out = tmp_path / "r.json"
     code = retrieval.main(["--manifest", str(manifest), "--bits", "16", "--limit", "80", "--out", str(out),
-                           "--methods", "float,distillhash,distillhash-app,distillhash-hamming,itq,itq-asym,itq-app,lsh",
+                           "--methods", "float,distillhash,distillhash-app,distillhash-hamming,app-trained,rankpres,"
+                                        "rankpres-recon,itq,itq-asym,itq-app,lsh",
                            "--splits", "2",
                            "--plot"])
     assert code == 0
@@ -120,9 +121,17 @@ def test_bench_end_to_end_on_a_subset(tmp_path):
     assert report["n"] == 80 and report["n_queries"] == 8 and report["n_database"] == 72
     got = {(r["method"], r["bits"]) for r in report["results"]}
     assert got == {("float", None), ("distillhash", 16), ("distillhash-app", 16), ("distillhash-hamming", 16),
+                   ("app-trained", 16), ("rankpres", 16), ("rankpres-recon", 16),
                    ("itq", 16), ("itq-asym", 16), ("itq-app", 16), ("lsh", 16)}
     for r in report["results"]:
         assert 0.0 <= r["map"] <= 1.0 and 0.0 <= r["p@10"] <= 1.0
         assert r["splits"] == 2 and r["map_std"] >= 0.0
-    assert report["training"]["16"]["parity_max_abs_diff"] < 1e-4
+    assert report["training"]["distillhash-16"]["parity_max_abs_diff"] < 1e-4
+    assert report["training"]["rankpres-16"]["variant"] == "rankpres"
+    # app-trained is the trained order where the held-out check accepted the model, else ITQ's
+    rows = {r["method"]: r for r in report["results"]}
+    for check, m in zip(report["checks"], rows["app-trained"]["map_splits"]):
+        assert check["check_queries"] == 7
+        other = rows["itq-app"]["map_splits"] if not check["check_passed"] else None
+        assert other is None or m in other
     assert out.with_suffix(".png").is_file()

@@ -47,6 +47,7 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     model = json.loads(out.stdout)["model"]
     assert model["kind"] == "distillhash" and model["active"] and model["bits"] == 64
     m = model["metrics"]
+    assert m["check_passed"] == 1.0 and m["check_gain"] > 0 and m["check_queries"] == 14
     assert m["head_max_abs_diff"] < 1e-4 and m["head_bits_differ"] == 0
     assert m["encoder_max_abs_diff"] < 1e-4 and m["encoder_bits_differ"] == 0 and m["encoder_n"] > 0
     models = json.loads(_cli(home, "--json", "models").stdout)["models"]
@@ -63,14 +64,17 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     assert type(lib.store.models.coder()).__name__ == "HashCoder"
     # every photo trained on is stored under the code of its neighbourhood feature, not of its own feature
     from engine.codes import l2_normalize
-    from engine.train import TrainConfig, _smoothed_targets, knn_graph
+    from engine.train import TrainConfig
+    from engine.train_graph import knn_graph, neighbourhood_features
 
     ids, rows = lib.store.catalog.feature_rows()
     x = l2_normalize(lib.store.features.get(rows))
     cfg = TrainConfig()
-    z = _smoothed_targets(x, knn_graph(x, cfg.smooth_k), cfg.smooth_k, cfg.smooth_self)
+    z = neighbourhood_features(x, knn_graph(x, cfg.smooth_k), cfg.smooth_k, cfg.smooth_self)
     stored = lib.store.models.index().codes_of(ids)
-    assert (stored == lib.store.models.coder().encode(z)).all(axis=1).mean() >= 0.99
+    # (10 % of the photos are held out for the label-free check: they, and the trained photos whose nearest
+    # photos they are, have neighbourhoods found among the trained photos only)
+    assert (stored == lib.store.models.coder().encode(z)).all(axis=1).mean() >= 0.85
     assert not (stored == lib.store.models.coder().encode(x)).all()
     # queried with its own feature, (nearly) every photo comes back first
     feats = lib.store.features.get(rows)

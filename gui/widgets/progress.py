@@ -171,8 +171,13 @@ class ProgressPanel(QWidget):
             self.train_button.setVisible(True)
             return
         if kind == "train" and outcome == "done":
-            self.title.setText("Training finished")
-            self.detail.setText("Searches now use the DistillHash codes trained on your photos.")
+            if getattr(payload, "active", True):
+                self.title.setText("Training finished")
+                self.detail.setText("Searches now use the DistillHash codes trained on your photos.")
+            else:  # the label-free check found no improvement: search is unchanged (engine.train_check)
+                self.title.setText("Training made no difference")
+                self.detail.setText("What was learned did not find similar photos better than before, so searches "
+                                    "keep the codes they had. Nothing else changed.")
             self._show_buttons(note=True)
             return
         self.hide()
