@@ -138,16 +138,39 @@ def _cmd_similar(lib, args, bars) -> dict:
     else:
         results = lib.similar(args.photo, k=args.k, max_distance=args.max_distance)
         query = os.path.abspath(args.photo)
-    out = {"query": query, "results": [
+    from engine.types import CLOSE_MATCH
+
+    close = bool(results) and results[0].close
+    out = {"query": query, "close_match": close, "close_threshold": CLOSE_MATCH, "results": [
         {"path": n.photo.path, "distance": n.distance, "id": int(n.photo.id),
          "match": None if n.match is None else round(n.match, 4),
-         "cosine": None if n.score is None else round(n.score, 4)} for n in results]}
+         "cosine": None if n.score is None else round(n.score, 4),
+         "similarity": None if n.similarity is None else round(n.similarity, 1), "level": n.level,
+         "close": n.close} for n in results]}
     if not args.json:
-        if not results:
-            print("No similar photos within the distance limit.")
-        for n in results:
-            print(f"{n.distance:4d}  {n.photo.path}")
+        _print_similar(query, results, close)
     return out
+
+
+def _print_similar(query: str, results: list, close: bool) -> None:
+    """Results under a header, most similar first, with a line where close matches end."""
+    from engine.types import CLOSE_MATCH
+
+    if not results:
+        print("No similar photos found.")
+        return
+    if close:
+        print(f"Photos most similar to {query}, most similar first:")
+    else:
+        print(f"No close match for {query}: no photo is at least {CLOSE_MATCH:.0f}% similar. The nearest ones:")
+    print(f"{'similarity':>10s}  {'level':15s}  photo")
+    line_drawn = not close
+    for n in results:
+        if not line_drawn and not n.close:
+            print(f"{'':10s}  -- below this line: not a close match (under {CLOSE_MATCH:.0f}%) --")
+            line_drawn = True
+        pct = "?" if n.similarity is None else f"{n.similarity:.0f}%"
+        print(f"{pct:>10s}  {n.level or '':15s}  {n.photo.path}")
 
 
 def _cmd_dupes(lib, args, bars) -> dict:

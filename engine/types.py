@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NewType
 
-__all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings"]
+__all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings",
+           "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level"]
 
 PhotoId = NewType("PhotoId", int)
 
@@ -44,15 +45,43 @@ class Photo:
     taken_at: str | None = None
 
 
+# The one similarity people see, in percent (engine.search.similarity_percent: a monotonic map of the very score
+# results are ordered by), and its named levels, strictest first: (lowest percent of the level, its name).
+# Calibrated on real photos (tests/test_similarity.py): edited copies of a photo score 97-100 %, photos of the same
+# kind of garment mostly 60-90 %, and grocery photos searched among clothes at most 58 % (148 queries).
+SIMILARITY_LEVELS: tuple[tuple[float, str], ...] = (
+    (95.0, "near-identical"), (80.0, "very similar"), (60.0, "similar"), (0.0, "loosely related"))
+CLOSE_MATCH = 60.0  # a result below this is not a close match; a query whose best result is below it has none
+
+
+def similarity_level(percent: float) -> str:
+    """The named level of a similarity in percent (``SIMILARITY_LEVELS``)."""
+    return next(name for low, name in SIMILARITY_LEVELS if percent >= low)
+
+
 @dataclass(frozen=True)
 class Neighbor:
-    """A search result: a photo, its Hamming distance to the query code and the scores results are ordered by."""
+    """A search result: a photo, its Hamming distance to the query code and the scores results are ordered by.
+
+    Results come in decreasing ``engine.codes.blended_scores(match, score)``; ``similarity`` is that same score
+    mapped monotonically to 0-100 %, so the numbers people see never contradict the order.
+    """
 
     photo: Photo
     distance: int
     score: float | None = None  # cosine similarity of backbone features
     match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]
-    # results come in decreasing engine.codes.blended_scores(match, score)
+    similarity: float | None = None  # percent, 0-100 (engine.search.similarity_percent)
+
+    @property
+    def level(self) -> str | None:
+        """``near-identical``, ``very similar``, ``similar`` or ``loosely related`` (None when unknown)."""
+        return None if self.similarity is None else similarity_level(self.similarity)
+
+    @property
+    def close(self) -> bool:
+        """Whether this is a close match (similarity at least ``CLOSE_MATCH``)."""
+        return self.similarity is not None and self.similarity >= CLOSE_MATCH
 
 
 @dataclass(frozen=True)

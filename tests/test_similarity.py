@@ -1,0 +1,100 @@
+"""One user-facing similarity that agrees with the order, named levels, and "no close match" on real photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main as cli_main
+from engine.codes import blended_scores
+from engine.search import similarity_percent
+from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Neighbor, Photo, PhotoId, similarity_level
+
+from tests.conftest import DEMO, SHARED_DATA, demo_photos
+
+AVOCADO = SHARED_DATA / "grocery-dev" / "images" / "Fruit" / "Avocado" / "Avocado_001.jpg"
+HELD_OUT_SHOES = ("0dd87e47-ca85-4d5c-9fd1-59f5a01eb656.jpg", "132e5fa5-ed38-4293-8dff-20727b6b5ac2.jpg")
+
+
+def test_similarity_is_monotonic_in_the_ranking_score():
+    scores = np.linspace(-1.5, 1.5, 3001)
+    pct = similarity_percent(scores)
+    assert pct[0] == 0 and pct[-1] == 100
+    assert np.all(np.diff(pct) > 0)  # strictly increasing: never contradicts the order
+    assert similarity_percent(1.0) == pytest.approx(CLOSE_MATCH)
+
+
+def test_levels_cover_every_percentage_strictest_first():
+    assert [similarity_level(p) for p in (100, 95, 94.9, 80, 79, 60, 59.9, 0)] == [
+        "near-identical", "near-identical", "very similar", "very similar", "similar", "similar",
+        "loosely related", "loosely related"]
+    assert [low for low, _ in SIMILARITY_LEVELS] == sorted((low for low, _ in SIMILARITY_LEVELS), reverse=True)
+    n = Neighbor(Photo(PhotoId(1), "/x.jpg"), 3, 0.9, 0.9, 61.0)
+    assert n.level == "similar" and n.close
+    assert Neighbor(Photo(PhotoId(1), "/x.jpg"), 3).level is None and not Neighbor(Photo(PhotoId(1), "/x.jpg"), 3).close
+
+
+@pytest.fixture(scope="module")
+def clothes_library(tmp_path_factory):
+    """The demo clothes (all but two shoes, which are dropped on it as queries) as a library."""
+    home = tmp_path_factory.mktemp("simhome")
+    folder = tmp_path_factory.mktemp("clothes")
+    for p in demo_photos():
+        if p.name not in HELD_OUT_SHOES:
+            dst = folder / p.parent.name / p.name
+            dst.parent.mkdir(exist_ok=True)
+            shutil.copyfile(p, dst)
+    assert cli_main(["--home", str(home), "-q", "index", str(folder)]) == 0
+    return home
+
+
+def _similar(capsys, home: Path, *args: str) -> tuple[str, dict]:
+    capsys.readouterr()
+    assert cli_main(["--home", str(home), "similar", *args]) == 0
+    text = capsys.readouterr().out
+    assert cli_main(["--home", str(home), "--json", "similar", *args]) == 0
+    return text, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.skipif(not AVOCADO.exists(), reason="the grocery data set is not on this machine")
+def test_an_avocado_among_clothes_has_no_close_match_but_shows_the_nearest(clothes_library, capsys):
+    text, out = _similar(capsys, clothes_library, "--image", str(AVOCADO), "-k", "6")
+    assert out["close_match"] is False and out["close_threshold"] == CLOSE_MATCH
+    assert len(out["results"]) == 6  # the nearest few are still shown
+    assert all(not r["close"] and r["similarity"] < CLOSE_MATCH for r in out["results"])
+    assert text.startswith("No close match")
+    assert "similarity" in text.splitlines()[1]  # the header
+
+
+def test_a_shoe_among_clothes_has_close_matches_in_agreeing_order(clothes_library, capsys):
+    for name in HELD_OUT_SHOES:
+        text, out = _similar(capsys, clothes_library, "--image", str(DEMO / "images" / "shoes" / name), "-k", "10")
+        assert out["close_match"] is True, (name, out["results"][:3])
+        sims = [r["similarity"] for r in out["results"]]
+        assert sims == sorted(sims, reverse=True)
+        # the raw numbers are kept, and the percentage is the blended score they are ordered by
+        for r in out["results"]:
+            blended = float(blended_scores(np.float32(r["match"]), np.float32(r["cosine"])))
+            assert r["similarity"] == pytest.approx(float(similarity_percent(blended)), abs=0.2)
+            assert r["level"] == similarity_level(r["similarity"]) and isinstance(r["distance"], int)
+        assert text.startswith("Photos most similar to")
+        lines = text.splitlines()
+        shown = [ln.split()[0] for ln in lines[2:] if ln.strip() and not ln.strip().startswith("--")]
+        assert shown == [f"{s:.0f}%" for s in sims]
+        assert "shoes" in out["results"][0]["path"]
+
+
+def test_an_edited_copy_is_near_identical(clothes_library, capsys, tmp_path):
+    from PIL import Image
+
+    src = demo_photos(per_class=1)[0]
+    im = Image.open(src)
+    copy = tmp_path / "half.jpg"
+    im.resize((im.width // 2, im.height // 2)).save(copy, quality=50)
+    _, out = _similar(capsys, clothes_library, "--image", str(copy), "-k", "3")
+    assert out["results"][0]["level"] == "near-identical"
+    assert Path(out["results"][0]["path"]).name == src.name
