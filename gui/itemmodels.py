@@ -12,14 +12,14 @@ from engine.types import Neighbor, Photo
 from gui.workers import FunctionWorker, if_alive, start
 
 __all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip",
-           "photo_at", "distance_at"]
+           "photo_at", "similarity_at", "NEAREST_FEW"]
 
 log = logging.getLogger(__name__)
 
 # WORKAROUND: PySide6 6.12 on Python < 3.12 drops a reference to None each time QModelIndex.data() (or an item's
 # data()) returns an empty value to Python; enough calls (a few paints) deallocate None and abort the process.
 # Our code therefore never reads a role that can be empty through .data(): it asks the model with
-# :func:`photo_at` / :func:`distance_at`, and item views store a non-None placeholder in every role they read.
+# :func:`photo_at` / :func:`similarity_at`, and item views store a non-None placeholder in every role they read.
 PhotoRole = Qt.ItemDataRole.UserRole + 1
 DistanceRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
@@ -33,12 +33,12 @@ def photo_at(index) -> Photo | None:
     return photo(index.row()) if photo is not None else None
 
 
-def distance_at(index) -> int | None:
-    """The Hamming distance of a result index, or None for models without distances."""
+def similarity_at(index) -> float | None:
+    """The similarity (percent) of a result index, or None for models without one."""
     if not index.isValid():
         return None
-    distance = getattr(index.model(), "distance", None)
-    return distance(index.row()) if distance is not None else None
+    similarity = getattr(index.model(), "similarity", None)
+    return similarity(index.row()) if similarity is not None else None
 
 
 def photo_tooltip(photo: Photo, extra: str = "") -> str:
@@ -184,38 +184,61 @@ class PhotoGridModel(QAbstractListModel):
         return None
 
 
+NEAREST_FEW = 6  # shown below the line when no result is as similar as asked
+
+
 class ResultsModel(QAbstractListModel):
-    """Search results (nearest first), filtered live by a maximum Hamming distance."""
+    """Search results (most similar first), filtered live by a lowest similarity in percent.
+
+    When no result reaches that similarity, the nearest ``NEAREST_FEW`` are shown anyway (``below_line()``), so a
+    query without a close match still shows what comes nearest.
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._all: list[Neighbor] = []
         self._shown: list[Neighbor] = []
-        self._limit: int | None = None
+        self._limit: float | None = None
+        self._below = False
         self.bits = 64
 
     def set_results(self, neighbors: Sequence[Neighbor], bits: int) -> None:
         self.beginResetModel()
         self._all = list(neighbors)
         self.bits = bits
-        self._shown = self._filter()
+        self._shown, self._below = self._filter()
         self.endResetModel()
 
-    def set_limit(self, max_distance: int | None) -> None:
-        if max_distance == self._limit:
+    def set_limit(self, min_similarity: float | None) -> None:
+        if min_similarity == self._limit:
             return
-        self._limit = max_distance
-        shown = self._filter()
+        self._limit = min_similarity
+        shown, below = self._filter()
+        self._below = below
         if [n.photo.id for n in shown] == [n.photo.id for n in self._shown]:
             return
         self.beginResetModel()
         self._shown = shown
         self.endResetModel()
 
-    def _filter(self) -> list[Neighbor]:
+    def _filter(self) -> tuple[list[Neighbor], bool]:
         if self._limit is None:
-            return list(self._all)
-        return [n for n in self._all if n.distance <= self._limit]
+            return list(self._all), False
+        passing = [n for n in self._all if n.similarity is None or n.similarity >= self._limit]
+        if not passing and self._all:
+            return self._all[:NEAREST_FEW], True
+        return passing, False
+
+    def below_line(self) -> bool:
+        """True when none passes the limit and the nearest few are shown instead."""
+        return self._below
+
+    def passing(self) -> int:
+        """How many results reach the limit (0 when only the nearest few below it are shown)."""
+        return 0 if self._below else len(self._shown)
+
+    def best(self) -> Neighbor | None:
+        return self._all[0] if self._all else None
 
     def total(self) -> int:
         return len(self._all)
@@ -229,8 +252,8 @@ class ResultsModel(QAbstractListModel):
     def photo(self, row: int) -> Photo | None:
         return self._shown[row].photo if 0 <= row < len(self._shown) else None
 
-    def distance(self, row: int) -> int | None:
-        return self._shown[row].distance if 0 <= row < len(self._shown) else None
+    def similarity(self, row: int) -> float | None:
+        return self._shown[row].similarity if 0 <= row < len(self._shown) else None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._shown):
@@ -241,14 +264,12 @@ class ResultsModel(QAbstractListModel):
         if role == DistanceRole:
             return n.distance
         if role == ScoreRole:
-            return n.score
+            return n.similarity
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return Path(n.photo.path).name
+            name = Path(n.photo.path).name
+            return name if n.similarity is None else f"{name}, {n.similarity:.0f}% similar ({n.level})"
         if role == Qt.ItemDataRole.ToolTipRole:
-            extra = f"Hamming distance {n.distance} of {self.bits} bits (0 = same code)"
-            if n.match is not None:
-                extra += f"<br>code match {n.match:.2f} (1 = best possible)"
-            if n.score is not None:
-                extra += f"<br>feature similarity {n.score:.2f} (results are ordered by both)"
+            extra = "" if n.similarity is None else \
+                f"<b>{n.similarity:.0f}% similar</b> ({n.level}); results are ordered by this"
             return photo_tooltip(n.photo, extra)
         return None

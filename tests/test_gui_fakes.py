@@ -58,6 +58,7 @@ class FakeLibrary:
         self.image_queries: list[str] = []
         self.saved: Settings | None = None
         self.index_runs = 0
+        self.similarity_drop = 0.0  # lowers every similarity (a query without a close match)
         self.lock = threading.Lock()
 
     def view(self) -> FakeLibrary:
@@ -150,7 +151,9 @@ class FakeLibrary:
             raise NotIndexed("the library has no searchable photos yet; index a folder first")
         pid = int(photo)
         others = sorted((p for p in self._photos if p.id != pid), key=lambda p: (abs(int(p.id) - pid), p.id))
-        return [Neighbor(p, 3 * abs(int(p.id) - pid), 1.0 - 0.01 * abs(int(p.id) - pid))
+        # similarity falls 7 points per step of id: 92 (very similar), 85, 78 (similar), ... 57 (loosely related)
+        return [Neighbor(p, 3 * abs(int(p.id) - pid), 1.0 - 0.01 * abs(int(p.id) - pid), None,
+                         max(0.0, 99.0 - 7 * abs(int(p.id) - pid)) - self.similarity_drop)
                 for p in others[: k or 50]]
 
     def similar_to_image(self, path, k=None, max_distance=None):

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from engine.types import Photo
-from gui.itemmodels import distance_at, photo_at
+from gui.itemmodels import photo_at, similarity_at
 from gui.thumbnails import ThumbnailLoader
 
 __all__ = ["PhotoDelegate", "PhotoGridView", "badge_color"]
@@ -15,15 +15,15 @@ __all__ = ["PhotoDelegate", "PhotoGridView", "badge_color"]
 RADIUS = 8.0
 
 
-def badge_color(distance: int, bits: int) -> QColor:
-    """Green for near-identical codes, through amber, to orange-red for loose matches."""
-    t = max(0.0, min(1.0, distance / max(bits * 0.4, 1)))
+def badge_color(similarity: float) -> QColor:
+    """Green for near-identical photos, through amber, to orange-red for loosely related ones (similarity in %)."""
+    t = max(0.0, min(1.0, (100.0 - similarity) / 50.0))
     hue = int(140 - 120 * t)  # 140 (green) .. 20 (orange-red)
-    return QColor.fromHsv(hue, 200, 190)
+    return QColor.fromHsv(hue, 200, 170)
 
 
 class PhotoDelegate(QStyledItemDelegate):
-    """Paints a square, rounded, centre-cropped thumbnail; a distance badge when the model gives one."""
+    """Paints a square, rounded, centre-cropped thumbnail; a similarity badge (percent) when the model gives one."""
 
     def __init__(self, loader: ThumbnailLoader, tile: int = 148, parent: QWidget | None = None):
         super().__init__(parent)
@@ -47,9 +47,9 @@ class PhotoDelegate(QStyledItemDelegate):
         photo = photo_at(index)
         if photo is not None:
             self._paint_image(painter, rect, path, photo, option)
-            distance = distance_at(index)
-            if distance is not None:
-                self._paint_badge(painter, rect, int(distance))
+            similarity = similarity_at(index)
+            if similarity is not None:
+                self._paint_badge(painter, rect, float(similarity))
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
         if selected or hovered:
@@ -91,18 +91,18 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "can't read")
 
-    def _paint_badge(self, painter: QPainter, rect: QRectF, distance: int) -> None:
+    def _paint_badge(self, painter: QPainter, rect: QRectF, similarity: float) -> None:
         font = QFont(painter.font())
         font.setPointSizeF(max(7.5, font.pointSizeF() * 0.85))
         font.setBold(True)
         painter.setFont(font)
-        text = f"{distance}"
+        text = f"{similarity:.0f}%"
         fm = painter.fontMetrics()
         w = max(fm.horizontalAdvance(text) + 14, 24)
         h = fm.height() + 4
         badge = QRectF(rect.left() + 6, rect.top() + 6, w, h)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(badge_color(distance, self.bits))
+        painter.setBrush(badge_color(similarity))
         painter.drawRoundedRect(badge, h / 2, h / 2)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)

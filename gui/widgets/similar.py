@@ -1,4 +1,7 @@
-"""The "similar photos" panel: the query shown large, a distance slider, and the ranked neighbours with badges."""
+"""The "similar photos" panel: the query shown large, a strict/loose control, and the ranked neighbours with badges.
+
+Every number shown is the engine's similarity (``Neighbor.similarity``, percent), which follows the result order.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +15,22 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NotIndexed
-from engine.types import Photo
+from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Photo
 from gui.errors import describe
 from gui.itemmodels import ResultsModel
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.photogrid import PhotoGridView
 from gui.workers import if_alive
 
-__all__ = ["SimilarPanel"]
+__all__ = ["SimilarPanel", "STRICTNESS", "DEFAULT_STRICTNESS"]
 
 QUERY_EDGE = 300
+# The strict/loose control, strict (left) to loose (right): (lowest similarity shown, what it shows).
+STRICTNESS: tuple[tuple[float, str], ...] = tuple(
+    (low, "only near-identical photos" if name == "near-identical" else
+     f"{name} photos and closer" if low > 0 else "everything, loosely related too")
+    for low, name in SIMILARITY_LEVELS)
+DEFAULT_STRICTNESS = next(i for i, (low, _) in enumerate(STRICTNESS) if low == CLOSE_MATCH)
 
 
 class SimilarPanel(QWidget):
@@ -31,6 +40,7 @@ class SimilarPanel(QWidget):
     context_requested = Signal(object, QPoint)
     closed = Signal()
     searched = Signal(int)  # results shown (after the slider), for tests and the status bar
+    strictness_changed = Signal(int)  # the strict/loose control moved (its position, to remember it)
 
     def __init__(self, session, loader: ThumbnailLoader, parent: QWidget | None = None):
         super().__init__(parent)
@@ -41,7 +51,6 @@ class SimilarPanel(QWidget):
         self._query: tuple[str, object] | None = None  # ("photo", Photo) or ("image", path)
         self._history: list[tuple[str, object]] = []
         self._query_key = None
-        self._slider_set = False
         self.setMinimumWidth(300)
 
         self.back_button = self._tool("back", "Back to the previous search (Alt+Left)", "Back")
@@ -57,8 +66,11 @@ class SimilarPanel(QWidget):
 
         self.query_image = QLabel()
         self.query_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.query_image.setMinimumHeight(160)
-        self.query_image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.query_image.setMinimumHeight(120)
+        self.query_image.setMaximumHeight(QUERY_EDGE)
+        # Ignored: the photo is scaled to the room the label gets, never drawn over the caption below it
+        self.query_image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self._query_source: QImage | None = None
         self.query_caption = QLabel()
         self.query_caption.setObjectName("muted")
         self.query_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -72,14 +84,17 @@ class SimilarPanel(QWidget):
         fl.addWidget(self.query_caption)
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 64)
-        self.slider.setAccessibleName("Similarity threshold")
-        self.slider.setToolTip("Maximum Hamming distance between codes: move left for only near-identical "
-                               "photos, right to see looser matches")
+        self.slider.setRange(0, len(STRICTNESS) - 1)
+        self.slider.setPageStep(1)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setValue(DEFAULT_STRICTNESS)
+        self.slider.setAccessibleName("How similar photos must be")
+        self.slider.setToolTip("Strict: only photos very like this one. Loose: less similar photos too.")
         self.slider.valueChanged.connect(self.on_threshold_changed)
         self.threshold_label = QLabel()
-        self.threshold_label.setMinimumWidth(80)
-        tight, loose = QLabel("Closer"), QLabel("Looser")
+        self.threshold_label.setObjectName("muted")
+        self.threshold_label.setWordWrap(True)
+        tight, loose = QLabel("Strict"), QLabel("Loose")
         tight.setObjectName("muted")
         loose.setObjectName("muted")
         self.controls = QWidget()
@@ -88,7 +103,6 @@ class SimilarPanel(QWidget):
         srow.addWidget(tight)
         srow.addWidget(self.slider, 1)
         srow.addWidget(loose)
-        srow.addWidget(self.threshold_label)
 
         self.count_label = QLabel()
         self.count_label.setObjectName("muted")
@@ -106,6 +120,7 @@ class SimilarPanel(QWidget):
         layout.addLayout(head)
         layout.addWidget(frame)
         layout.addWidget(self.controls)
+        layout.addWidget(self.threshold_label)
         layout.addWidget(self.count_label)
         layout.addWidget(self.results, 1)
         self.spacer = QWidget()
@@ -123,10 +138,11 @@ class SimilarPanel(QWidget):
         self.query_caption.setText("")
         self.count_label.setText("")
         self.threshold_label.setText("")
+        self._query_source = None
         self._set_searching_ui(False)
 
     def _set_searching_ui(self, on: bool) -> None:
-        for w in (self.controls, self.results, self.count_label, self.query_caption):
+        for w in (self.controls, self.results, self.count_label, self.query_caption, self.threshold_label):
             w.setVisible(on)
         self.spacer.setVisible(not on)
 
@@ -182,18 +198,12 @@ class SimilarPanel(QWidget):
         if token != self._token:
             return
         neighbors, bits = result
-        self.results.delegate.bits = bits
-        if self.slider.maximum() != bits or not self._slider_set:
-            self._slider_set = True
-            self.slider.blockSignals(True)
-            self.slider.setRange(0, bits)
-            self.slider.setValue(int(round(self.session.settings.similar_max_distance * bits)))
-            self.slider.blockSignals(False)
         self.model.set_results(neighbors, bits)
-        self.model.set_limit(self.slider.value())
+        self.model.set_limit(self.min_similarity())
         self._update_count()
-        if self.model.rowCount():
-            self.results.setCurrentIndex(self.model.index(0, 0))
+        if self.model.rowCount():  # keyboard focus starts at the best result, which does not look selected
+            self.results.selectionModel().setCurrentIndex(self.model.index(0, 0),
+                                                          self.results.selectionModel().SelectionFlag.NoUpdate)
 
     @if_alive
     def _on_failed(self, token: int, exc: BaseException) -> None:
@@ -235,13 +245,31 @@ class SimilarPanel(QWidget):
         self._set_query_image(image)
 
     def _set_query_image(self, image: QImage | None) -> None:
+        self._query_source = image
         if image is None:
             self.query_image.setPixmap(QPixmap())
             self.query_image.setText("…")
             return
+        self._fit_query_image()
+
+    def _fit_query_image(self) -> None:
+        """Scale the query photo to the label's current room (it shrinks in a small window)."""
+        image = self._query_source
+        if image is None or image.isNull():
+            return
+        dpr = self.devicePixelRatioF()
+        room = self.query_image.contentsRect().size() * dpr
+        if room.width() < 8 or room.height() < 8:
+            return
+        if image.width() > room.width() or image.height() > room.height():
+            image = image.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         pix = QPixmap.fromImage(image)
-        pix.setDevicePixelRatio(self.devicePixelRatioF())
+        pix.setDevicePixelRatio(dpr)
         self.query_image.setPixmap(pix)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_query_image()
 
     def on_thumbnail_ready(self, key) -> None:
         if key == self._query_key and self._query is not None:
@@ -250,24 +278,43 @@ class SimilarPanel(QWidget):
             path = target.path if kind == "photo" else str(target)
             self._set_query_image(self.loader.image(pid, path, None, edge, crop=False))
 
+    def min_similarity(self) -> float:
+        return STRICTNESS[self.slider.value()][0]
+
+    def set_strictness(self, position) -> None:
+        """Put the strict/loose control at ``position`` (0 = strictest), e.g. as remembered from last time."""
+        try:
+            value = int(position)
+        except (TypeError, ValueError):
+            value = DEFAULT_STRICTNESS
+        self.slider.setValue(max(0, min(value, self.slider.maximum())))
+
     def on_threshold_changed(self, value: int) -> None:
-        self.model.set_limit(value)
+        self.model.set_limit(self.min_similarity())
         self._update_count()
+        self.strictness_changed.emit(value)
 
     def _update_count(self) -> None:
         shown, total = self.model.rowCount(), self.model.total()
-        bits = self.model.bits
-        self.threshold_label.setText(f"≤ {self.slider.value()} of {bits}")
+        low, what = STRICTNESS[self.slider.value()]
+        self.threshold_label.setText(f"Showing {what}" + (f" (at least {low:.0f}% similar)." if low else "."))
+        best = self.model.best()
         if total == 0:
             self.count_label.setText("No similar photos found.")
-        elif shown == 0:
-            self.count_label.setText(f"None of the {total} nearest photos is this close — move the slider right.")
+        elif self.model.below_line():
+            nearest = f"The nearest {shown} photo{'s' if shown != 1 else ''}, less similar than that:"
+            if best is not None and best.similarity is not None and best.similarity < CLOSE_MATCH:
+                self.count_label.setText(f"<b>No close match.</b> No photo in your library is at least "
+                                         f"{CLOSE_MATCH:.0f}% similar to this one. {nearest}")
+            else:
+                self.count_label.setText(f"None is this similar; move the control toward Loose to see more. "
+                                         f"{nearest}")
         else:
             hidden = total - shown
-            more = f" ({hidden} more beyond the threshold)" if hidden else ""
-            self.count_label.setText(f"{shown} similar photo{'s' if shown != 1 else ''}, closest first{more}. "
-                                     "The badge is the Hamming distance: 0 means the same code.")
-        self.searched.emit(shown)
+            more = f" ({hidden} less similar ones hidden)" if hidden else ""
+            self.count_label.setText(f"{shown} similar photo{'s' if shown != 1 else ''}, most similar first{more}. "
+                                     "The badge says how similar each one is.")
+        self.searched.emit(self.model.passing())
 
     def _update_buttons(self) -> None:
         self.back_button.setEnabled(bool(self._history))
