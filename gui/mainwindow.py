@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
@@ -24,7 +24,7 @@ from gui.widgets.photogrid import PhotoGridView, PhotosPage
 from gui.widgets.problems import ProblemsPanel
 from gui.widgets.progress import ProgressPanel
 from gui.widgets.sidebar import Sidebar
-from gui.widgets.similar import SimilarPanel
+from gui.widgets.similar import DEFAULT_STRICTNESS, SimilarPanel
 from gui.widgets.welcome import WelcomePage
 
 __all__ = ["MainWindow"]
@@ -115,13 +115,14 @@ class MainWindow(QMainWindow):
                                       "Search with the image or file on the clipboard (Ctrl+V)")
         self.act_rescan = self._action("refresh", "Rescan folders", self.session.start_index, "F5",
                                        "Look for new, changed and removed photos (F5)")
-        self.act_train = self._action("train", "Train DistillHash", lambda: self.session.start_training(),
-                                      None, "Learn search codes from your own photos (runs in the background)")
-        self.act_pause = self._action("pause", "Pause training", self.session.pause_training, None,
-                                      "Stop training; it resumes from where it stopped next time")
+        self.act_train = self._action("train", "Learn from my photos", lambda: self.session.start_training(),
+                                      None, "Learn what makes your photos alike, so searches find closer matches "
+                                      "(runs in the background)")
+        self.act_pause = self._action("pause", "Pause learning", self.on_pause, None,
+                                      "Stop learning for now; it resumes from where it stopped next time")
         self.act_cancel = self._action("cancel", "Cancel", self.session.cancel, None, "Stop the running job")
         self.act_settings = self._action("settings", "Settings…", self.on_settings, k.Preferences,
-                                         "Code length, device, thresholds, folders (Ctrl+,)")
+                                         "How similar photos must be, duplicates, learning, folders (Ctrl+,)")
         if not self.act_settings.shortcut().toString():
             self.act_settings.setShortcut(QKeySequence("Ctrl+,"))
         self.act_quit = self._action(None, "Quit", self.close, k.Quit)
@@ -160,8 +161,9 @@ class MainWindow(QMainWindow):
         m = menu.addMenu("&Library")
         for act in (self.act_train, self.act_pause, self.act_cancel):
             m.addAction(act)
-        m = menu.addMenu("&Help")
-        m.addAction(self._action("info", "About Simili", self.on_about))
+        from gui.widgets.help import build_help_menu
+
+        self.act_shortcuts, self.act_how = build_help_menu(self, menu.addMenu("&Help"), str(self.session.home))
 
     def _build_status(self) -> None:
         self.summary = QLabel()
@@ -194,7 +196,7 @@ class MainWindow(QMainWindow):
         s.library_changed.connect(self.on_library_changed)
         s.folders_changed.connect(self.on_folders_changed)
         s.error.connect(lambda exc: show_error(self, exc))
-        self.progress.pause_requested.connect(s.pause_training)
+        self.progress.pause_requested.connect(self.on_pause)
         self.progress.cancel_requested.connect(s.cancel)
         self.progress.train_requested.connect(lambda: s.start_training())
         self.sidebar.page_selected.connect(self.show_page)
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
         self.problems.counted.connect(lambda n: self.sidebar.set_count("problems", n))
         self.duplicates.loaded.connect(lambda n: self.sidebar.set_count("duplicates", n))
         self.similar.closed.connect(self.on_similar_closed)
+        self.similar.strictness_changed.connect(lambda v: self.state.setValue("similar/strictness", v))
         for view in (self.grid, self.similar, self.duplicates):
             view.photo_opened.connect(self.on_open_viewer)
             view.context_requested.connect(self.on_context_menu)
@@ -259,6 +262,7 @@ class MainWindow(QMainWindow):
 
     def on_job_state(self, *args) -> None:
         running = self.session.running()
+        self.progress.photos = self.grid_model.rowCount()  # learning says how many photos it studies
         self.act_pause.setEnabled(running == JOB_TRAIN)
         self.act_cancel.setEnabled(running is not None)
         self.act_train.setEnabled(running != JOB_TRAIN and bool(self.session.folders()))
@@ -289,12 +293,10 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - a status line must never raise
             active = None
         if active is not None:
-            kind = "DistillHash (trained on your photos)" if active.kind == "distillhash" else \
-                f"{active.kind.upper()} (training-free)"
-            parts.append(f"{active.bits}-bit {kind} codes")
+            parts.append("search tuned to your photos" if active.kind == "distillhash" else "ready to search")
         job = self.session.running()
         if job:
-            parts.append("indexing…" if job == JOB_INDEX else "training…")
+            parts.append("indexing…" if job == JOB_INDEX else "learning from your photos…")
         self.summary.setText("  ·  ".join(parts))
 
     # -- user actions --------------------------------------------------------------------------------
@@ -365,16 +367,18 @@ class MainWindow(QMainWindow):
         self.grid.setFocus()
 
     def on_open_viewer(self, photo: Photo) -> None:
-        from gui.widgets.viewer import ViewerDialog
-
         view = self.sender()
         photos = [photo]
         if view is self.similar:
             photos = [n.photo for n in self.similar.model.neighbors()]
         elif view is self.grid:
             photos = self.grid.selected_photos() if len(self.grid.selected_photos()) > 1 else [photo]
-        index = next((i for i, p in enumerate(photos) if p.id == photo.id), 0)
-        dialog = ViewerDialog(photos or [photo], index, self)
+        self._open_viewer(photos or [photo], next((i for i, p in enumerate(photos) if p.id == photo.id), 0))
+
+    def _open_viewer(self, photos: list[Photo], index: int) -> None:
+        from gui.widgets.viewer import ViewerDialog
+
+        dialog = ViewerDialog(photos, index, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.similar_requested.connect(self.on_photo_activated)
         dialog.open()
@@ -388,12 +392,7 @@ class MainWindow(QMainWindow):
         menu.popup(pos)
 
     def on_open_viewer_direct(self, photo: Photo) -> None:
-        from gui.widgets.viewer import ViewerDialog
-
-        dialog = ViewerDialog([photo], 0, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.similar_requested.connect(self.on_photo_activated)
-        dialog.open()
+        self._open_viewer([photo], 0)
 
     def on_trash(self, photos: list[Photo]) -> None:
         if confirm_trash(self, photos):
@@ -404,9 +403,11 @@ class MainWindow(QMainWindow):
         from gui.widgets.settings import SettingsDialog
 
         dialog = SettingsDialog(self.session.settings, str(self.session.home),
-                                str(self.state.value("ui/theme", "auto")), self.session.gpu_status, self)
+                                str(self.state.value("ui/theme", "auto")), self.session.gpu_status, self,
+                                strictness=self.similar.slider.value())
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
+        self.similar.set_strictness(dialog.chosen_strictness())
         try:
             self.session.save_settings(dialog.result_settings())
         except (ValueError, OSError) as exc:
@@ -416,16 +417,25 @@ class MainWindow(QMainWindow):
         theme = dialog.chosen_theme()
         if theme != self.state.value("ui/theme", "auto"):
             self.state.setValue("ui/theme", theme)
-            from gui.theme import apply_theme
+            self.set_theme(theme)
 
-            apply_theme(QGuiApplication.instance(), theme)
+    def set_theme(self, theme: str) -> None:
+        """Switch light/dark now: the palette, the style sheet and every icon follow at once."""
+        from gui.theme import apply_theme
 
-    def on_about(self) -> None:
-        QMessageBox.about(self, "About Simili",
-                          "<h3>Simili</h3><p>Finds visually similar photos and duplicates on your own computer, "
-                          "with binary codes learned from your photos (DistillHash). Offline; your photos are "
-                          "never changed or uploaded.</p>"
-                          f"<p>Library: {self.session.home}</p>")
+        apply_theme(QGuiApplication.instance(), theme)  # icons follow the palette (gui.resources)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "zoom_icon"):
+            self.zoom_icon.setPixmap(icon("photos").pixmap(14, 14))  # the one icon kept as a pixmap
+        super().changeEvent(event)
+
+    def on_pause(self) -> None:
+        """Pause learning: say so at once; the job stops at its next safe point (seconds later)."""
+        if self.session.running() == JOB_TRAIN:
+            self.progress.show_pausing()
+            self.act_pause.setEnabled(False)
+        self.session.pause_training()
 
     def zoom(self, delta: int) -> None:
         self.zoom_slider.setValue(self.zoom_slider.value() + delta)
@@ -472,6 +482,7 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         self._similar_wanted = self.state.value("window/similar", "true") in (True, "true")
+        self.similar.set_strictness(self.state.value("similar/strictness", DEFAULT_STRICTNESS))
         page = str(self.state.value("window/page", "photos"))
         self.show_page(page if page in ("photos", "duplicates", "problems") else "photos")
 

@@ -71,18 +71,27 @@ def svg_pixmap(name: str, size: int, color: str | None = None, dpr: float = 1.0)
 
 
 class _SvgIconEngine(QIconEngine):
-    """Renders a recoloured SVG at exactly the size and device pixel ratio asked, on first use."""
+    """Renders a recoloured SVG at exactly the size and device pixel ratio asked, on first use.
 
-    def __init__(self, data: bytes):
+    Without a fixed colour the ink is the palette's text colour *when painted*, so every icon follows a theme
+    switch at once (no icon keeps the old colour, no icon-only button turns dark-on-dark).
+    """
+
+    def __init__(self, svg: str, color: str | None = None):
         super().__init__()
-        self._data = data
-        self._renderer: QSvgRenderer | None = None
-        self._pixmaps: dict[tuple[int, int, int], QPixmap] = {}
+        self._svg = svg
+        self._color = color
+        self._renderers: dict[str, QSvgRenderer] = {}
+        self._pixmaps: dict[tuple[int, int, int, str], QPixmap] = {}
+
+    def ink(self) -> str:
+        return self._color or _ink()
 
     def _render(self, painter: QPainter, rect: QRectF) -> None:
-        if self._renderer is None:
-            self._renderer = QSvgRenderer(QByteArray(self._data))
-        self._renderer.render(painter, rect)
+        ink = self.ink()
+        if ink not in self._renderers:
+            self._renderers[ink] = QSvgRenderer(QByteArray(self._svg.replace(INK, ink).encode("utf-8")))
+        self._renderers[ink].render(painter, rect)
 
     def paint(self, painter: QPainter, rect, mode, state) -> None:
         if mode == QIcon.Mode.Disabled:
@@ -94,7 +103,7 @@ class _SvgIconEngine(QIconEngine):
 
     def scaledPixmap(self, size: QSize, mode, state, scale: float) -> QPixmap:
         w, h = int(size.width() * scale), int(size.height() * scale)
-        key = (w, h, int(mode == QIcon.Mode.Disabled))
+        key = (w, h, int(mode == QIcon.Mode.Disabled), self.ink())
         if key not in self._pixmaps:
             image = QImage(max(w, 1), max(h, 1), QImage.Format.Format_ARGB32_Premultiplied)
             image.fill(Qt.GlobalColor.transparent)
@@ -109,23 +118,23 @@ class _SvgIconEngine(QIconEngine):
         return pixmap
 
     def clone(self) -> QIconEngine:
-        return _SvgIconEngine(self._data)
+        return _SvgIconEngine(self._svg, self._color)
 
 
-_cache: dict[tuple[str, str], QIcon] = {}
+_cache: dict[tuple[str, str | None], QIcon] = {}
 
 
 def icon(name: str, color: str | QColor | None = None) -> QIcon:
-    """A themed icon by file name (without ``.svg``), in the palette's text colour unless ``color`` is given.
+    """A themed icon by file name (without ``.svg``), in the palette's text colour unless ``color`` is given
+    (the palette's colour at paint time: the icon follows a theme switch).
 
     Raises:
         KeyError: there is no such icon (a typo should fail loudly in tests, not show a blank button).
     """
-    ink = color.name() if isinstance(color, QColor) else (color or _ink())
+    ink = color.name() if isinstance(color, QColor) else color
     key = (name, ink)
     if key not in _cache:
-        data = _svg(name).replace(INK, ink).encode("utf-8")
-        _cache[key] = QIcon(_SvgIconEngine(data))
+        _cache[key] = QIcon(_SvgIconEngine(_svg(name), ink))
     return _cache[key]
 
 

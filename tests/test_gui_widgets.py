@@ -76,8 +76,8 @@ def test_click_photo_shows_ranked_neighbours_with_badges(indexed, qtbot):
     assert model.rowCount() > 0
     first = [model.photo(r).id for r in range(3)]
     assert first[0] in (4, 6) and set(first) <= {3, 4, 6, 7, 2}  # the fake ranks by id distance
-    distances = [model.distance(r) for r in range(model.rowCount())]
-    assert distances == sorted(distances)
+    sims = [model.similarity(r) for r in range(model.rowCount())]
+    assert sims == sorted(sims, reverse=True)
 
 
 def test_enter_on_photo_and_threshold_slider(indexed, qtbot):
@@ -88,9 +88,9 @@ def test_enter_on_photo_and_threshold_slider(indexed, qtbot):
         qtbot.keyClick(window.grid, Qt.Key.Key_Return)
     panel = window.similar
     total = panel.model.rowCount()
-    panel.slider.setValue(3)  # the fake gives distance 3 per step of id
-    assert panel.model.rowCount() == 1 < total
-    assert "1 similar photo" in panel.count_label.text()
+    panel.slider.setValue(1)  # very similar and closer: the fake gives 92 % and 85 % to the next two photos
+    assert panel.model.rowCount() == 2 < total
+    assert "2 similar photos, most similar first" in panel.count_label.text()
     panel.slider.setValue(panel.slider.maximum())
     assert panel.model.rowCount() == panel.model.total()
     # Enter on a result searches from it; Alt+Left goes back; Esc closes the panel.
@@ -139,7 +139,7 @@ def test_progress_area_shows_step_count_rate_eta_and_cancel_stops(make_window, q
     panel = window.progress
     assert panel.isVisible() and panel.cancel_button.isVisible()
     text = panel.detail.text()
-    assert "of 1,000,000 photos" in text and "photos/s" in text and "left" in text
+    assert "of 1,000,000 photos" in text and "photos a second" in text and "left" in text
     with qtbot.waitSignal(window.session.job_ended, timeout=5000) as ended:
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     assert ended.args[:2] == ["index", "cancelled"]
@@ -158,9 +158,10 @@ def test_auto_training_after_index_shows_loss_and_device(make_window, qtbot, tmp
                           check_params_cb=lambda kind, *_: kind == "train") as ended:
         window.session.add_folders([str(tmp_path / "p")])
     assert ended.args[1] == "done"
-    assert "GPU training is unavailable" in window.progress.device.text()
-    assert "no CUDA GPU" in window.progress.device.text()
-    assert "DistillHash" in window.summary.text()
+    assert "on the processor" in window.progress.device.text()
+    assert "no CUDA GPU" in window.progress.device.toolTip()
+    assert not window.progress.device.isVisible()  # the finished note is short: no device sentence again
+    assert "tuned to your photos" in window.summary.text()
 
 
 def test_training_progress_pause_and_cancel(make_window, qtbot, tmp_path):
@@ -170,12 +171,13 @@ def test_training_progress_pause_and_cancel(make_window, qtbot, tmp_path):
     session = window.session
     with qtbot.waitSignal(session.progress, timeout=5000, check_params_cb=lambda k, p: p.done >= 2):
         session.start_training()
-    assert "loss" in window.progress.detail.text() and "epoch" in window.progress.detail.text()
+    detail = window.progress.detail.text()
+    assert "left" in detail and "loss" not in detail and "epoch" not in detail
     assert window.progress.pause_button.isVisible()
     with qtbot.waitSignal(session.job_ended, timeout=5000) as ended:
         qtbot.mouseClick(window.progress.pause_button, Qt.MouseButton.LeftButton)
     assert ended.args[:2] == ["train", "paused"] and not lib.discarded
-    assert "resume" in window.progress.train_button.text().lower()
+    assert "continue" in window.progress.train_button.text().lower()
     with qtbot.waitSignal(session.progress, timeout=5000):
         qtbot.mouseClick(window.progress.train_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(session.job_ended, timeout=5000) as ended:
@@ -269,7 +271,8 @@ def test_settings_dialog_saves_engine_settings(make_window, qtbot, tmp_path, mon
     dialog.similar.setValue(10)
     dialog.dupes.setValue(30)  # stricter must not exceed looser
     dialog.accept()
-    assert "threshold" in dialog.error_label.text().lower() and dialog.result() == 0
+    assert "farthest match" in dialog.error_label.text().lower() and dialog.result() == 0
+    assert dialog.advanced.isChecked()  # the error is about an advanced setting: the group opens
     dialog.dupes.setValue(5)
     dialog.bits.setCurrentIndex(1)
     dialog.device.setCurrentIndex(2)
@@ -365,9 +368,10 @@ def test_describe_progress_lines():
 
     title, detail = describe_progress(Progress("encode", 120, 1000, 35.5, 130.0))
     assert title == "Reading photos"
-    assert detail == "120 of 1,000 photos · 35.5 photos/s · about 2 min 10 s left"
-    title, detail = describe_progress(Progress("train", 3, 20, None, 60, metrics={"loss": 0.25, "epoch": 3}))
-    assert "loss 0.2500" in detail and "epoch 3" in detail
+    assert detail == "120 of 1,000 photos · 36 photos a second · about 2 min 10 s left"
+    title, detail = describe_progress(Progress("train", 3, 20, None, 60, metrics={"loss": 0.25, "epoch": 3}), 245)
+    assert title == "Learning from your photos"
+    assert detail == "studying 245 photos · 15% done · about 1 min 00 s left"  # photos and time, no epochs or loss
 
 
 def test_context_menu_actions(indexed, qtbot, monkeypatch):

@@ -1,4 +1,8 @@
-"""The progress area: what runs now (step, count, rate, ETA, training loss and device), with Pause and Cancel."""
+"""The progress area: what runs now (step, photos done, time left, where learning runs), with Pause and Cancel.
+
+It speaks in photos and time: learning shows how many photos it studies and how long is left, never its
+internal steps, epochs or loss.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,14 @@ __all__ = ["ProgressPanel", "describe_progress", "human_duration"]
 STAGES = {
     "scan": "Looking for photos",
     "encode": "Reading photos",
-    "codes": "Fitting search codes",
-    "index": "Updating the search index",
-    "train": "Training DistillHash",
-    "export": "Exporting the trained model",
-    "reencode": "Re-encoding the library with the trained model",
+    "codes": "Preparing search",
+    "index": "Updating search",
+    "train": "Learning from your photos",
+    "export": "Saving what was learned",
+    "reencode": "Applying what was learned to your photos",
 }
-UNITS = {"scan": "files", "encode": "photos", "reencode": "photos", "train": "steps"}
+UNITS = {"scan": "files", "encode": "photos", "reencode": "photos"}
+PERCENT_STAGES = ("train", "export", "codes", "index")  # their units mean nothing to people: a share of the work
 
 
 def human_duration(seconds: float) -> str:
@@ -33,24 +38,21 @@ def human_duration(seconds: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def describe_progress(p: Progress) -> tuple[str, str]:
-    """(title, detail line) of one progress step, for people."""
+def describe_progress(p: Progress, photos: int | None = None) -> tuple[str, str]:
+    """(title, detail line) of one progress step, for people (``photos``: how many a learning run studies)."""
     title = STAGES.get(p.stage, p.stage.capitalize())
     parts = []
     unit = UNITS.get(p.stage, "")
-    if p.total:
+    if p.stage == "train" and photos:
+        parts.append(f"studying {photos:,} photo{'s' if photos != 1 else ''}")
+    if p.total and p.stage in PERCENT_STAGES:
+        parts.append(f"{100 * min(p.done, p.total) // p.total}% done")
+    elif p.total:
         parts.append(f"{p.done:,} of {p.total:,} {unit}".strip())
-    elif p.done:
-        parts.append(f"{p.done:,} {unit}".strip())
-    if p.metrics:
-        if "epoch" in p.metrics:
-            ep = int(p.metrics["epoch"])
-            total = p.metrics.get("epochs")
-            parts.append(f"epoch {ep}/{int(total)}" if total else f"epoch {ep}")
-        if "loss" in p.metrics:
-            parts.append(f"loss {p.metrics['loss']:.4f}")
-    if p.rate:
-        parts.append(f"{p.rate:,.1f} {unit or 'items'}/s")
+    elif p.done and unit:
+        parts.append(f"{p.done:,} {unit}")
+    if p.rate and unit == "photos":
+        parts.append(f"{p.rate:,.0f} photos a second")
     if p.eta_s is not None and p.eta_s > 0.5:
         parts.append(f"about {human_duration(p.eta_s)} left")
     detail = " · ".join(parts)
@@ -87,7 +89,7 @@ class ProgressPanel(QWidget):
         self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.pause_button = self._button("pause", "Pause", "Pause training: it resumes from where it stopped next time")
         self.cancel_button = self._button("cancel", "Cancel", "Stop this job")
-        self.train_button = self._button("train", "Train now", "Train DistillHash on this library")
+        self.train_button = self._button("train", "Learn now", "Learn from the photos of this library")
         self.close_button = self._button("cancel", "Dismiss", "Hide this note")
         self.pause_button.clicked.connect(self.pause_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
@@ -109,6 +111,7 @@ class ProgressPanel(QWidget):
         outer.addLayout(row)
         outer.addWidget(self.bar)
         self.kind: str | None = None
+        self.photos: int | None = None  # how many photos learning studies (set by the window)
         self._show_buttons()
         self.hide()
 
@@ -132,19 +135,29 @@ class ProgressPanel(QWidget):
     # -- slots ---------------------------------------------------------------------------------------
     def on_job_started(self, kind: str) -> None:
         self.kind = kind
-        self.title.setText("Training DistillHash" if kind == "train" else "Indexing your photos")
+        self.title.setText(STAGES["train"] if kind == "train" else "Indexing your photos")
         self.detail.setText("Starting…")
         if kind != "train":
             self.device.hide()
         else:
-            self.device.setText("Checking for a GPU…")
+            self.device.setText("Checking for a graphics card…")
             self.device.show()
         self.bar.setRange(0, 0)
         self._show_buttons()
         self.show()
 
+    def show_pausing(self) -> None:
+        """Immediate feedback for Pause: learning stops at its next safe point, which takes a few seconds."""
+        if self.kind == "train":
+            self.title.setText("Pausing…")
+            self.detail.setText("Keeping what was learned so far; learning continues from here next time.")
+            self.pause_button.setEnabled(False)
+            self.bar.setRange(0, 0)
+
     def on_progress(self, kind: str, p: Progress) -> None:
-        title, detail = describe_progress(p)
+        if kind == "train" and not self.pause_button.isEnabled():
+            return  # pausing: keep saying so until the job has stopped
+        title, detail = describe_progress(p, self.photos if kind == "train" else None)
         self.title.setText(title)
         self.detail.setText(detail)
         if p.total:
@@ -155,29 +168,32 @@ class ProgressPanel(QWidget):
 
     def on_device_known(self, gpu: bool, why: str) -> None:
         if gpu:
-            self.device.setText(f"Training on the GPU ({why.removeprefix('GPU: ')})")
+            self.device.setText(f"Learning on the graphics card ({why.removeprefix('GPU: ')})")
         else:
-            self.device.setText(f"Training on the CPU: GPU training is unavailable — {why}")
+            self.device.setText("Learning on the processor (no usable graphics card); search keeps working "
+                                "meanwhile.")
         self.device.setToolTip(why)
         self.device.show()
 
     def on_job_ended(self, kind: str, outcome: str, payload: object) -> None:
         self.kind = None
+        self.pause_button.setEnabled(True)
+        self.device.hide()  # said while learning ran; a finished note is one short line, not a banner
         if kind == "train" and outcome == "paused":
-            self.title.setText("Training paused")
-            self.detail.setText("The progress so far is kept; training resumes from it when you start it again.")
+            self.title.setText("Learning paused")
+            self.detail.setText("What was learned so far is kept; learning continues from there next time.")
             self._show_buttons(note=True)
-            self.train_button.setText("Resume training")
+            self.train_button.setText("Continue learning")
             self.train_button.setVisible(True)
             return
         if kind == "train" and outcome == "done":
             if getattr(payload, "active", True):
-                self.title.setText("Training finished")
-                self.detail.setText("Searches now use the DistillHash codes trained on your photos.")
+                self.title.setText("Learning finished")
+                self.detail.setText("Searches now use what Simili learned from your photos.")
             else:  # the label-free check found no improvement: search is unchanged (engine.train_check)
-                self.title.setText("Training made no difference")
+                self.title.setText("Learning made no difference")
                 self.detail.setText("What was learned did not find similar photos better than before, so searches "
-                                    "keep the codes they had. Nothing else changed.")
+                                    "stay as they were. Nothing else changed.")
             self._show_buttons(note=True)
             return
         self.hide()
@@ -185,8 +201,8 @@ class ProgressPanel(QWidget):
     def on_training_note(self, text: str) -> None:
         if self.kind is not None:
             return
-        self.title.setText("Searching with training-free codes")
-        self.detail.setText(f"DistillHash training did not start: {text}")
+        self.title.setText("Search works; learning from your photos did not start")
+        self.detail.setText(text)
         self.device.hide()
         self._show_buttons(note=True)
         self.show()

@@ -1,11 +1,12 @@
-"""The Settings dialog: code length, training device, thresholds, auto-training, excluded folders, library place."""
+"""The Settings dialog in a photographer's terms: how similar results must be, how many, duplicates, learning from
+the photos, folders, appearance; the technical knobs (search detail, tolerances) sit in a collapsed "Advanced" group."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
     QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -14,7 +15,9 @@ from gui.resources import icon
 
 __all__ = ["SettingsDialog"]
 
-DEVICES = (("auto", "Automatic (GPU when there is one)"), ("cuda", "GPU (CUDA)"), ("cpu", "CPU"))
+DEVICES = (("auto", "Automatic (graphics card when there is one)"), ("cuda", "Graphics card (NVIDIA)"),
+           ("cpu", "Processor"))
+DETAIL = ((16, "Compact"), (32, "Small"), (64, "Standard (recommended)"), (128, "Fine"))
 THEMES = (("auto", "Follow the system"), ("light", "Light"), ("dark", "Dark"))
 
 
@@ -30,19 +33,26 @@ class SettingsDialog(QDialog):
     """
 
     def __init__(self, settings: Settings, home: str, theme: str = "auto", gpu_probe=None,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, strictness: int | None = None):
         super().__init__(parent)
+        from gui.widgets.similar import DEFAULT_STRICTNESS, STRICTNESS
+
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self._original = settings
         self._home = home
 
+        self.strictness = QComboBox()
+        for low, what in STRICTNESS:
+            self.strictness.addItem(what[0].upper() + what[1:] + (f" ({low:.0f}% and more)" if low else ""))
+        self.strictness.setCurrentIndex(DEFAULT_STRICTNESS if strictness is None else int(strictness))
+        self.strictness.setToolTip("The Strict / Loose control of the similar photos panel starts here")
         self.bits = QComboBox()
-        for b in (16, 32, 64, 128):
-            self.bits.addItem(f"{b} bits", b)
-        self.bits.setCurrentIndex([16, 32, 64, 128].index(settings.bits))
-        self.bits.setToolTip("Longer codes tell photos apart better and use more memory. "
-                             "Changing it fits new codes (and trains a new model) for the whole library.")
+        for b, label in DETAIL:
+            self.bits.addItem(label, b)
+        self.bits.setCurrentIndex([b for b, _ in DETAIL].index(settings.bits))
+        self.bits.setToolTip("More detail tells similar photos apart better and uses a little more memory. "
+                             "Changing it prepares the whole library again (and learns again).")
         self.device = QComboBox()
         for key, label in DEVICES:
             self.device.addItem(label, key)
@@ -50,42 +60,52 @@ class SettingsDialog(QDialog):
         self.gpu_label = QLabel("Checking for a GPU…" if gpu_probe else "")
         self.gpu_label.setObjectName("muted")
         self.gpu_label.setWordWrap(True)
-        self.auto_train = QCheckBox("Train DistillHash by itself after indexing")
+        self.auto_train = QCheckBox("Learn from my photos by itself after adding photos")
         self.auto_train.setChecked(settings.auto_train)
-        self.auto_train.setToolTip("Learns codes from your own photos for better results; runs in the background")
+        self.auto_train.setToolTip("Learns what makes your photos alike, for closer matches; runs in the background")
         self.min_photos = QSpinBox()
         self.min_photos.setRange(50, 10_000_000)
         self.min_photos.setSingleStep(100)
         self.min_photos.setValue(settings.auto_train_min_photos)
         self.min_photos.setSuffix(" photos")
-        codes = QGroupBox("Codes and training")
-        cf = QFormLayout(codes)
-        cf.addRow("Code length:", self.bits)
-        cf.addRow("Training device:", self.device)
-        cf.addRow("", self.gpu_label)
+        learning = QGroupBox("Learning from my photos")
+        cf = QFormLayout(learning)
         cf.addRow(self.auto_train)
-        cf.addRow("Train once the library has:", self.min_photos)
+        cf.addRow("Start once the library has:", self.min_photos)
+        cf.addRow("Learn on:", self.device)
+        cf.addRow("", self.gpu_label)
 
-        self.similar = self._percent(settings.similar_max_distance,
-                                     "Loosest match shown as similar, as a share of the code length")
         self.similar_k = QSpinBox()
         self.similar_k.setRange(5, 1000)
+        self.similar_k.setSuffix(" photos")
         self.similar_k.setValue(settings.similar_k)
-        self.similar_k.setToolTip("How many neighbours a search returns at most")
-        self.dupes = self._percent(settings.dupe_max_distance,
-                                   "Largest code difference for two photos to count as duplicates (stricter)")
-        self.dupe_cos = QDoubleSpinBox()
-        self.dupe_cos.setRange(0.5, 1.0)
-        self.dupe_cos.setSingleStep(0.01)
-        self.dupe_cos.setDecimals(2)
-        self.dupe_cos.setValue(settings.dupe_min_cosine)
-        self.dupe_cos.setToolTip("How alike the image features of two duplicates must be (1.00 = identical)")
-        thresholds = QGroupBox("Thresholds")
-        tf = QFormLayout(thresholds)
-        tf.addRow("Similar photos: up to", self.similar)
-        tf.addRow("Results per search:", self.similar_k)
-        tf.addRow("Duplicates: up to", self.dupes)
-        tf.addRow("Duplicates: feature similarity ≥", self.dupe_cos)
+        self.similar_k.setToolTip("How many similar photos a search shows at most")
+        searching = QGroupBox("Similar photos")
+        tf = QFormLayout(searching)
+        tf.addRow("Show photos that are:", self.strictness)
+        tf.addRow("Show at most:", self.similar_k)
+
+        self.similar = self._percent(settings.similar_max_distance, " different",
+                                     "How different a photo may be and still be considered at all")
+        self.dupes = self._percent(settings.dupe_max_distance, " different",
+                                   "How different two copies of a photo may be (resized, recompressed, cropped). "
+                                   "Higher finds more edited copies, and more photos that are not copies.")
+        self.dupe_cos = self._percent(settings.dupe_min_cosine, " alike",
+                                      "How alike two copies must look to count as duplicates (100% = identical)")
+        self.dupe_cos.setRange(50, 100)
+        self.advanced = QGroupBox("Advanced")
+        self.advanced.setCheckable(True)  # unticked: collapsed
+        self.advanced.setChecked(False)
+        self.advanced_body = QWidget()
+        af = QFormLayout(self.advanced_body)
+        af.setContentsMargins(0, 0, 0, 0)
+        af.addRow("Search detail:", self.bits)
+        af.addRow("Farthest match considered:", self.similar)
+        af.addRow("Duplicates may be up to:", self.dupes)
+        af.addRow("Duplicates must look at least:", self.dupe_cos)
+        QVBoxLayout(self.advanced).addWidget(self.advanced_body)
+        self.advanced_body.setVisible(False)
+        self.advanced.toggled.connect(self.advanced_body.setVisible)
 
         self.excluded = QListWidget()
         self.excluded.addItems(settings.excluded)
@@ -128,9 +148,10 @@ class SettingsDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #d13438")
         layout = QVBoxLayout(self)
-        layout.addWidget(codes)
-        layout.addWidget(thresholds)
+        layout.addWidget(searching)
+        layout.addWidget(learning)
         layout.addWidget(library)
+        layout.addWidget(self.advanced)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
         if gpu_probe is not None:
@@ -138,10 +159,10 @@ class SettingsDialog(QDialog):
             worker.returned.connect(self.on_gpu_status)
             worker.errored.connect(lambda exc: self.gpu_label.setText(f"GPU check failed: {exc}"))
 
-    def _percent(self, value: float, tip: str) -> QSpinBox:
+    def _percent(self, value: float, suffix: str, tip: str) -> QSpinBox:
         spin = QSpinBox()
         spin.setRange(0, 100)
-        spin.setSuffix(" % of the bits differ")
+        spin.setSuffix(f"%{suffix}")
         spin.setValue(int(round(value * 100)))
         spin.setToolTip(tip)
         return spin
@@ -155,7 +176,7 @@ class SettingsDialog(QDialog):
             similar_k=self.similar_k.value(),
             similar_max_distance=self.similar.value() / 100,
             dupe_max_distance=self.dupes.value() / 100,
-            dupe_min_cosine=round(self.dupe_cos.value(), 2),
+            dupe_min_cosine=self.dupe_cos.value() / 100,
             auto_train=self.auto_train.isChecked(),
             auto_train_min_photos=self.min_photos.value(),
             excluded=[self.excluded.item(i).text() for i in range(self.excluded.count())],
@@ -167,18 +188,25 @@ class SettingsDialog(QDialog):
     def chosen_theme(self) -> str:
         return str(self.theme.currentData())
 
+    def chosen_strictness(self) -> int:
+        return self.strictness.currentIndex()
+
     def accept(self) -> None:
         try:
             self.result_settings().validate()
-        except ValueError as exc:
-            self.error_label.setText(str(exc).capitalize())
+        except ValueError:
+            self.advanced.setChecked(True)
+            self.error_label.setText("Duplicates cannot be more different than the farthest match considered "
+                                     "(see Advanced).")
             return
         super().accept()
 
     # -- slots ---------------------------------------------------------------------------------------
     def on_gpu_status(self, status: tuple[bool, str]) -> None:
         ok, text = status
-        self.gpu_label.setText(text if ok else f"GPU training is unavailable: {text}")
+        self.gpu_label.setText(f"Graphics card found: {text}" if ok else "No usable graphics card: learning uses "
+                               "the processor (slower, still fine).")
+        self.gpu_label.setToolTip(text)
 
     def on_add_excluded(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Exclude a folder")
