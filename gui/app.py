@@ -105,12 +105,33 @@ def open_window(home: str, state, auto_train: bool = True):
     return window
 
 
+def _platform_problem() -> str | None:
+    """On Linux, say which packages Qt's X11 plugin lacks (instead of Qt's abort); shown as a notification too."""
+    from gui.platform_check import check_before_qt, display_problem
+
+    problem = check_before_qt()
+    if problem:
+        print(problem, file=sys.stderr)
+        import shutil
+        import subprocess
+
+        if shutil.which("notify-send") and display_problem(os.environ.get("DISPLAY")) is None:
+            try:
+                subprocess.Popen(["notify-send", "-u", "critical", "Simili cannot start", problem])
+            except OSError:
+                pass
+    return problem
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     automated = bool(args.screenshot or args.quit_after_ready or args.self_test)
     if automated and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
             and sys.platform.startswith("linux"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = _platform_problem()
+    if problem:
+        return 1
     _setup_logging(args.verbose)
 
     from PySide6.QtCore import QCoreApplication, Qt

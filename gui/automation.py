@@ -59,14 +59,32 @@ class Automation(QObject):
         else:
             self.after_index()
 
+    def _platform_ok(self) -> bool:
+        """The platform plugin in use loaded; on Linux, also whether the desktop (X11) plugin could (said)."""
+        import os
+
+        from PySide6.QtGui import QGuiApplication
+
+        from gui.platform_check import distro_family, install_advice, missing_libraries
+
+        name = QGuiApplication.platformName()
+        wanted = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
+        print(json.dumps({"platform": name}), flush=True)
+        if sys.platform.startswith("linux"):
+            missing = missing_libraries()
+            if missing:  # a headless check still tells what the desktop would lack
+                print(install_advice(missing, distro_family()), file=sys.stderr, flush=True)
+        return bool(name) and (not wanted or wanted == name)
+
     # -- steps ---------------------------------------------------------------------------------------
     def on_ready(self) -> None:
         elapsed = time.perf_counter() - self.t0
         info = {"ready_s": round(elapsed, 4), "photos": self.window.grid_model.rowCount()}
         print(json.dumps(info), flush=True)
         if self.args.self_test:
+            platform_ok = self._platform_ok()  # exit 4: the platform plugin did not load as asked
             ok = self.window.isVisible() and self.window.grid is not None
-            self.finish(0 if ok else 3)
+            self.finish(4 if not platform_ok else 0 if ok else 3)
         else:
             self.finish(0)
 
