@@ -26,7 +26,7 @@ from engine.decode import IMAGE_EXTENSIONS
 from engine.errors import NotIndexed, SimiliError
 from engine.paths import cache_dir, log_dir, resolve_home
 from engine.store import FEATURE_DIM, Store
-from engine.types import FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings, Status
+from engine.types import DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings, Status
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -135,11 +135,13 @@ class LibraryView:
         decoded = decode(os.fspath(path), size=backbone.input_size)
         return self._search(index, backbone.embed(decoded.pixels[None])[0], k, max_distance, exclude=None)
 
-    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[list[Photo]]:
-        """Groups of near-identical photos (resized, recompressed, lightly cropped or rotated copies), largest first.
+    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[DuplicateGroup]:
+        """Groups of copies of one photo (resized, recompressed, recoloured, cropped, mirrored, straightened...).
 
-        Candidates come from a Hamming radius search (stricter than "similar"); each candidate pair is then
-        confirmed on the stored features, layout and colours (``engine.duplicates``).
+        Sure groups come first, largest first, then "maybe" groups (``sure`` False, nothing marked for the trash).
+        Each group lists the copy to keep first (``engine.duplicates.KEEP_RULE``) and says how each other member
+        differs from it. Candidates come from a Hamming radius search confirmed by the stored features; each pair
+        is then aligned and compared on the photos' own pixels (``engine.duplicates``).
         """
         store = self.store
         index = store.models.index()
@@ -147,9 +149,7 @@ class LibraryView:
             return []
         radius = search.distance_limit(max_distance, store.settings.dupe_max_distance, index.bits)
         min_cos = store.settings.dupe_min_cosine if min_cosine is None else float(min_cosine)
-        groups = duplicates.find_groups(store.catalog, store.features, index, radius, min_cos)
-        photos = store.catalog.photos_by_ids([i for g in groups for i in g])
-        return [[photos[i] for i in g if i in photos] for g in groups]
+        return duplicates.find_groups(store.catalog, store.features, index, radius, min_cos)
 
     # -- runtime -------------------------------------------------------------------------------------
     def training_available(self) -> tuple[bool, str]:
@@ -302,7 +302,7 @@ class LibraryFacade(Protocol):
                 max_distance: int | None = None) -> list[Neighbor]: ...
     def similar_to_image(self, path: str | os.PathLike[str], k: int | None = None,
                          max_distance: int | None = None) -> list[Neighbor]: ...
-    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[list[Photo]]: ...
+    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[DuplicateGroup]: ...
     def training_available(self) -> tuple[bool, str]: ...
     def gpu_status(self) -> tuple[bool, str]: ...
     def save_settings(self, settings: Settings | None = None) -> None: ...

@@ -352,6 +352,34 @@ class Catalog:
     def signatures_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         return self._column_of("signature", ids)  # type: ignore[return-value]
 
+    _FRAMES = ("CREATE TABLE IF NOT EXISTS frames"
+               " (id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE, frame BLOB NOT NULL)")
+
+    def set_frames(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        """Whole-frame signatures (``engine.signature.frame_signature``) of photos: (id, bytes).
+
+        The table is created on first write, so a library of an older Simili gains it on its next index run.
+        """
+        self.db.execute(self._FRAMES)
+        self.db.executemany("INSERT OR REPLACE INTO frames (id, frame) VALUES (?, ?)", list(rows))
+
+    def frames_of(self, ids: Sequence[int]) -> dict[int, bytes]:
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='frames'").fetchone():
+            return {}
+        out: dict[int, bytes] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            out.update(dict(self.db.execute(f"SELECT id, frame FROM frames WHERE id IN ({marks})", chunk)))
+        return out
+
+    def without_frame(self) -> list[tuple[int, bytes]]:
+        """(id, path) of indexed photos that have no whole-frame signature yet (indexed by an older Simili)."""
+        self.db.execute(self._FRAMES)
+        return self.db.execute("SELECT id, path FROM photos WHERE status='ok' AND id NOT IN (SELECT id FROM frames)"
+                               " ORDER BY id").fetchall()
+
     def feat_row_of(self, ids: Sequence[int]) -> dict[int, int]:
         return self._column_of("feat_row", ids)  # type: ignore[return-value]
 

@@ -174,15 +174,30 @@ def _print_similar(query: str, results: list, close: bool) -> None:
 
 
 def _cmd_dupes(lib, args, bars) -> dict:
-    groups = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine)
-    out = {"groups": [[p.path for p in g] for g in groups]}
+    from engine.types import DuplicateGroup
+
+    found = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine)
+
+    def rows(g):
+        return [{"path": m.photo.path, "id": int(m.photo.id), "keep": m.keep, "differences": m.differences,
+                 "likeness": m.likeness, "width": m.photo.width, "height": m.photo.height, "bytes": m.photo.size}
+                for m in g.members]
+
+    sure = [g for g in found if g.sure]
+    maybe = [g for g in found if not g.sure]
+    out = {"groups": [rows(g) for g in sure], "maybe": [rows(g) for g in maybe], "keep_rule": DuplicateGroup.KEEP_RULE}
     if not args.json:
-        if not groups:
+        if not found:
             print("No near-duplicates found.")
-        for i, g in enumerate(groups, 1):
-            print(f"group {i} ({len(g)} photos)")
-            for p in g:
-                print(f"    {p.path}")
+        for title, groups in (("group", sure), ("maybe", maybe)):
+            for i, g in enumerate(groups, 1):
+                note = "" if g.sure else ": alike, but perhaps not the same photo; nothing is marked to delete"
+                print(f"{title} {i} ({len(g.members)} photos{note})")
+                for m in g.members:
+                    what = "keep" if m.keep and g.sure else ", ".join(m.differences) or "keep"
+                    print(f"    {m.photo.path}  [{what}]")
+        if sure:
+            print(DuplicateGroup.KEEP_RULE)
     return out
 
 

@@ -53,6 +53,7 @@ MAX_PIXELS = 178_956_970
 
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 3.0  # box-reduce first while the remaining factor stays >= 3: near-bicubic quality, much faster
+FRAME = 96  # side of Decoded.frame, the whole photo in grey for the near-duplicate check
 FINGERPRINT_CHUNK = 64 * 1024
 
 # Formats Pillow may identify a file as. Anything else (PSD, ICO, EPS, ...) is "not an image" for Simili, which also
@@ -89,6 +90,8 @@ class Decoded:
             recorded an offset), or None.
         format: Pillow's format name: ``JPEG``, ``PNG``, ``HEIF``, ``WEBP``, ``GIF``, ``TIFF``, ``BMP``, ``MPO``...
         frames: number of frames (1 for a still image).
+        frame: the whole photo (not only the centre square) as a ``FRAME`` x ``FRAME`` grey image, squashed to a
+            square, upright; the near-duplicate check (``engine.signature.frame_signature``) works on it.
     """
 
     pixels: Pixels
@@ -98,6 +101,7 @@ class Decoded:
     taken_at: str | None
     format: str
     frames: int
+    frame: Pixels | None = None
 
 
 def decode(path: PathArg, size: int = 224, *, max_pixels: int = MAX_PIXELS) -> Decoded:
@@ -115,13 +119,16 @@ def decode(path: PathArg, size: int = 224, *, max_pixels: int = MAX_PIXELS) -> D
         # The largest DCT scale (1/2, 1/4, 1/8) that keeps the short side >= size; orientation does not matter
         # because the request is square.
         orientation, taken_at, pre_rotated = _load(im, (size, size))
-        out = _square(_rgb_or_rgba(im), size)
+        rgb = _rgb_or_rgba(im)
+        out = _square(rgb, size)
+        frame = _flatten(rgb.resize((FRAME, FRAME), RESAMPLE, reducing_gap=REDUCING_GAP)).convert("L")
     if not pre_rotated and orientation in _TRANSPOSE:
         # A centred square crop commutes with flips and quarter turns, so turning the small result is exact.
         out = out.transpose(_TRANSPOSE[orientation])
+        frame = frame.transpose(_TRANSPOSE[orientation])  # a squashed square turns the same way
     width, height = (raw_h, raw_w) if orientation >= 5 and not pre_rotated else (raw_w, raw_h)
     pixels = np.array(out, dtype=np.uint8)
-    return Decoded(pixels, width, height, orientation, taken_at, fmt, frames)
+    return Decoded(pixels, width, height, orientation, taken_at, fmt, frames, np.array(frame, dtype=np.uint8))
 
 
 def thumbnail(path: PathArg, max_side: int, *, max_pixels: int = MAX_PIXELS) -> Image.Image:

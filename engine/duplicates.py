@@ -1,74 +1,250 @@
-"""Duplicate groups: Hamming-radius candidates, confirmed pair by pair, joined by union-find.
+"""Duplicate groups a user can trust with the delete key.
 
-A pair is a duplicate when three things agree (measured on the demo set, where different garments are
-photographed on the same backgrounds: 164/164 edited copies kept, 1 false pair in 30k):
-the backbone features (cosine >= ``min_cosine``), the layout (pHash distance <= ``PHASH_MAX``) and the colours
-(colour-grid distance <= ``COLOUR_MAX``). Feature cosine alone cannot tell a 10% crop (0.86) from another
-pair of trousers on the same hanger (0.88-0.90).
+1. **Candidates**: photos within a Hamming radius of each other in the code index whose backbone features agree
+   (cosine >= ``min_cosine``).
+2. **Pixel check**: each candidate pair is aligned on the photos' whole-frame grey thumbnails
+   (``engine.signature.align``: which one lies inside the other, mirrored or not, angle, size, position), and
+   compared there on layout and on fine texture. Texture is what two shots of the same shirt on the same hanger
+   do not share, and what a recompressed, resized, recoloured, black-and-white, blurred or noisy copy keeps.
+   Pairs clearly the same picture are *sure*; pairs that nearly pass are *maybe*; the rest are dropped.
+3. **Groups**: sure pairs are joined, then every member is checked against the copy the group keeps (``KEEP_RULE``)
+   directly, so a chain of partial overlaps (two different crops of one large photo) never ends up in one group;
+   a member that fails moves to the "maybe" groups, which are never marked for the trash.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.signature import colour_distance, phash_distance
+from engine.signature import Alignment, align, colour_distance, frame_trim
+from engine.types import DuplicateGroup, DuplicateMember, Photo
 
 if TYPE_CHECKING:
     from engine.catalog import Catalog
     from engine.codeindex import CodeIndex
     from engine.featstore import FeatureStore
 
-__all__ = ["find_groups"]
+__all__ = ["find_groups", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
 
 _CHUNK = 4096
-PHASH_MAX = 20
-COLOUR_MAX = 20.0
-COSINE_WITHOUT_SIGNATURE = 0.95  # photos indexed before signatures existed: features alone, stricter
+SURE = (0.90, 0.75)  # (layout, detail) correlations a pair must reach to be the same picture
+MAYBE = (0.90, 0.66)  # ... to be shown as "maybe"
+MIN_AREA = 0.42  # a copy that keeps less of the other photo than this (a 60% crop) is at most "maybe"
+
+KEEP_RULE = DuplicateGroup.KEEP_RULE  # implemented by keep_order: derived copies last, then pixels, bytes per
+# pixel, date taken (else file date) and the shortest path
 
 
-def _confirmed(sig_a: bytes | None, sig_b: bytes | None, cosine: float, min_cosine: float) -> bool:
-    if cosine < min_cosine:
-        return False
-    if sig_a is None or sig_b is None:
-        return cosine >= max(min_cosine, COSINE_WITHOUT_SIGNATURE)
-    return phash_distance(sig_a, sig_b) <= PHASH_MAX and colour_distance(sig_a, sig_b) <= COLOUR_MAX
+@dataclass
+class _Pair:
+    cosine: float
+    found: Alignment | None = None
+    sure: bool = False
+    maybe: bool = False
 
 
-def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
-                min_cosine: float) -> list[list[int]]:
-    """Photo-id groups (each of 2+ photos), largest first, members in id order."""
-    ids = index.ids()
-    if len(ids) < 2:
-        return []
-    rows_of = catalog.feat_row_of(ids.tolist())
-    sigs = catalog.signatures_of(ids.tolist())
-    parent = {int(i): int(i) for i in ids}
+@dataclass
+class _Facts:
+    photos: dict[int, Photo]
+    frames: dict[int, bytes]
+    sigs: dict[int, bytes]
+    pairs: dict[tuple[int, int], _Pair] = field(default_factory=dict)
 
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
+    def aspect(self, pid: int) -> float:
+        p = self.photos[pid]
+        t, b, l, r = frame_trim(self.frames[pid])
+        return max((p.width or 1) * (1 - l - r), 1e-3) / max((p.height or 1) * (1 - t - b), 1e-3)
+
+    def check(self, a: int, b: int, cosine: float = 1.0) -> _Pair:
+        """The pair (a, b) aligned and judged once; alignments are cached in both directions."""
+        key = (min(a, b), max(a, b))
+        pair = self.pairs.get(key)
+        if pair is not None and pair.found is not None:
+            return pair
+        pair = pair or _Pair(cosine)
+        if a in self.frames and b in self.frames and key[0] in self.photos and key[1] in self.photos:
+            pair.found = align(self.frames[key[0]], self.frames[key[1]], self.aspect(key[0]), self.aspect(key[1]))
+        f = pair.found
+        if f is not None:
+            area = f.width * f.height
+            pair.sure = f.layout >= SURE[0] and f.detail >= SURE[1] and area >= MIN_AREA
+            pair.maybe = not pair.sure and f.layout >= MAYBE[0] and f.detail >= MAYBE[1]
+        self.pairs[key] = pair
+        return pair
+
+    def relation(self, keep: int, other: int) -> tuple[Alignment | None, bool]:
+        """The alignment of ``other`` against ``keep`` and whether ``other`` is the inner photo."""
+        pair = self.check(keep, other)
+        if pair.found is None:
+            return None, False
+        other_first = other < keep
+        return pair.found, (pair.found.inner == 0) == other_first
+
+    def greyish(self, pid: int) -> bool:
+        sig = self.sigs.get(pid)
+        if sig is None:
+            return False
+        grid = np.frombuffer(sig[8:], np.uint8).reshape(-1, 3).astype(np.int16)
+        return bool((grid.max(axis=1) - grid.min(axis=1)).mean() < 6)
+
+
+class _Sets:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def root(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
         return x
 
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for x in list(self.parent):
+            out.setdefault(self.root(x), []).append(x)
+        return [sorted(g) for g in out.values() if len(g) > 1]
+
+
+def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+                min_cosine: float) -> list[tuple[float, int, int]]:
+    """(cosine, a, b) of every pair within the radius whose features agree, best first."""
+    ids = index.ids()
+    rows_of = catalog.feat_row_of(ids.tolist())
+    out = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        codes = np.stack([index.code_of(int(i)) for i in chunk])
-        for qid, (hits, _) in zip(chunk, index.range_search(codes, radius)):
-            hits = [int(h) for h in hits if int(h) > int(qid)]
-            if not hits:
+        for qid, (hits, _) in zip(chunk, index.range_search(index.codes_of(chunk), radius)):
+            hits = [int(h) for h in hits if int(h) > int(qid) and int(h) in rows_of]
+            if not hits or int(qid) not in rows_of:
                 continue
             feats = features.get([rows_of[int(qid)]] + [rows_of[h] for h in hits])
             feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
             cos = feats[1:] @ feats[0]
-            for h, c in zip(hits, cos):
-                if _confirmed(sigs.get(int(qid)), sigs.get(h), float(c), min_cosine):
-                    a, b = root(int(qid)), root(h)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-    groups: dict[int, list[int]] = {}
-    for i in parent:
-        groups.setdefault(root(i), []).append(i)
-    out = [sorted(g) for g in groups.values() if len(g) > 1]
-    return sorted(out, key=lambda g: (-len(g), g[0]))
+            out.extend((float(c), int(qid), h) for h, c in zip(hits, cos) if c >= min_cosine)
+    return sorted(out, reverse=True)
+
+
+def _bytes_per_pixel(p: Photo) -> float:
+    return (p.size or 0) / max((p.width or 1) * (p.height or 1), 1)
+
+
+def keep_order(facts: _Facts, group: list[int]) -> list[int]:
+    """The group's photos in ``KEEP_RULE`` order: the one to keep first."""
+    ref = max(group, key=lambda i: ((facts.photos[i].width or 0) * (facts.photos[i].height or 0), -i))
+    colour = any(not facts.greyish(i) for i in group)
+    derived = {i: 0 for i in group}
+    for i in group:
+        if i == ref:
+            continue
+        found, inner = facts.relation(ref, i)
+        if found is None:
+            continue
+        if found.width * found.height < 0.9:
+            if inner:
+                derived[i] += 1  # a crop of the reference
+            elif _bordered(facts, i):
+                derived[i] += 1  # the reference plus borders or a caption
+            else:
+                derived[ref] += 1  # the reference is a crop of it
+    for i in group:
+        derived[i] += int(colour and facts.greyish(i)) + int(_bordered(facts, i))
+
+    def key(i: int):
+        p = facts.photos[i]
+        date = p.taken_at or ""
+        return (derived[i], -(p.width or 0) * (p.height or 0), -_bytes_per_pixel(p), date == "", date,
+                p.mtime or 0.0, len(p.path), p.path)
+
+    return sorted(group, key=key)
+
+
+def _bordered(facts: _Facts, pid: int) -> bool:
+    return max(frame_trim(facts.frames[pid])) > 0.03 if pid in facts.frames else False
+
+
+def differences(facts: _Facts, keep: int, other: int) -> list[str]:
+    """How ``other`` differs from the kept copy, in a few words."""
+    k, o = facts.photos[keep], facts.photos[other]
+    out = []
+    found, inner = facts.relation(keep, other)
+    px_k, px_o = (k.width or 0) * (k.height or 0), (o.width or 0) * (o.height or 0)
+    if found is not None and found.width * found.height < 0.9:
+        out.append("cropped" if inner else "with borders or a caption")
+    elif _bordered(facts, other) and not _bordered(facts, keep):
+        out.append("with borders or a caption")
+    if px_o < 0.9 * px_k:
+        out.append("smaller copy")
+    elif px_o > 1.1 * px_k:
+        out.append("enlarged copy")
+    # a smaller copy at the same quality takes more bytes per pixel: about the square root of the pixel ratio
+    if _bytes_per_pixel(o) < 0.8 * _bytes_per_pixel(k) * np.sqrt(max(px_k, 1) / max(px_o, 1)) or (
+            os.path.splitext(o.path)[1].lower() != os.path.splitext(k.path)[1].lower()):
+        out.append("recompressed")
+    if facts.greyish(other) and not facts.greyish(keep):
+        out.append("black-and-white")
+    elif keep in facts.sigs and other in facts.sigs and colour_distance(facts.sigs[keep], facts.sigs[other]) > 12:
+        out.append("colours changed")
+    if found is not None and found.mirrored:
+        out.append("mirrored")
+    if found is not None and abs(found.angle) >= 1.5:
+        out.append("rotated")
+    if found is not None and found.detail < 0.85 and not out:
+        out.append("softer or noisier")
+    if not out:
+        out.append("same size" if (o.size == k.size and px_o == px_k) else "near-identical")
+    return out
+
+
+def _group(facts: _Facts, ids: list[int], sure: bool) -> DuplicateGroup:
+    order = keep_order(facts, ids)
+    keep = order[0]
+    members = [DuplicateMember(facts.photos[keep], True, [], 1.0)]
+    for i in order[1:]:
+        found = facts.check(keep, i).found
+        members.append(DuplicateMember(facts.photos[i], not sure, differences(facts, keep, i),
+                                       round(float(found.detail), 3) if found else 0.0))
+    return DuplicateGroup(members, sure)
+
+
+def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+                min_cosine: float) -> list[DuplicateGroup]:
+    """Sure groups (largest first), then "maybe" groups; members kept copy first."""
+    if len(index) < 2:
+        return []
+    candidates = _candidates(catalog, features, index, radius, min_cosine)
+    involved = sorted({i for _, a, b in candidates for i in (a, b)})
+    facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved))
+    sure, maybe = _Sets(), _Sets()
+    for cosine, a, b in candidates:
+        if sure.root(a) == sure.root(b):
+            continue  # already in one group: the member-to-kept check below decides
+        pair = facts.check(a, b, cosine)
+        if pair.sure:
+            sure.join(a, b)
+        elif pair.maybe:
+            maybe.join(a, b)
+    groups, doubtful = [], []
+    for ids in sure.groups():
+        keep = keep_order(facts, ids)[0]
+        ok = [keep] + [i for i in ids if i != keep and facts.check(keep, i).sure]
+        if len(ok) > 1:
+            groups.append(_group(facts, ok, True))
+        for i in ids:
+            if i not in ok:
+                maybe.join(keep, i)
+    sure_of = {m.photo.id: n for n, g in enumerate(groups) for m in g.members}
+    for ids in maybe.groups():
+        if len({sure_of.get(i, -1 - i) for i in ids}) > 1:  # not all already surely together
+            doubtful.append(_group(facts, ids, False))
+    key = lambda g: (-len(g.members), int(g.members[0].photo.id))  # noqa: E731
+    return sorted(groups, key=key) + sorted(doubtful, key=key)

@@ -55,6 +55,7 @@ def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
     for folder_id, folder in store.catalog.folders():
         yield from _scan_folder(store, folder_id, folder, stats)
     yield from _encode_pending(store)
+    yield from _add_frames(store)
     yield from ensure_codes(store)
     counts = store.catalog.counts()
     return IndexReport(
@@ -130,7 +131,7 @@ def _apply_scan(catalog: Catalog, folder_id, fresh, broken, vanished, known,
 
 def _encode_pending(store: Store) -> Generator[Progress, None, None]:
     from engine.encode import encode_files
-    from engine.signature import signature
+    from engine.signature import frame_signature, signature
 
     catalog, features, models = store.catalog, store.features, store.models
     pending = catalog.pending()
@@ -159,6 +160,7 @@ def _encode_pending(store: Store) -> Generator[Progress, None, None]:
                             signature(d.pixels)))
         with catalog.transaction():
             catalog.mark_ok(ok_rows)
+            catalog.set_frames([(batch_ids[j], frame_signature(batch.items[j].frame)) for j in batch.ok])
             catalog.mark_error(errors)
             catalog.set_meta("feat_rows", str(rows.stop if len(rows) else features.rows))
         features.commit(rows)
@@ -173,6 +175,25 @@ def _encode_pending(store: Store) -> Generator[Progress, None, None]:
         done += len(batch.paths)
         yield rate.progress("encode", done, f"encoding photos ({len(errors)} unreadable in this batch)"
                             if errors else "encoding photos")
+
+
+def _add_frames(store: Store) -> Generator[Progress, None, None]:
+    """Whole-frame signatures for photos indexed before they existed (decodes only those photos, once)."""
+    from engine.decode import FRAME, decode
+    from engine.signature import frame_signature
+
+    missing = store.catalog.without_frame()
+    rate = _Rate(len(missing))
+    for start in range(0, len(missing), ENCODE_BATCH):
+        rows = []
+        for pid, raw in missing[start : start + ENCODE_BATCH]:
+            try:
+                rows.append((pid, frame_signature(decode(os.fsdecode(raw), size=FRAME).frame)))
+            except (OSError, DecodeError) as exc:
+                log.info("no duplicate signature for %s: %s", os.fsdecode(raw), exc)
+        with store.catalog.transaction():
+            store.catalog.set_frames(rows)
+        yield rate.progress("frames", start + len(rows), "preparing photos for the duplicate check")
 
 
 def _should_refit(active: ModelRecord | None, n: int, bits: int, has_trained: bool) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NewType
+from typing import ClassVar, NewType
 
 __all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings",
+           "DuplicateMember", "DuplicateGroup",
            "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level"]
 
 PhotoId = NewType("PhotoId", int)
@@ -85,6 +86,42 @@ class Neighbor:
 
 
 @dataclass(frozen=True)
+class DuplicateMember:
+    """One photo of a duplicate group and how it differs from the copy the group keeps.
+
+    Attributes:
+        photo: the photo.
+        keep: True for the copy the group keeps (``engine.duplicates.KEEP_RULE``); the others are trash candidates.
+        differences: short phrases, e.g. ``["smaller copy", "recompressed", "mirrored"]``; empty for the kept one.
+        likeness: how closely its pixels match the kept copy once aligned (0-1; 1 for the kept one).
+    """
+
+    photo: Photo
+    keep: bool
+    differences: list[str] = field(default_factory=list)
+    likeness: float = 1.0
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Copies of one photo. ``sure`` is False for a "maybe" group: alike, but not surely the same picture.
+
+    Members come kept copy first. In a "maybe" group no member is marked for the trash (every ``keep`` is True).
+    """
+
+    members: list[DuplicateMember]
+    sure: bool = True
+
+    KEEP_RULE: ClassVar[str] = (
+        "Simili keeps the original rather than a derived copy (not cropped, no added borders or caption, in colour "
+        "when another copy is), then the copy with the most pixels, then the least compressed, then the oldest.")
+
+    @property
+    def photos(self) -> list[Photo]:
+        return [m.photo for m in self.members]
+
+
+@dataclass(frozen=True)
 class FileError:
     path: str
     code: str
@@ -139,7 +176,7 @@ class Settings:
         similar_k: how many neighbours a "similar photos" query returns.
         similar_max_distance: loosest Hamming distance shown as similar, as a fraction of ``bits``.
         dupe_max_distance: Hamming radius for duplicate candidates, as a fraction of ``bits`` (stricter).
-        dupe_min_cosine: backbone-feature cosine a candidate pair must reach to count as a duplicate.
+        dupe_min_cosine: backbone-feature cosine a candidate pair must reach before its pixels are compared.
         auto_train: train DistillHash by itself after indexing once the library is big enough.
         auto_train_min_photos: how many indexed photos "big enough" means.
         excluded: folders (absolute paths) never scanned.
@@ -150,7 +187,7 @@ class Settings:
     similar_k: int = 50
     similar_max_distance: float = 0.50
     dupe_max_distance: float = 0.16
-    dupe_min_cosine: float = 0.85
+    dupe_min_cosine: float = 0.6
     auto_train: bool = True
     auto_train_min_photos: int = 200
     excluded: list[str] = field(default_factory=list)

@@ -47,7 +47,7 @@ class FakeLibrary:
         self._photos: list[Photo] = []
         self.endless_index = False  # index() runs until cancelled
         self.index_error: BaseException | None = None
-        self.groups: list[list[Photo]] = []
+        self.groups: list = []  # engine.types.DuplicateGroup
         self.failed: list[FileError] = []
         self.model_list = [ModelInfo(1, "itq", 64, "2026-01-01", True)]
         self.available = (True, "PyTorch is installed")

@@ -244,16 +244,27 @@ def test_duplicates_keep_best_and_trash_only_unticked(indexed, qtbot, monkeypatc
     photos = window.session.reader.photos()
     from dataclasses import replace
 
+    from engine.types import DuplicateGroup, DuplicateMember
+
     big = replace(photos[1], width=4000, height=3000)
-    window.session.reader.groups = [[photos[0], big, photos[2]], [photos[5], photos[6]]]
+    window.session.reader.groups = [
+        DuplicateGroup([DuplicateMember(big, True), DuplicateMember(photos[0], False, ["smaller copy"]),
+                        DuplicateMember(photos[2], False, ["cropped", "mirrored"])]),
+        DuplicateGroup([DuplicateMember(photos[5], True), DuplicateMember(photos[6], False, ["recompressed"])]),
+        DuplicateGroup([DuplicateMember(photos[7], True), DuplicateMember(photos[8], True, ["cropped"])], sure=False),
+    ]
     trashed = []
     monkeypatch.setattr("send2trash.send2trash", lambda p: trashed.append(p))
     monkeypatch.setattr("gui.widgets.duplicates.confirm_trash", lambda parent, photos: True)
     with qtbot.waitSignal(window.duplicates.loaded, timeout=5000):
         window.show_page("duplicates")
     groups = window.duplicates.groups()
-    assert [keep for _, keep in groups[0]] == [False, True, False]  # the largest photo is kept
+    assert [keep for _, keep in groups[0]] == [True, False, False]  # the engine's choice is ticked
     assert [keep for _, keep in groups[1]] == [True, False]
+    assert [keep for _, keep in groups[2]] == [True, True]  # a "maybe" group is never marked for the trash
+    tree = window.duplicates.tree
+    assert tree.topLevelItem(0).child(2).text(1) == "cropped, mirrored"
+    assert tree.topLevelItem(2).text(0).startswith("Maybe")
     window.duplicates.set_keep(int(photos[6].id), True)  # the user keeps the other one instead
     window.duplicates.set_keep(int(photos[5].id), False)
     expected = {photos[0].path, photos[2].path, photos[5].path}

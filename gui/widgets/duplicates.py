@@ -11,22 +11,16 @@ from PySide6.QtWidgets import (
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.types import Photo
+from engine.types import DuplicateGroup, DuplicateMember, Photo
 from gui.itemmodels import PhotoRole, _human_size
 from gui.resources import icon
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets import page_header
 from gui.workers import if_alive
 
-__all__ = ["DuplicatesPanel", "best_of"]
+__all__ = ["DuplicatesPanel"]
 
 ROW = 72
-
-
-def best_of(group: list[Photo]) -> Photo:
-    """The photo to keep by default: most pixels, then the oldest file (copies come later), then the largest."""
-    return max(group, key=lambda p: ((p.width or 0) * (p.height or 0), -(p.mtime or 0.0), p.size or 0,
-                                     -len(p.path)))
 
 
 class _ThumbDelegate(QStyledItemDelegate):
@@ -83,12 +77,15 @@ class DuplicatesPanel(QWidget):
                                      "Nothing is deleted for good.")
         self.trash_button.clicked.connect(self.on_trash_clicked)
         head, self.summary = page_header(
-            "Duplicates", "Near-identical photos: resized, recompressed, cropped or rotated copies.",
+            "Duplicates", "Copies of the same photo: resized, recompressed, recoloured, cropped, mirrored or "
+            "straightened.",
             self.refresh_button, self.trash_button)
 
         self.tree = QTreeWidget()
-        self.tree.setColumnCount(4)
-        self.tree.setHeaderLabels(["Keep", "Dimensions", "Size", "Folder"])
+        self.tree.setColumnCount(5)
+        self.tree.setHeaderLabels(["Keep", "How it differs", "Dimensions", "Size", "Folder"])
+        self.tree.headerItem().setToolTip(0, DuplicateGroup.KEEP_RULE)
+        self.tree.headerItem().setToolTip(1, "How each copy differs from the one ticked to keep")
         self.tree.setItemDelegateForColumn(0, _ThumbDelegate(loader, self.tree))
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setUniformRowHeights(False)
@@ -100,8 +97,9 @@ class DuplicatesPanel(QWidget):
         self.tree.setAccessibleName("Duplicate groups")
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.header().resizeSection(0, 380)
-        self.tree.header().resizeSection(1, 110)
-        self.tree.header().resizeSection(2, 90)
+        self.tree.header().resizeSection(1, 220)
+        self.tree.header().resizeSection(2, 110)
+        self.tree.header().resizeSection(3, 90)
         loader.ready.connect(lambda _key: self.tree.viewport().update())
 
         layout = QVBoxLayout(self)
@@ -128,14 +126,21 @@ class DuplicatesPanel(QWidget):
             self.summary.setText(f"{title}: {text}")
 
     @if_alive
-    def _on_groups(self, token: int, groups: list[list[Photo]]) -> None:
+    def _on_groups(self, token: int, groups: list[DuplicateGroup]) -> None:
         if token != self._token:
             return
         self.tree.blockSignals(True)
         self.tree.clear()
+        sure = [g for g in groups if g.sure]
         for n, group in enumerate(groups, 1):
-            keep = best_of(group)
-            head = QTreeWidgetItem([f"Group {n} · {len(group)} photos", "", "", ""])
+            if group.sure:
+                title = f"Group {n} · {len(group.members)} copies of one photo"
+            else:
+                title = (f"Maybe {n - len(sure)} · {len(group.members)} photos that look alike but may be different "
+                         "shots: nothing is marked for the trash")
+            head = QTreeWidgetItem([title, "", "", "", ""])
+            head.setToolTip(0, DuplicateGroup.KEEP_RULE if group.sure else
+                            "Simili is not sure these are copies of one photo. Compare them before you untick any.")
             head.setFirstColumnSpanned(True)
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
             head.setData(0, PhotoRole, 0)  # never empty: see the WORKAROUND in gui.itemmodels
@@ -143,27 +148,31 @@ class DuplicatesPanel(QWidget):
             font.setBold(True)
             head.setFont(0, font)
             self.tree.addTopLevelItem(head)
-            for photo in group:
-                head.addChild(self._photo_item(photo, photo is keep))
+            for member in group.members:
+                head.addChild(self._photo_item(member, group.sure))
             head.setExpanded(True)
         self.tree.blockSignals(False)
         self._update_buttons()
         self.loaded.emit(len(groups))
 
-    def _photo_item(self, photo: Photo, keep: bool) -> QTreeWidgetItem:
+    def _photo_item(self, member: DuplicateMember, sure: bool) -> QTreeWidgetItem:
+        photo, keep = member.photo, member.keep
         p = Path(photo.path)
         dims = f"{photo.width} × {photo.height}" if photo.width and photo.height else ""
-        item = QTreeWidgetItem([p.name, dims, _human_size(photo.size) if photo.size else "",
-                                str(p.parent)])
+        how = ("kept: the original, largest and least compressed copy" if keep and sure and not member.differences
+               else ", ".join(member.differences))
+        item = QTreeWidgetItem([p.name, how, dims, _human_size(photo.size) if photo.size else "", str(p.parent)])
+        item.setToolTip(1, DuplicateGroup.KEEP_RULE if keep and sure else how)
         item.setData(0, PhotoRole, photo)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(0, Qt.CheckState.Checked if keep else Qt.CheckState.Unchecked)
         item.setToolTip(0, f"{photo.path}\nTicked photos are kept; the others can go to the trash.")
-        item.setToolTip(3, str(p.parent))
+        item.setToolTip(4, str(p.parent))
         return item
 
     # -- state ---------------------------------------------------------------------------------------
     def groups(self) -> list[list[tuple[Photo, bool]]]:
+        """Each group's photos with their tick (kept or not), in the order shown."""
         out = []
         for i in range(self.tree.topLevelItemCount()):
             head = self.tree.topLevelItem(i)

@@ -1,0 +1,98 @@
+"""Duplicates a user can trust with the delete key: the demo folder, copies of a demo photo, the pixel check."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from engine.api import Library
+from engine.cli import main
+from engine.signature import align, frame_signature
+from engine.types import DuplicateGroup
+from tests.test_library import run
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+SHIRTS = (DEMO / "images" / "shirt" / "5ec1221f-a52f-4602-9c2c-ed4c81a26708.jpg",
+          DEMO / "images" / "shirt" / "74f6f921-e67e-4562-89ea-c059034c1a31.jpg")
+ORIGINAL = DEMO / "images" / "shoes" / "0dd87e47-ca85-4d5c-9fd1-59f5a01eb656.jpg"
+
+
+@pytest.fixture(scope="module")
+def demo_library(tmp_path_factory):
+    extra = tmp_path_factory.mktemp("copies")
+    im = Image.open(ORIGINAL).convert("RGB")
+    im.resize((im.width // 2, im.height // 2)).save(extra / "half-q50.jpg", quality=50)
+    ImageOps.mirror(ImageOps.grayscale(im)).save(extra / "mirrored-grey.png")
+    home = tmp_path_factory.mktemp("lib")
+    lib = Library(home)
+    run(lib.index([DEMO, extra]))
+    yield lib, home, extra
+    lib.close()
+
+
+def _groups(lib, sure=True):
+    return [{Path(m.photo.path) for m in g.members} for g in lib.duplicates() if g.sure == sure]
+
+
+def test_the_two_demo_shirts_are_never_grouped(demo_library):
+    lib, *_ = demo_library
+    assert all(not set(SHIRTS) <= g for g in _groups(lib))
+    assert all(not set(SHIRTS) <= g for g in _groups(lib, sure=False))
+
+
+def test_demo_folder_proposes_no_group_of_different_photos(demo_library):
+    lib, _, extra = demo_library
+    family = {ORIGINAL, extra / "half-q50.jpg", extra / "mirrored-grey.png"}
+    assert _groups(lib) == [family]  # the demo photos themselves are all different shots
+
+
+def test_copies_are_grouped_with_the_original_kept_and_their_differences_said(demo_library):
+    lib, _, extra = demo_library
+    group = next(g for g in lib.duplicates() if g.sure)
+    kept = [m for m in group.members if m.keep]
+    assert [Path(m.photo.path) for m in kept] == [ORIGINAL] == [Path(group.members[0].photo.path)]
+    said = {Path(m.photo.path).name: m.differences for m in group.members}
+    assert {"smaller copy", "recompressed"} <= set(said["half-q50.jpg"])
+    assert {"black-and-white", "mirrored"} <= set(said["mirrored-grey.png"])
+
+
+def test_dupes_json_lists_members_with_path_keep_and_differences(demo_library, capsys):
+    _, home, extra = demo_library
+    assert main(["--home", str(home), "--json", "dupes"]) in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert out["keep_rule"] == DuplicateGroup.KEEP_RULE
+    [group] = out["groups"]
+    assert [m["keep"] for m in group] == [True, False, False]
+    assert {Path(m["path"]) for m in group} == {ORIGINAL, extra / "half-q50.jpg", extra / "mirrored-grey.png"}
+    assert all(isinstance(m["differences"], list) for m in group) and group[0]["differences"] == []
+
+
+def _sig(im: Image.Image) -> tuple[bytes, float]:
+    frame = np.asarray(im.convert("L").resize((96, 96), Image.Resampling.BICUBIC))
+    return frame_signature(frame), im.width / im.height
+
+
+def _jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def test_alignment_finds_mirrors_crops_and_straightened_copies_and_rejects_another_shot():
+    im = Image.open(ORIGINAL).convert("RGB")
+    w, h = im.size
+    a = _sig(im)
+    mirror = align(*a[:1], *_sig(ImageOps.mirror(_jpeg(im, 10)))[:1], a[1], a[1])
+    assert mirror.mirrored and mirror.detail > 0.6
+    crop = im.crop((int(0.1 * w), int(0.1 * h), int(0.9 * w), int(0.9 * h)))
+    c = _sig(crop)
+    found = align(a[0], c[0], a[1], c[1])
+    assert found.inner == 1 and 0.7 < found.width < 0.9 and found.detail > 0.6
+    other = _sig(Image.open(SHIRTS[1]).convert("RGB"))
+    shirt = _sig(Image.open(SHIRTS[0]).convert("RGB"))
+    assert align(shirt[0], other[0], shirt[1], other[1]).detail < 0.66
