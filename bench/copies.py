@@ -32,7 +32,7 @@ def measure(lib, families: dict[Path, list[Path]]) -> dict:
         found += hit
         all_in += hit == len(copies)
     query_ms = (time.perf_counter() - t0) / len(families) * 1000
-    groups = [{Path(p.path) for p in g} for g in lib.duplicates()]
+    groups = [{Path(p.path) for p in g.photos} for g in lib.duplicates() if g.sure]
     grouped = pure = 0
     for original, copies in families.items():
         family = {original, *copies}
