@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 
 from engine.api import IMAGE_EXTENSIONS
 
-__all__ = ["classify", "save_pasted_image"]
+__all__ = ["classify", "hint", "save_pasted_image"]
 
 
 def classify(mime: QMimeData) -> tuple[list[str], list[str]]:
@@ -33,6 +33,14 @@ def classify(mime: QMimeData) -> tuple[list[str], list[str]]:
             if path and Path(path).suffix.lower() in IMAGE_EXTENSIONS and os.path.isfile(path):
                 images.append(path)
     return folders, images
+
+
+def hint(mime: QMimeData) -> str:
+    """What dropping ``mime`` would do, for the drop hint ("" when it would do nothing)."""
+    folders, images = classify(mime)
+    if folders:
+        return "Drop to add " + ("these folders" if len(folders) > 1 else "this folder")
+    return "Drop to find photos like this one" if images else ""
 
 
 def save_pasted_image(image: QImage, folder: Path) -> str:

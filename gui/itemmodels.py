@@ -71,6 +71,7 @@ class PhotoGridModel(QAbstractListModel):
 
     ``rowCount`` is known up front (``photo_count``); a page is requested the first time one of its rows is
     painted, so scrolling to row 90,000 of 100,000 reads one page, not 90,000 photos.
+    ``set_folder(path)`` shows only the photos under one folder (read once on a worker, then served from memory).
     """
 
     PAGE = 512
@@ -87,19 +88,43 @@ class PhotoGridModel(QAbstractListModel):
         self._pages: dict[int, list[Photo]] = {}
         self._pending: set[int] = set()
         self._generation = 0
+        self.folder: str | None = None
+        self._subset: list[Photo] | None = None
 
     # -- loading -------------------------------------------------------------------------------------
+    def set_folder(self, folder: str | None) -> None:
+        """Show only the photos under ``folder`` (None: all of them)."""
+        if folder != self.folder:
+            self.folder = folder
+            self._generation += 1  # answers for the previous choice are dropped
+            self.refresh()
+
     def refresh(self) -> None:
         """Re-count in the background, then reset (pages are read again as they are shown)."""
-        worker = FunctionWorker(self._count_fn)
         gen = self._generation
-        worker.returned.connect(lambda n: self._on_counted(gen, n))
+        if self.folder is not None:
+            worker = FunctionWorker(self._photos_under, self.folder)
+            worker.returned.connect(lambda photos: self._on_subset(gen, photos))
+        else:
+            worker = FunctionWorker(self._count_fn)
+            worker.returned.connect(lambda n: self._on_counted(gen, n))
         start(worker, "io")
+
+    def _photos_under(self, folder: str) -> list[Photo]:
+        root = Path(folder).as_posix().rstrip("/") + "/"
+        return [p for p in self._photos(0, max(int(self._count_fn()), 1)) if Path(p.path).as_posix().startswith(root)]
+
+    @if_alive
+    def _on_subset(self, generation: int, photos: list[Photo]) -> None:
+        if generation == self._generation:
+            self._subset = photos
+            self.set_count(len(photos))
 
     @if_alive
     def _on_counted(self, generation: int, count: int) -> None:
         if generation != self._generation:
             return
+        self._subset = None
         self.set_count(int(count))
 
     def set_count(self, count: int) -> None:
@@ -108,9 +133,14 @@ class PhotoGridModel(QAbstractListModel):
         self._count = count
         self._pages.clear()
         self._pending.clear()
+        if self._subset is not None:
+            self._pages.update({i: self._subset[i * self.PAGE:(i + 1) * self.PAGE]
+                                for i in range((len(self._subset) + self.PAGE - 1) // self.PAGE)})
         self.endResetModel()
-        if count:
+        if count and self._subset is None:
             self._request(0)
+        elif count:
+            self.page_loaded.emit(0)
         self.reset_done.emit(count)
 
     def _request(self, page: int) -> None:
@@ -128,7 +158,7 @@ class PhotoGridModel(QAbstractListModel):
         if generation != self._generation:
             return
         self._pending.discard(page)
-        if len(self._pages) >= self.MAX_PAGES:
+        if len(self._pages) >= self.MAX_PAGES and self._subset is None:
             self._pages.pop(next(iter(self._pages)))
         self._pages[page] = list(photos)
         first = page * self.PAGE

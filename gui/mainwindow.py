@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.types import Photo
-from gui import actions, dropping
+from gui import actions, dropping, windowstate
 from gui.errors import show_error
 from gui.itemmodels import PhotoGridModel
 from gui.resources import app_icon, icon
@@ -24,7 +24,7 @@ from gui.widgets.photogrid import PhotoGridView, PhotosPage
 from gui.widgets.problems import ProblemsPanel
 from gui.widgets.progress import ProgressPanel
 from gui.widgets.sidebar import Sidebar
-from gui.widgets.similar import DEFAULT_STRICTNESS, SimilarPanel
+from gui.widgets.similar import SimilarPanel
 from gui.widgets.welcome import WelcomePage
 
 __all__ = ["MainWindow"]
@@ -48,15 +48,13 @@ class MainWindow(QMainWindow):
         self._similar_wanted = True
         self.setWindowTitle("Simili")
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(QSize(820, 540))
+        self.setMinimumSize(QSize(720, 500))  # holds at 800 x 600 (tests/test_gui_layout.py)
         self.setAcceptDrops(True)
         self._build()
         self._wire()
         self._restore()
         self.on_folders_changed(session.folders())
         self.grid_model.refresh()
-        if session.folders():
-            self.problems.refresh()  # the sidebar shows how many files could not be read
 
     # -- construction --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -182,6 +180,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().addPermanentWidget(zoom_icon)
         self.statusBar().addPermanentWidget(self.zoom_slider)
+        self.statusBar().setContentsMargins(0, 0, 12, 0)  # the slider keeps off the window edge
         self.statusBar().setSizeGripEnabled(False)
 
     def _wire(self) -> None:
@@ -200,6 +199,7 @@ class MainWindow(QMainWindow):
         self.progress.cancel_requested.connect(s.cancel)
         self.progress.train_requested.connect(lambda: s.start_training())
         self.sidebar.page_selected.connect(self.show_page)
+        self.sidebar.folder_selected.connect(self.on_folder_selected)
         self.sidebar.add_folder_requested.connect(self.on_add_folder)
         self.sidebar.remove_folder_requested.connect(self.on_remove_folder)
         self.welcome.add_folder_requested.connect(self.on_add_folder)
@@ -240,8 +240,17 @@ class MainWindow(QMainWindow):
         return {self.photos_page: "photos", self.duplicates: "duplicates", self.problems: "problems"}.get(w, "welcome")
 
     # -- session slots -------------------------------------------------------------------------------
+    def on_folder_selected(self, folder: str) -> None:
+        """Show only one folder's photos ("" = all of them)."""
+        self.grid_model.set_folder(folder or None)
+        self.photos_page.set_folder(folder or None)
+        self.show_page("photos")
+
     def on_folders_changed(self, folders: list[str]) -> None:
+        if self.grid_model.folder is not None and self.grid_model.folder not in folders:
+            self.on_folder_selected("")
         self.sidebar.set_folders(folders)
+        self.problems.refresh()  # the Problems count must not outlive a removed folder
         self._update_summary()
         for act in (self.act_rescan, self.act_train, self.act_search, self.act_paste):
             act.setEnabled(bool(folders))
@@ -446,11 +455,9 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop -------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        folders, images = dropping.classify(event.mimeData())
-        if folders or images:
+        text = dropping.hint(event.mimeData())
+        if text:
             event.acceptProposedAction()
-            text = "Drop to add " + ("these folders" if len(folders) > 1 else "this folder") if folders else \
-                "Drop to find photos like this one"
             self.drop_hint.setText(text)
             self.drop_hint.setGeometry(self.centralWidget().rect().adjusted(12, 12, -12, -12))
             self.drop_hint.raise_()
@@ -468,32 +475,12 @@ class MainWindow(QMainWindow):
             self.search_image(images[0])
         event.acceptProposedAction()
 
-    # -- state ---------------------------------------------------------------------------------------
+    # -- state (gui.windowstate) ----------------------------------------------------------------------
     def _restore(self) -> None:
-        geometry = self.state.value("window/geometry", QByteArray())
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-            size = self.state.value("window/size", QSize())
-            if isinstance(size, QSize) and size.isValid() and not self.isMaximized():
-                self.resize(size)  # restoreGeometry clamps to the screen it guesses; the size is what was left
-        else:
-            self.resize(1320, 840)
-        splitter = self.state.value("window/splitter", QByteArray())
-        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
-            self.splitter.restoreState(splitter)
-        self._similar_wanted = self.state.value("window/similar", "true") in (True, "true")
-        self.similar.set_strictness(self.state.value("similar/strictness", DEFAULT_STRICTNESS))
-        page = str(self.state.value("window/page", "photos"))
-        self.show_page(page if page in ("photos", "duplicates", "problems") else "photos")
+        windowstate.restore(self)
 
     def save_state(self) -> None:
-        self.state.setValue("window/geometry", self.saveGeometry())
-        self.state.setValue("window/size", self.size())
-        if self.similar.isVisible():
-            self.state.setValue("window/splitter", self.splitter.saveState())
-        self.state.setValue("window/similar", "true" if self._similar_wanted else "false")
-        self.state.setValue("window/page", self.current_page() if self.current_page() != "welcome" else "photos")
-        self.state.sync()
+        windowstate.save(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()

@@ -15,7 +15,7 @@ from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QIconEngine, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-__all__ = ["icons_dir", "icon", "app_icon", "svg_pixmap", "render_app_pngs", "ICON_NAMES", "PNG_SIZES"]
+__all__ = ["icons_dir", "icon", "app_icon", "svg_pixmap", "svg_text", "render_app_pngs", "ICON_NAMES", "PNG_SIZES"]
 
 INK = "#1f2328"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -38,6 +38,11 @@ def __getattr__(name: str):  # ICON_NAMES computed lazily: no disk access at imp
     if name == "ICON_NAMES":
         return _names()
     raise AttributeError(name)
+
+
+def svg_text(name: str) -> str:
+    """The SVG source of an icon, ink colour ``INK`` not yet replaced."""
+    return _svg(name)
 
 
 @lru_cache(maxsize=64)

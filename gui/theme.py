@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
@@ -53,7 +55,28 @@ QPushButton#primary:focus {{ outline: none; border: 2px solid {focus}; }}
     font-size: {title}pt; font-weight: 600; }}
 QProgressBar {{ border: none; border-radius: 4px; background: {track}; max-height: 8px; }}
 QProgressBar::chunk {{ border-radius: 4px; background: {accent}; }}
+QAbstractItemView::indicator, QCheckBox::indicator {{ width: 14px; height: 14px; border-radius: 3px; }}
+QAbstractItemView::indicator:unchecked, QCheckBox::indicator:unchecked {{ border: 1px solid {box}; background: {base}; }}
+QAbstractItemView::indicator:checked, QCheckBox::indicator:checked {{ border: 1px solid {accent}; background: {accent};
+    image: url("{check}"); }}
 """
+
+
+def _check_image() -> str:
+    """A white tick for ticked boxes (the style sheet needs a file), written once to the temp folder."""
+    import tempfile
+    from pathlib import Path
+
+    from gui import resources
+
+    path = Path(tempfile.gettempdir()) / f"simili-check-{os.getuid() if hasattr(os, 'getuid') else 0}.svg"
+    data = resources.svg_text("check").replace(resources.INK, "#ffffff")
+    try:
+        if not path.is_file() or path.read_text(encoding="utf-8") != data:
+            path.write_text(data, encoding="utf-8")
+    except OSError:
+        return ""
+    return path.as_posix()
 
 
 def is_dark(scheme: str = "auto") -> bool:
@@ -83,6 +106,7 @@ def apply_theme(app: QApplication, scheme: str = "auto") -> bool:
         muted="#9aa1ab" if dark else "#6b7280", accent=colors["Highlight"],
         accent_hover="#8390ff" if dark else "#4b5cf0", focus="#c7ceff" if dark else "#1e2a8a",
         track="#2f333a" if dark else "#e3e6eb", drop_bg="rgba(30, 32, 40, 225)" if dark else "rgba(246, 247, 255, 225)",
+        box="#8b929c" if dark else "#8a919b", base=colors["Base"], check=_check_image(),
         small=f"{base_pt * 0.8:.1f}", hero=f"{base_pt * 1.9:.1f}", title=f"{base_pt * 1.25:.1f}",
     ))
     from gui import resources

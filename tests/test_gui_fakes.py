@@ -82,6 +82,7 @@ class FakeLibrary:
         self._folders.remove(path)
         before = len(self._photos)
         self._photos = [p for p in self._photos if not p.path.startswith(path + "/")]
+        self.failed = [f for f in self.failed if not f.path.startswith(path + "/")]  # as the real library does
         return before - len(self._photos)
 
     # jobs
@@ -153,7 +154,7 @@ class FakeLibrary:
         others = sorted((p for p in self._photos if p.id != pid), key=lambda p: (abs(int(p.id) - pid), p.id))
         # similarity falls 7 points per step of id: 92 (very similar), 85, 78 (similar), ... 57 (loosely related)
         return [Neighbor(p, 3 * abs(int(p.id) - pid), 1.0 - 0.01 * abs(int(p.id) - pid), None,
-                         max(0.0, 99.0 - 7 * abs(int(p.id) - pid)) - self.similarity_drop)
+                         max(0.0, 99.0 - 7 * abs(int(p.id) - pid) - self.similarity_drop))
                 for p in others[: k or 50]]
 
     def similar_to_image(self, path, k=None, max_distance=None):

@@ -252,6 +252,9 @@ class PhotosPage(QWidget):
         self.title.setObjectName("panelTitle")
         self.subtitle = QLabel()
         self.subtitle.setObjectName("muted")
+        self.subtitle.setWordWrap(True)  # a narrow window wraps it rather than cutting it off
+        self.subtitle.setMinimumWidth(0)
+        self._folder: str | None = None
         head = QHBoxLayout()
         head.setContentsMargins(14, 10, 14, 4)
         head.addWidget(self.title)
@@ -264,6 +267,16 @@ class PhotosPage(QWidget):
         layout.addWidget(grid, 1)
         self.setFocusProxy(grid)
 
+    def set_folder(self, folder: str | None) -> None:
+        """Title the page after the folder shown (None: all photos)."""
+        from pathlib import Path
+
+        self._folder = folder
+        self.title.setText(Path(folder).name or folder if folder else "All photos")
+        self.title.setToolTip(folder or "")
+
     def set_counts(self, photos: int, folders: int) -> None:
-        self.subtitle.setText(f"{photos:,} photo{'s' if photos != 1 else ''} in {folders} folder"
-                              f"{'s' if folders != 1 else ''} · click a photo to find similar ones")
+        where = "in this folder" if self._folder else \
+            f"in {folders} folder{'s' if folders != 1 else ''}"
+        self.subtitle.setText(f"{photos:,} photo{'s' if photos != 1 else ''} {where} · "
+                              "click a photo to find similar ones")

@@ -19,9 +19,14 @@ PAGES = (("photos", "Photos", "All photos in the library"),
 
 
 class Sidebar(QWidget):
-    """Signals: page_selected(name), add_folder_requested(), remove_folder_requested(path)."""
+    """Signals: page_selected(name), folder_selected(path or ""), add_folder_requested(), remove_folder_requested(path).
+
+    Clicking a folder shows only its photos (``folder_selected(path)``); clicking Photos shows all again
+    (``folder_selected("")``).
+    """
 
     page_selected = Signal(str)
+    folder_selected = Signal(str)
     add_folder_requested = Signal()
     remove_folder_requested = Signal(str)
 
@@ -65,6 +70,8 @@ class Sidebar(QWidget):
         self.folders.setAccessibleName("Folders")
         self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.folders.itemSelectionChanged.connect(self._update_buttons)
+        self.folders.itemClicked.connect(lambda item: self.folder_selected.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.nav.itemClicked.connect(self.on_nav_clicked)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 12, 10, 10)
@@ -99,6 +106,11 @@ class Sidebar(QWidget):
     def on_nav_changed(self, current: QListWidgetItem | None, _previous) -> None:
         if current is not None:
             self.page_selected.emit(current.data(Qt.ItemDataRole.UserRole))
+
+    def on_nav_clicked(self, item: QListWidgetItem) -> None:
+        if item.data(Qt.ItemDataRole.UserRole) == "photos" and self.folders.currentItem() is not None:
+            self.folders.setCurrentItem(None)
+            self.folder_selected.emit("")
 
     def on_remove_clicked(self) -> None:
         item = self.folders.currentItem()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
@@ -66,10 +66,12 @@ class SimilarPanel(QWidget):
 
         self.query_image = QLabel()
         self.query_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.query_image.setMinimumHeight(120)
+        # An explicit minimum (a pixmap label's own minimum is the pixmap's size) and the photo scaled to the room
+        # the label gets: in a small window it shrinks, never drawn over the caption below it.
+        self.query_image.setMinimumSize(80, 120)
         self.query_image.setMaximumHeight(QUERY_EDGE)
-        # Ignored: the photo is scaled to the room the label gets, never drawn over the caption below it
-        self.query_image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.query_image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.query_image.installEventFilter(self)
         self._query_source: QImage | None = None
         self.query_caption = QLabel()
         self.query_caption.setObjectName("muted")
@@ -267,9 +269,10 @@ class SimilarPanel(QWidget):
         pix.setDevicePixelRatio(dpr)
         self.query_image.setPixmap(pix)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_query_image()
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.query_image and event.type() == QEvent.Type.Resize:
+            self._fit_query_image()
+        return super().eventFilter(obj, event)
 
     def on_thumbnail_ready(self, key) -> None:
         if key == self._query_key and self._query is not None:
