@@ -35,15 +35,19 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--bits", type=int, default=64)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--holdout", type=float, default=0.1,
+                    help="share held out for the label-free check, as the app trains (0: no check)")
     args = ap.parse_args(argv)
     rows = []
     for n in [int(s) for s in args.sizes.split(",")]:
         feats = np.concatenate(list(_features(n, 1280, np.random.default_rng(0))))
         t0 = time.perf_counter()
-        result = run_to_end(train_distillhash(feats, bits=args.bits, device=args.device, seed=0))
+        result = run_to_end(train_distillhash(feats, bits=args.bits, device=args.device, seed=0,
+                                              holdout=args.holdout))
         seconds = time.perf_counter() - t0
         row = {"n": n, "bits": args.bits, "seconds": round(seconds, 1), "photos_per_s": round(n / seconds, 1),
-               "steps": result.diagnostics.get("steps"), "device": _device(args.device)}
+               "steps": result.diagnostics.get("steps"), "device": _device(args.device),
+               "variant": result.config.variant, "checked": result.check is not None}
         rows.append(row)
         print(json.dumps(row), flush=True)
     import torch

@@ -3,15 +3,17 @@ training-free one? If not, the training-free model stays active.
 
 Nobody labels their photos, so "better" is measured against the collection's own grouping at several scales: the
 photos the model was trained on are clustered by spherical k-means on their backbone features into 4, 16 and 64
-groups (a few broad kinds of thing down to narrow ones), and a held-out slice of photos, never seen by training,
+groups and into groups of about 8 photos (a few broad kinds of thing down to the same object or product), and a held-out slice of photos, never seen by training,
 queries both models. Each model ranks the training photos as the app does (asymmetric score of the query's
 projection against the stored codes, its best ``refine_size(50)`` refined with the feature cosine); the score at
 each scale is the mean average precision of that ranking against "same group as the query". The clusters come from
 the raw features, not from either model, so neither is favoured by construction; several scales are needed because
 a model can gain on narrow groups while losing the broad ones (the failure this check exists for).
 
-The trained model is accepted when it is at least ``TOLERANCE`` below the training-free one at no scale and better
-on average.
+The trained model is accepted when it is better on average (by ``MIN_GAIN``) and more than ``TOLERANCE`` below the
+training-free one at no scale. Measured on the labelled sets (docs/distillhash.md §6), the failure it guards
+against costs 5 points or more at the broadest scale, while one scale of a better model can read up to a point
+low from the sampling of the held-out photos alone.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from engine.codes import asymmetric_scores, blended_scores, l2_normalize, refine
 
 __all__ = ["CheckResult", "holdout_rows", "compare_models", "SCALES", "TOLERANCE"]
 
-SCALES = (4, 16, 64)
-TOLERANCE = 0.005  # mAP the trained model may lose at one scale and still be accepted
+SCALES = (4, 16, 64)  # broad groups; a fine scale of groups of about FINE_GROUP photos is added (same object/product)
+FINE_GROUP = 8
+TOLERANCE = 0.015  # mAP the trained model may lose at one scale and still be accepted (the split noise of ~500
+MIN_GAIN = 0.005  # held-out queries at one scale is about 1 point); and its least mean gain over the scales
 MAX_QUERIES = 500
 MAX_DATABASE = 20_000
 
@@ -105,12 +109,11 @@ def compare_models(train_feats: npt.ArrayLike, query_feats: npt.ArrayLike, train
     orders = {name: _app_order(np.asarray(proj, np.float32), np.asarray(codes)[rows], q, x)
               for name, (proj, codes) in (("trained", trained), ("baseline", baseline))}
     scores: dict[str, dict[int, float]] = {"trained": {}, "baseline": {}}
-    for k in SCALES:
-        k_eff = min(k, max(2, len(x) // 16))
-        db_labels, q_labels = _groups(x, q, k_eff, seed)
+    scales = sorted({min(k, max(2, len(x) // 16)) for k in SCALES} | {max(2, min(1024, len(x) // FINE_GROUP))})
+    for k in scales:
+        db_labels, q_labels = _groups(x, q, k, seed)
         for name, ranking in orders.items():
             scores[name][k] = _map(ranking, q_labels, db_labels)
-    worst = min(scores["trained"][k] - scores["baseline"][k] for k in SCALES)
-    mean = float(np.mean([scores["trained"][k] - scores["baseline"][k] for k in SCALES]))
-    return CheckResult(passed=worst >= -TOLERANCE and mean > 0, trained=scores["trained"],
+    gains = [scores["trained"][k] - scores["baseline"][k] for k in scales]
+    return CheckResult(passed=min(gains) >= -TOLERANCE and float(np.mean(gains)) >= MIN_GAIN, trained=scores["trained"],
                        baseline=scores["baseline"], queries=len(q))
