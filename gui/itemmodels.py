@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
-from engine.types import Neighbor, Photo
+from engine.types import CLOSE_MATCH, Neighbor, Photo
 from gui.workers import FunctionWorker, if_alive, start
 
 __all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip",
@@ -220,8 +220,9 @@ NEAREST_FEW = 6  # shown below the line when no result is as similar as asked
 class ResultsModel(QAbstractListModel):
     """Search results (most similar first), filtered live by a lowest similarity in percent.
 
-    When no result reaches that similarity, the nearest ``NEAREST_FEW`` are shown anyway (``below_line()``), so a
-    query without a close match still shows what comes nearest.
+    When the best result is not a close match (below ``CLOSE_MATCH``), or none reaches the asked similarity, the
+    nearest ``NEAREST_FEW`` are shown (``below_line()``): a query without a close match says so and still shows
+    what comes nearest, without a page of unrelated photos.
     """
 
     def __init__(self, parent: QObject | None = None):
@@ -252,12 +253,16 @@ class ResultsModel(QAbstractListModel):
         self.endResetModel()
 
     def _filter(self) -> tuple[list[Neighbor], bool]:
-        if self._limit is None:
-            return list(self._all), False
-        passing = [n for n in self._all if n.similarity is None or n.similarity >= self._limit]
-        if not passing and self._all:
+        limit = self._limit
+        passing = [n for n in self._all if n.similarity is None or limit is None or n.similarity >= limit]
+        if self._all and (not passing or self.no_close_match()):
             return self._all[:NEAREST_FEW], True
         return passing, False
+
+    def no_close_match(self) -> bool:
+        """The best result is below the close-match line."""
+        best = self.best()
+        return best is not None and best.similarity is not None and best.similarity < CLOSE_MATCH
 
     def below_line(self) -> bool:
         """True when none passes the limit and the nearest few are shown instead."""

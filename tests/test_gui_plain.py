@@ -88,9 +88,15 @@ def test_no_close_match_is_said_and_the_nearest_few_still_shown(make_window, qtb
     assert searched.args == [0]  # nothing passes
     assert "No close match" in panel.count_label.text()
     assert panel.model.rowCount() == NEAREST_FEW and panel.model.below_line()
-    panel.slider.setValue(panel.slider.maximum())  # Loose: everything, with no "no close match" note
+    panel.slider.setValue(0)  # even Strict says so, and shows the same nearest few
+    assert "No close match" in panel.count_label.text() and panel.model.rowCount() == NEAREST_FEW
+    lib.similarity_drop = 0.0  # the next query has close matches: every result shows (the control is Loose)
+    panel.slider.setValue(panel.slider.maximum())
+    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+        window.on_photo_activated(window.grid_model.photo(0))
     assert panel.model.rowCount() == panel.model.total() > NEAREST_FEW
     assert "No close match" not in panel.count_label.text()
+    assert "the first 5 are close matches (60% or more)" in panel.count_label.text()
 
 
 def test_the_strict_loose_control_is_remembered(make_window, qtbot, tmp_path):

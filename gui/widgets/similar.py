@@ -30,7 +30,7 @@ STRICTNESS: tuple[tuple[float, str], ...] = tuple(
     (low, "only near-identical photos" if name == "near-identical" else
      f"{name} photos and closer" if low > 0 else "everything, loosely related too")
     for low, name in SIMILARITY_LEVELS)
-DEFAULT_STRICTNESS = next(i for i, (low, _) in enumerate(STRICTNESS) if low == CLOSE_MATCH)
+DEFAULT_STRICTNESS = len(STRICTNESS) - 1  # loose: every result, most similar first, close matches counted
 
 
 class SimilarPanel(QWidget):
@@ -301,22 +301,26 @@ class SimilarPanel(QWidget):
         shown, total = self.model.rowCount(), self.model.total()
         low, what = STRICTNESS[self.slider.value()]
         self.threshold_label.setText(f"Showing {what}" + (f" (at least {low:.0f}% similar)." if low else "."))
-        best = self.model.best()
         if total == 0:
             self.count_label.setText("No similar photos found.")
         elif self.model.below_line():
             nearest = f"The nearest {shown} photo{'s' if shown != 1 else ''}, less similar than that:"
-            if best is not None and best.similarity is not None and best.similarity < CLOSE_MATCH:
+            if self.model.no_close_match():
                 self.count_label.setText(f"<b>No close match.</b> No photo in your library is at least "
                                          f"{CLOSE_MATCH:.0f}% similar to this one. {nearest}")
             else:
                 self.count_label.setText(f"None is this similar; move the control toward Loose to see more. "
                                          f"{nearest}")
         else:
+            close = sum(1 for n in self.model.neighbors() if n.close)
             hidden = total - shown
-            more = f" ({hidden} less similar ones hidden)" if hidden else ""
-            self.count_label.setText(f"{shown} similar photo{'s' if shown != 1 else ''}, most similar first{more}. "
-                                     "The badge says how similar each one is.")
+            parts = [f"{shown} similar photo{'s' if shown != 1 else ''}, most similar first"]
+            if 0 < close < shown:
+                first = "the first is a close match" if close == 1 else f"the first {close} are close matches"
+                parts.append(f"; {first} ({CLOSE_MATCH:.0f}% or more)")
+            if hidden:
+                parts.append(f" ({hidden} less similar ones hidden)")
+            self.count_label.setText("".join(parts) + ". The badge says how similar each one is.")
         self.searched.emit(self.model.passing())
 
     def _update_buttons(self) -> None:
