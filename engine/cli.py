@@ -71,27 +71,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Bars:
-    """tqdm bars on stderr, one per stage, with rate and ETA."""
+    """tqdm bars on stderr, one per stage (a stage whose total changes keeps its bar), cleared when the stage
+    ends: the result lines stay, no half-finished ``codes: 0% 0/1`` bar. Only photo stages show a rate (photos a
+    second); the others, which jump through cached work, show a share and the time."""
+
+    PLAIN = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.bar = None
         self.stage = None
+        self.shown: list[str] = []  # stages that got a bar, in order
 
     def update(self, p) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        if p.stage != self.stage or (self.bar is not None and self.bar.total != p.total):
+        if p.stage != self.stage:
             self.close()
             self.stage = p.stage
-            self.bar = tqdm(total=p.total, desc=p.stage, unit="img" if p.stage == "encode" else "it",
-                            file=sys.stderr, dynamic_ncols=True, leave=True)
+            self.shown.append(p.stage)
+            photos = p.stage in ("encode", "reencode")
+            self.bar = tqdm(total=p.total, desc=p.stage, unit="photos" if photos else "it", file=sys.stderr,
+                            dynamic_ncols=True, leave=False, bar_format=None if photos else
+                            (self.PLAIN if p.total else "{desc}: {n_fmt} [{elapsed}]"))
+        elif self.bar.total != p.total:
+            self.bar.total = p.total
         self.bar.n = p.done
-        post = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in p.metrics.items()}
-        if post:
-            self.bar.set_postfix(post, refresh=False)
         self.bar.set_description(p.stage, refresh=False)
         self.bar.refresh()
 

@@ -1,0 +1,36 @@
+"""The command line's progress bars: one bar per stage, none left behind, no absurd rates for cached work."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+from engine.cli import _Bars
+from engine.types import Progress
+
+
+def test_bars_one_per_stage_cleared_when_done(monkeypatch):
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    bars = _Bars(enabled=True)
+    steps = [Progress("scan", 0, None), Progress("scan", 5000, None),  # walking the folders: total unknown
+             Progress("scan", 0, 245), Progress("scan", 245, 245),      # then recording: the same stage
+             Progress("encode", 100, 245, rate=10.0), Progress("encode", 245, 245, rate=10.0),
+             Progress("codes", 0, 1), Progress("index", 0, 245), Progress("index", 245, 245)]
+    for p in steps:
+        bars.update(p)
+    bars.close()
+    assert bars.shown == ["scan", "encode", "codes", "index"]  # one "scan" bar, not two
+    text = err.getvalue()
+    assert "\n" not in text  # every bar is cleared: no "codes: 0% 0/1" left behind
+    assert "it/s" not in text  # stages that jump through cached work show no rate
+    assert "photos/s" in text  # reading photos does
+
+
+def test_bars_off_when_disabled(monkeypatch):
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    bars = _Bars(enabled=False)
+    bars.update(Progress("scan", 1, 2))
+    bars.close()
+    assert err.getvalue() == "" and bars.shown == []
