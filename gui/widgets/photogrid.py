@@ -29,7 +29,6 @@ class PhotoDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.loader = loader
         self.tile = tile
-        self.bits = 64
         self.spacing = 6
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
