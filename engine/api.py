@@ -24,7 +24,7 @@ import numpy as np
 from engine import duplicates, learn, search
 from engine.decode import IMAGE_EXTENSIONS
 from engine.errors import NotIndexed, SimiliError
-from engine.paths import cache_dir, log_dir, resolve_home
+from engine.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
 from engine.store import FEATURE_DIM, Store
 from engine.types import DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings, Status
 
@@ -44,7 +44,18 @@ def display_image(path: str | os.PathLike[str], max_side: int) -> Image:
     return thumbnail(os.fspath(path), max_side)
 
 
+def repair_catalog(home: str | os.PathLike[str] | None = None) -> str | None:
+    """Rebuild a damaged catalog from its readable rows before the library is opened (``simili repair``).
+
+    Returns a line saying what was done, or None when the catalog was sound.
+    """
+    from engine.salvage import salvage
+
+    return salvage(resolve_home(home) / "catalog.sqlite")
+
+
 def resources_root() -> Path:
+
     """The folder of the app's bundled resources (models, icons) in a checkout, a wheel or a frozen build."""
     from engine.resources import resources_root as root
 
@@ -86,8 +97,17 @@ class LibraryView:
 
     def photo_at(self, path: str | os.PathLike[str]) -> Photo | None:
         """The indexed library photo at ``path``, or None (not in the library, or unreadable)."""
-        found = self.store.catalog.photo_by_path(Path(path).expanduser().absolute())
+        found = self.store.catalog.photo_by_path(self._stored_path(path))
         return found[0] if found and found[1] == "ok" else None
+
+    def _stored_path(self, path: str | os.PathLike[str]) -> Path:
+        """``path`` spelled as the catalog stores it (canonical; the plain absolute spelling of older libraries)."""
+        canonical = canonical_file(path)
+        plain = Path(path).expanduser().absolute()
+        if plain != canonical and self.store.catalog.photo_by_path(canonical) is None \
+                and self.store.catalog.photo_by_path(plain) is not None:
+            return plain
+        return canonical
 
     def failures(self) -> list[FileError]:
         return self.store.catalog.failures()
@@ -121,6 +141,8 @@ class LibraryView:
                 max_distance: int | None = None) -> list[Neighbor]:
         """Photos most similar to a photo of the library (by id or path), nearest first, itself excluded."""
         index = self._searchable()
+        if not isinstance(photo, (int, np.integer)):
+            photo = self._stored_path(photo)
         pid = search.library_photo(self.store.catalog, index, photo)
         feature = self.store.features.get([self.store.catalog.feat_row_of([pid])[pid]])[0]
         return self._search(index, feature, k, max_distance, exclude=pid)
@@ -158,6 +180,15 @@ class LibraryView:
     def gpu_status(self) -> tuple[bool, str]:
         """Whether training can use a GPU, and why not (asked in a child process: torch never loads here)."""
         return learn.gpu_status_isolated()
+
+    def health(self, full: bool = False) -> list[str]:
+        """What is damaged in the library, one line each saying what to run; empty when it is sound.
+
+        ``full`` also reads every cached feature and runs SQLite's full ``integrity_check`` (``simili repair``).
+        """
+        from engine.health import problems
+
+        return problems(self.store, full=full)
 
     def status(self) -> Status:
         counts = self.store.catalog.counts()
@@ -226,7 +257,7 @@ class Library(LibraryView):
 
     # -- folders -------------------------------------------------------------------------------------
     def add_folder(self, folder: str | os.PathLike[str]) -> None:
-        path = Path(folder).expanduser().absolute()
+        path = canonical_folder(folder)
         if not path.is_dir():
             raise SimiliError(f"{path} is not a folder that can be read")
         with self.store.catalog.transaction():
@@ -236,7 +267,13 @@ class Library(LibraryView):
         """Forget a folder and its photos; the files themselves are never touched. Returns photos removed."""
         store = self.store
         with store.writing():
-            removed = store.catalog.remove_folder(Path(folder).expanduser().absolute())
+            known = {p for _, p in store.catalog.folders()}
+            plain = str(Path(folder).expanduser().absolute())
+            target = plain if plain in known else str(canonical_folder(folder))
+            if target not in known:
+                raise NotIndexed(f"{folder} is not a folder of this library; `simili folders` lists them")
+            removed = store.catalog.remove_folder(target)
+
             index = store.models.index()
             if index is not None and removed:
                 index.remove(np.asarray(removed, dtype=np.int64))
@@ -246,11 +283,13 @@ class Library(LibraryView):
     # -- jobs ----------------------------------------------------------------------------------------
     def index(self, folders: list[str | os.PathLike[str]] | None = None) -> Generator[Progress, None, IndexReport]:
         """Scan folders (all library folders by default), encode new photos, update codes and index."""
+        from engine.health import heal
         from engine.indexing import run_index
 
         with self.writing():
             for folder in folders or []:
                 self.add_folder(folder)
+            heal(self.store)
             report = yield from run_index(self.store)
         return report
 
@@ -270,8 +309,20 @@ class Library(LibraryView):
         self.store.models.forget()
         return info
 
+    def repair(self) -> Generator[Progress, None, Any]:
+        """Check everything (``health(full=True)``), repair what can be, then index: only lost photos are re-read.
+
+        Returns a :class:`engine.health.Repair` (what was repaired, and the index run's report).
+        """
+        from engine.health import run_repair
+
+        with self.writing():
+            done = yield from run_repair(self.store)
+        return done
+
     def discard_training(self, bits: int | None = None) -> None:
         """Forget a paused training run so the next one starts from scratch (Cancel rather than Pause)."""
+
         learn.discard_checkpoint(self.store, bits or self.settings.bits)
 
     def activate_model(self, model_id: int) -> ModelInfo:

@@ -6,6 +6,7 @@ Paths are stored as bytes (``os.fsencode``) so that file names which are not val
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,63 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import CatalogError
+from engine.schema import _MIGRATIONS, SCHEMA_VERSION
 from engine.types import FileError, ModelInfo, Photo, PhotoId
 
 __all__ = ["Catalog", "FileRecord", "ModelRecord", "SCHEMA_VERSION", "fs_bytes", "fs_str"]
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 3
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE folders (
-        id INTEGER PRIMARY KEY,
-        path BLOB UNIQUE NOT NULL,
-        added TEXT NOT NULL
-    );
-    CREATE TABLE photos (
-        id INTEGER PRIMARY KEY,
-        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
-        path BLOB UNIQUE NOT NULL,
-        display TEXT NOT NULL,
-        size INTEGER,
-        mtime_ns INTEGER,
-        fingerprint TEXT,
-        width INTEGER,
-        height INTEGER,
-        orientation INTEGER,
-        taken_at TEXT,
-        format TEXT,
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ok', 'error')),
-        error_code TEXT,
-        error TEXT,
-        feat_row INTEGER,
-        indexed_at REAL
-    );
-    CREATE INDEX photos_status ON photos(status);
-    CREATE INDEX photos_fingerprint ON photos(fingerprint);
-    CREATE INDEX photos_display ON photos(display);
-    CREATE TABLE models (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,
-        bits INTEGER NOT NULL,
-        created TEXT NOT NULL,
-        file TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        active INTEGER NOT NULL DEFAULT 0,
-        n_fit INTEGER NOT NULL DEFAULT 0,
-        metrics TEXT NOT NULL DEFAULT '{}'
-    );
-    """,
-    2: """
-    ALTER TABLE photos ADD COLUMN signature BLOB
-    """,
-    3: """
-    CREATE INDEX photos_status_display ON photos(status, display)
-    """,
-}
 
 
 def fs_bytes(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -124,24 +74,32 @@ class Catalog:
     ``with catalog.transaction():`` so a batch lands whole or not at all.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        if read_only and not self.path.is_file():
+            raise CatalogError(f"the library {self.path.parent} is read-only and holds no catalog yet")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open the catalog {self.path}: {exc}") from exc
+            raise catalog_error(self.path, exc) from exc
 
     # -- connections ---------------------------------------------------------------------------------
     @property
     def db(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
+            if self.read_only:
+                # A folder that cannot be written cannot hold the WAL index either: read the file as it stands.
+                uri = f"file:{self.path.as_posix()}?mode=ro&immutable=1"
+                con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute("PRAGMA foreign_keys=ON")
             con.execute("PRAGMA busy_timeout=30000")
@@ -161,17 +119,21 @@ class Catalog:
         self._local = threading.local()
 
     def transaction(self):
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.path)
 
     def _migrate(self) -> None:
         db = self.db
-        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        if not self.read_only:
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"this library was written by a newer Simili (schema {version} > {SCHEMA_VERSION}); update Simili"
             )
+        if self.read_only and version < SCHEMA_VERSION:
+            raise CatalogError(f"the library {self.path.parent} is read-only and was written by an older Simili;"
+                               " open it once where it can be written")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction():
                 for statement in _MIGRATIONS[target].split(";"):
@@ -180,7 +142,15 @@ class Catalog:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(target),))
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return not self.integrity_problems(full=True)
+
+    def integrity_problems(self, full: bool = False) -> list[str]:
+        """What SQLite finds wrong with the database file (``quick_check``, or ``integrity_check`` when ``full``)."""
+        try:
+            rows = self.db.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if [r[0] for r in rows] == ["ok"] else [str(r[0]) for r in rows]
 
     # -- meta ----------------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -195,18 +165,47 @@ class Catalog:
         return [(r[0], fs_str(r[1])) for r in self.db.execute("SELECT id, path FROM folders ORDER BY path")]
 
     def add_folder(self, path: str | os.PathLike[str]) -> int:
+        """Add a folder (a canonical path). A folder inside another library folder takes over its photos there,
+        so that a photo always has one row whichever folders cover it."""
         raw = fs_bytes(path)
         db = self.db
-        db.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (?, ?)", (raw, _now()))
-        return int(db.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchone()[0])
+        with self.transaction():
+            db.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (?, ?)", (raw, _now()))
+            folder_id = int(db.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchone()[0])
+            self._adopt(folder_id, raw)
+        return folder_id
+
+    def _adopt(self, folder_id: int, raw: bytes) -> None:
+        """Give folder ``folder_id`` (at ``raw``) the photos below it that no deeper library folder owns."""
+        deeper = [p for _, p in self.nested_folders(raw)]
+        lo, hi = _below(raw)
+        rows = self.db.execute("SELECT id, path FROM photos WHERE path >= ? AND path < ? AND folder_id != ?",
+                               (lo, hi, folder_id)).fetchall()
+        mine = [(folder_id, pid) for pid, p in rows
+                if not any(bytes(p).startswith(_below(d)[0]) for d in deeper)]
+        self.db.executemany("UPDATE photos SET folder_id=? WHERE id=?", mine)
+
+    def nested_folders(self, raw: bytes) -> list[tuple[int, bytes]]:
+        """Library folders strictly inside the folder ``raw``."""
+        lo, hi = _below(raw)
+        return [(r[0], bytes(r[1])) for r in
+                self.db.execute("SELECT id, path FROM folders WHERE path >= ? AND path < ?", (lo, hi))]
 
     def remove_folder(self, path: str | os.PathLike[str]) -> list[int]:
-        """Forget a folder and its photos (files are never touched). Returns the removed photo ids."""
+        """Forget a folder and its photos (files are never touched). Returns the removed photo ids.
+
+        Photos that another library folder still covers (the folder was inside it) stay, now under that folder.
+        """
         raw = fs_bytes(path)
         with self.transaction():
             row = self.db.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchone()
             if row is None:
                 return []
+            outer = [(i, p) for i, p in ((r[0], bytes(r[1])) for r in self.db.execute("SELECT id, path FROM folders"))
+                     if raw.startswith(_below(p)[0])]
+            if outer:  # the innermost library folder around this one takes its photos over
+                parent_id = max(outer, key=lambda f: len(f[1]))[0]
+                self.db.execute("UPDATE photos SET folder_id=? WHERE folder_id=?", (parent_id, row[0]))
             ids = [r[0] for r in self.db.execute("SELECT id FROM photos WHERE folder_id=?", (row[0],))]
             self.db.execute("DELETE FROM photos WHERE folder_id=?", (row[0],))
             self.db.execute("DELETE FROM folders WHERE id=?", (row[0],))
@@ -414,25 +413,90 @@ class Catalog:
     def delete_model(self, model_id: int) -> None:
         self.db.execute("DELETE FROM models WHERE id=?", (int(model_id),))
 
+    def deactivate_models(self) -> None:
+        """No model is active any more (the active one's file is lost; the next index run fits a new code)."""
+        self.db.execute("UPDATE models SET active = 0")
+
+    def forget_features(self, rows: Sequence[int] = (), from_row: int | None = None) -> int:
+        """Photos whose cached features are lost (rows ``rows``, or every row from ``from_row`` on) go back to
+        ``pending``, so the next index run reads them again. Returns how many."""
+        n = 0
+        with self.transaction():
+            if from_row is not None:
+                n += self.db.execute("UPDATE photos SET status='pending', feat_row=NULL"
+                                     " WHERE status='ok' AND feat_row >= ?", (int(from_row),)).rowcount
+                self.set_meta("feat_rows", str(int(from_row)))
+            for start in range(0, len(rows), 900):
+                chunk = [int(r) for r in rows[start : start + 900]]
+                marks = ",".join("?" * len(chunk))
+                n += self.db.execute(f"UPDATE photos SET status='pending', feat_row=NULL"
+                                     f" WHERE status='ok' AND feat_row IN ({marks})", chunk).rowcount
+        return n
+
+
+def _below(raw: bytes) -> tuple[bytes, bytes]:
+    """[lo, hi): the byte range of every path strictly inside the folder ``raw``."""
+    sep = os.sep.encode()
+    base = raw if raw.endswith(sep) else raw + sep
+    return base, base[:-1] + bytes([base[-1] + 1])
+
+
+def catalog_error(path: Path, exc: sqlite3.Error) -> CatalogError:
+    """One sentence a person can act on for a database error."""
+    text = str(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        return CatalogError(f"the library {path.parent} is read-only: searching works, but changes cannot be saved")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return CatalogError(f"the catalog {path} is damaged ({text}); run `simili repair`")
+    if "locked" in low or "busy" in low:
+        return CatalogError(f"the catalog {path} is locked by another program ({text}); try again")
+    return CatalogError(f"the catalog {path} cannot be read or written ({text})")
+
+
+def _translated(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise catalog_error(self.path, exc) from exc
+    return wrapper
+
+
+for _name, _member in list(vars(Catalog).items()):
+    if callable(_member) and not _name.startswith("_") and _name not in ("transaction", "iter_photos", "close"):
+        setattr(Catalog, _name, _translated(_member))
+
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. Nested use joins the outer transaction."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: sqlite3.Connection, path: Path):
         self.db = db
+        self.path = path
         self.outer = False
 
     def __enter__(self) -> sqlite3.Connection:
         if self.db.in_transaction:
             return self.db
         self.outer = True
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise catalog_error(self.path, exc) from exc
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self.outer:
             return
-        if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                self.db.execute("COMMIT")
+            else:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            if exc_type is None:
+                raise catalog_error(self.path, err) from err
+        if isinstance(exc, sqlite3.Error):
+            raise catalog_error(self.path, exc) from exc

@@ -1,6 +1,8 @@
 """``simili`` / ``python -m engine``: every engine step from the command line, human or ``--json`` output.
 
-Exit status: 0 on success, 1 with a one-line error on stderr, 130 after Ctrl-C (work done so far is kept).
+Exit status: 0 on success, 1 with a one-line error on stderr, 2 for a wrong argument (one line), 130 after Ctrl-C and
+143 after SIGTERM (work done so far is kept either way), 141 when the reader of the output goes away (``| head``).
+No Python traceback reaches the user: unexpected errors are one line too (``-v`` logs the details).
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
+import signal
 import sys
 from collections.abc import Generator
 from dataclasses import asdict
@@ -22,9 +26,54 @@ __all__ = ["main"]
 log = logging.getLogger("engine")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``simili: ...``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"simili: {message} (see `{self.prog} --help`)\n")
+
+
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a whole number {bound}")
+        return value
+    return parse
+
+
+def _cosine(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: a cosine is between -1 and 1")
+    return value
+
+
+def _home(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the library folder is empty; give a folder")
+    path = os.path.expanduser(text)
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a library folder")
+    return text
+
+
+MAX_K = 10_000
+MAX_DISTANCE = 128  # the longest code
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="simili", description="Find visually similar photos.")
-    p.add_argument("--home", help="library folder (default: $SIMILI_HOME or the per-user data dir)")
+    p = _Parser(prog="simili", description="Find visually similar photos.")
+    p.add_argument("--home", type=_home, help="library folder (default: $SIMILI_HOME or the per-user data dir)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
@@ -40,28 +89,31 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("similar", help="photos similar to a library photo or (--image) to any image file")
     s.add_argument("photo", nargs="?", help="a photo in the library")
     s.add_argument("--image", help="any image file, in the library or not")
-    s.add_argument("-k", type=int, default=10, help="how many results (default 10)")
-    s.add_argument("--max-distance", type=int, help="loosest Hamming distance to show")
+    s.add_argument("-k", type=_int_in(1, MAX_K), default=10, help="how many results (default 10)")
+    s.add_argument("--max-distance", type=_int_in(0, MAX_DISTANCE), help="loosest Hamming distance to show")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     s = sub.add_parser("dupes", help="groups of near-duplicate photos")
-    s.add_argument("--max-distance", type=int, help="Hamming radius for candidates")
-    s.add_argument("--min-cosine", type=float, help="feature cosine a pair must reach")
+    s.add_argument("--max-distance", type=_int_in(0, MAX_DISTANCE), help="Hamming radius for candidates")
+    s.add_argument("--min-cosine", type=_cosine, help="feature cosine a pair must reach")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
-    s = sub.add_parser("status", help="what the library holds, failures, model and runtime")
+    s = sub.add_parser("status", help="what the library holds, failures, model and runtime, and its health")
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("repair", help="check the whole library for damage and repair it (re-reads only lost photos)")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     s = sub.add_parser("train", help="train DistillHash on the library's photos and switch to it")
     s.add_argument("--bits", type=int, choices=(16, 32, 64, 128), help="code length (default from settings)")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_int_in(0, 2**31 - 1), default=0)
     s.add_argument("--progress-jsonl", action="store_true",
                    help="print each progress step as one JSON line on stdout (for the desktop app)")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     s = sub.add_parser("models", help="list models, or roll back with --activate ID")
-    s.add_argument("--activate", type=int, metavar="ID", help="make model ID the active one")
+    s.add_argument("--activate", type=_int_in(1), metavar="ID", help="make model ID the active one")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     s = sub.add_parser("folders", help="list library folders, or --remove one (files are never touched)")
@@ -219,9 +271,32 @@ def _cmd_status(lib, args, bars) -> dict:
         print(f"model     {f'{model.kind} {model.bits}-bit (#{model.id}, {model.created})' if model else 'none'}")
         print(f"runtime   {st.provider}")
         print(f"training  {'available' if st.training_available else 'unavailable'}: {st.training_reason}")
+    out["health"] = _health(lib.health(), args)
+    if not args.json:
         for f in st.failures:
             print(f"  ! {f.path}: {f.message}")
     return out
+
+
+def _health(problems: list[str], args) -> dict:
+    if not args.json:
+        print(f"health    {'ok' if not problems else problems[0]}")
+        for line in problems[1:]:
+            print(f"          {line}")
+    return {"ok": not problems, "problems": problems}
+
+
+def _cmd_repair(lib, args, bars) -> dict:
+    done = _drive(lib.repair(), bars)
+    repaired = ([args.salvaged] if args.salvaged else []) + done.repaired
+    out = {"repaired": repaired, "report": asdict(done.report) if done.report else None}
+    if not args.json:
+        for line in repaired or ["nothing was damaged"]:
+
+            print(f"repair    {line}")
+    out["health"] = _health(lib.health(), args)
+    return out
+
 
 
 class _JsonLines:
@@ -281,39 +356,94 @@ def _cmd_folders(lib, args, bars) -> dict:
 
 
 _COMMANDS = {"index": _cmd_index, "similar": _cmd_similar, "dupes": _cmd_dupes, "status": _cmd_status,
-             "train": _cmd_train, "models": _cmd_models, "folders": _cmd_folders}
+             "repair": _cmd_repair, "train": _cmd_train, "models": _cmd_models, "folders": _cmd_folders}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (exit 143)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _run(args) -> tuple[int, Any]:
+    """Run the command: (exit status, output); every failure becomes one line on stderr."""
     from engine.api import Library
 
     bars = _Bars(enabled=not (args.quiet or args.json) and sys.stderr.isatty() or (args.verbose and not args.json))
     lib = None
     try:
+        if args.command == "repair":
+            from engine.api import repair_catalog
+
+            args.salvaged = repair_catalog(args.home)
         lib = Library(args.home)
-        out = _COMMANDS[args.command](lib, args, bars)
-    except KeyboardInterrupt:
+        return 0, _COMMANDS[args.command](lib, args, bars)
+    except KeyboardInterrupt as exc:
         print("simili: cancelled; work done so far is kept and the next run resumes", file=sys.stderr)
-        return 130
+        return (143 if isinstance(exc, _Terminated) else 130), None
     except Cancelled:
         print("simili: cancelled", file=sys.stderr)
-        return 130
-    except SimiliError as exc:
-        print(f"simili: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"simili: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
-        return 1
+        return 130, None
+    except BrokenPipeError:
+        raise
+    except (SimiliError, OSError) as exc:
+        print(f"simili: {_one_line(exc)}", file=sys.stderr)
+        return 1, None
+    except Exception as exc:  # a bug or an unforeseen state: one line, the details with -v
+        log.info("unexpected error", exc_info=True)
+        print(f"simili: unexpected error ({type(exc).__name__}: {_one_line(exc)}); "
+              f"run again with -v for details", file=sys.stderr)
+        return 1, None
     finally:
         if lib is not None:
-            lib.close()
-    if args.json:
-        json.dump(out, sys.stdout, indent=None, default=str)
-        sys.stdout.write("\n")
-    return 0
+            try:
+                lib.close()
+            except Exception:  # closing never hides the command's own result
+                log.info("closing the library failed", exc_info=True)
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "similar" and bool(args.photo) == bool(args.image):
+        parser.error("give either a library PHOTO or --image FILE")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding caller): SIGTERM keeps its default
+        previous = None
+    try:
+        status, out = _run(args)
+        if status == 0 and args.json:
+            try:
+                text = json.dumps(out, indent=None, default=str, allow_nan=False)
+            except ValueError:
+                print("simili: a result is not a finite number (the feature cache may be damaged); "
+                      "run `simili repair`", file=sys.stderr)
+                return 1
+            sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (``simili ... | head``): stop quietly; stdout is pointed at devnull so that the
+        # interpreter's own final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from engine.errors import DecodeError
+from engine.tiffprobe import tiff_samples
 
 __all__ = [
     "Decoded",
@@ -44,9 +45,10 @@ PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 Pixels = npt.NDArray[np.uint8]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 )
-"""Lowercase file suffixes the scanner treats as photos."""
+"""Lowercase file suffixes the scanner treats as photos (the same list as ``engine.scan``; a test checks it)."""
+
 
 MAX_PIXELS = 178_956_970
 """Largest width x height decoded (Pillow's own default limit, ~179 MP); larger files fail with ``too_large``."""
@@ -159,10 +161,12 @@ def thumbnail(path: PathArg, max_side: int, *, max_pixels: int = MAX_PIXELS) -> 
 
 
 def file_fingerprint(path: PathArg, size: int | None = None) -> str:
-    """A cheap content fingerprint that recognises a moved or renamed file without decoding it.
+    """A content fingerprint that recognises a moved or renamed file without decoding it.
 
-    blake2b (16-byte digest, 32 hex characters) over the file size, the first 64 KiB and the last 64 KiB.
-    ``size`` is the byte size the caller already has from ``os.stat``; when None it is read from the open file.
+    blake2b (16-byte digest, 32 hex characters) over the file size and every byte of the file, so that a different
+    file of the same size never passes for a moved photo (only new or changed files are fingerprinted, and they
+    are about to be decoded anyway). ``size`` is the byte size the caller already has from ``os.stat``; when None
+    it is read from the open file.
 
     Raises:
         DecodeError: ``permission``, ``broken_link``, ``io`` or ``not_image`` (not a regular file).
@@ -172,11 +176,10 @@ def file_fingerprint(path: PathArg, size: int | None = None) -> str:
         digest = hashlib.blake2b(digest_size=16)
         digest.update(int(n).to_bytes(8, "little", signed=False))
         try:
-            digest.update(fp.read(FINGERPRINT_CHUNK))
-            if n > FINGERPRINT_CHUNK:
-                fp.seek(max(FINGERPRINT_CHUNK, n - FINGERPRINT_CHUNK))
-                digest.update(fp.read(FINGERPRINT_CHUNK))
+            for block in iter(lambda: fp.read(FINGERPRINT_CHUNK * 16), b""):
+                digest.update(block)
         except OSError as exc:
+
             raise _os_error(exc, path) from None
     return digest.hexdigest()
 
@@ -361,6 +364,9 @@ def _unidentified(fp: IO[bytes], head: bytes, nbytes: int) -> DecodeError:
         return DecodeError("truncated", f"{kind} file is truncated: the header ends early")
     if kind == "ISO media":
         return DecodeError("unsupported", "ISO media file (video or AVIF variant) that Simili cannot read")
+    layout = tiff_samples(fp) if kind == "TIFF" else None
+    if layout:  # a header that reads well but a sample layout Pillow has no decoder for
+        return DecodeError("unsupported", f"TIFF with {layout} is not supported")
     return DecodeError("corrupt", f"{kind} header is damaged")
 
 

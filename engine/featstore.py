@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FeatureStore"]
+from engine.errors import SimiliError
+
+__all__ = ["FeatureStore", "FeaturesDamaged"]
+
+
+class FeaturesDamaged(SimiliError):
+    """Rows of the feature cache are missing (the file was cut short) or hold values no image model gives."""
 
 _PREAD_MAX = 2048
 
@@ -33,18 +39,43 @@ class FeatureStore:
         rows: number of committed rows (from the catalog); later rows are ignored and overwritten.
     """
 
-    def __init__(self, path: Path, dim: int, rows: int):
+    def __init__(self, path: Path, dim: int, rows: int, read_only: bool = False):
         self.path = Path(path)
         self.dim = dim
         self.rows = rows
         self._map: np.memmap | None = None
         self._map_rows = -1
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            self.path.touch()
-        have = self.path.stat().st_size // self.row_bytes
-        if have < rows:
-            raise OSError(f"feature cache {self.path} holds {have} rows, the catalog expects {rows}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self.path.touch()
+
+    def file_rows(self) -> int:
+        """Whole rows in the file now (fewer than :attr:`rows` when the file was cut short)."""
+        try:
+            return self.path.stat().st_size // self.row_bytes
+        except FileNotFoundError:
+            return 0
+
+    def lost(self) -> int:
+        """Committed rows the file no longer holds (0 for a sound cache)."""
+        return max(0, self.rows - self.file_rows())
+
+    def bad_rows(self, chunk: int = 16384) -> list[int]:
+        """Committed rows holding NaN or infinity (random bytes do; the image model never does); reads them all."""
+        bad: list[int] = []
+        have = min(self.rows, self.file_rows())
+        if have == 0:
+            return bad
+        m = np.memmap(self.path, dtype=np.float16, mode="r", shape=(have, self.dim))
+        for start in range(0, have, chunk):
+            ok = np.isfinite(m[start : start + chunk]).all(axis=1)
+            bad.extend((start + np.flatnonzero(~ok)).tolist())
+        return bad
+
+    def _damaged(self, what: str) -> FeaturesDamaged:
+        return FeaturesDamaged(f"the feature cache {self.path} is damaged ({what}); run `simili repair`"
+                               " (only the photos whose features were lost are read again)")
 
     @property
     def row_bytes(self) -> int:
@@ -89,9 +120,12 @@ class FeatureStore:
             return np.zeros((0, self.dim), dtype=np.float32)
         if idx.max() >= self.rows or idx.min() < 0:
             raise IndexError("feature row out of range")
-        if idx.size <= _PREAD_MAX:
-            return self._pread(idx)
-        return np.asarray(self._matrix()[idx], dtype=np.float32)
+        if idx.max() >= self.file_rows():
+            raise self._damaged(f"{self.lost()} rows are missing")
+        out = self._pread(idx) if idx.size <= _PREAD_MAX else np.asarray(self._matrix()[idx], dtype=np.float32)
+        if not np.isfinite(out).all():
+            raise self._damaged("some rows are not numbers")
+        return out
 
     def _pread(self, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         out = np.empty((len(idx), self.dim), dtype=np.float16)
@@ -100,6 +134,8 @@ class FeatureStore:
         try:
             for j, row in enumerate(idx.tolist()):
                 data = os.pread(fd, size, row * size) if hasattr(os, "pread") else _seek_read(fd, size, row * size)
+                if len(data) != size:
+                    raise self._damaged("a row ends early")
                 out[j] = np.frombuffer(data, dtype=np.float16)
         finally:
             os.close(fd)

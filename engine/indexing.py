@@ -67,7 +67,10 @@ def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
 def _scan_folder(store: Store, folder_id: int, folder: str, stats: dict) -> Generator[Progress, None, None]:
     catalog = store.catalog
     known = catalog.records(folder_id)
-    excluded = tuple(fs_bytes(p) for p in store.settings.excluded)
+    # a library folder inside this one owns its own photos (one photo, one row)
+    nested = tuple(raw for _, raw in catalog.nested_folders(fs_bytes(folder)))
+    excluded = tuple(fs_bytes(p) for p in store.settings.excluded) + nested
+
     seen: set[bytes] = set()
     fresh: list[FoundFile] = []
     broken: list[FoundFile] = []

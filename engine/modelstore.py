@@ -98,16 +98,27 @@ class ModelStore:
             p.unlink(missing_ok=True)
 
     # -- coders --------------------------------------------------------------------------------------
+    def verify(self, record: ModelRecord) -> str | None:
+        """What is wrong with a model's file (missing, or not matching its checksum), or None when it is sound."""
+        path = self.home / record.file
+        if not path.is_file():
+            return "missing"
+        try:
+            same = sha256_file(path) == record.sha256
+        except OSError as exc:
+            return f"unreadable ({exc.strerror or exc})"
+        return None if same else "damaged (it does not match its checksum)"
+
     def load_coder(self, record: ModelRecord):
         """The coder of a model (``encode(features) -> packed codes``), after checking its file's checksum."""
         info, path = record.info, self.home / record.file
-        if not path.is_file():
-            raise ModelMissing(f"model {info.id} ({info.kind}) is missing its file {path}; activate another model")
-        if sha256_file(path) != record.sha256:
-            raise ModelCorrupt(
-                f"model {info.id} ({info.kind}) file {path} does not match its checksum (truncated or altered);"
-                " it was not loaded. Activate another model or train again."
-            )
+        wrong = self.verify(record)
+        if wrong == "missing":
+            raise ModelMissing(f"model {info.id} ({info.kind}) is missing its file {path}; run `simili index` to"
+                               " fall back to a working model")
+        if wrong:
+            raise ModelCorrupt(f"model {info.id} ({info.kind}) file {path} is {wrong}; it was not loaded."
+                               " Run `simili index` to fall back to a working model")
         if info.kind in TRAINING_FREE:
             from engine.codes import LinearCoder
 

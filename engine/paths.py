@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["APP_NAME", "default_home", "resolve_home", "cache_dir", "log_dir"]
+__all__ = ["APP_NAME", "default_home", "resolve_home", "cache_dir", "log_dir", "canonical_folder", "canonical_file"]
 
 APP_NAME = "Simili"
 _ENV = "SIMILI_HOME"
@@ -27,6 +27,22 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     if home is None:
         home = os.environ.get(_ENV) or default_home()
     return Path(home).expanduser().absolute()
+
+
+def canonical_folder(folder: str | os.PathLike[str]) -> Path:
+    """The one spelling of a folder: absolute, ``~`` expanded, ``.``/``..`` and symbolic links resolved.
+
+    The same folder given twice (relative, with ``..``, through a link) is then one library folder.
+    """
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(folder))))
+
+
+def canonical_file(path: str | os.PathLike[str]) -> Path:
+    """A photo's path as the library stores it: its folder made canonical, the file name kept as it is (a photo
+    that is itself a link is stored under its own name, as the scanner found it)."""
+    path = os.path.expanduser(os.fspath(path))
+    head, name = os.path.split(os.path.abspath(path))
+    return canonical_folder(head) / name
 
 
 def cache_dir(home: Path | None = None) -> Path:

@@ -15,7 +15,9 @@ __all__ = ["FoundFile", "walk", "has_image_suffix"]
 
 log = logging.getLogger(__name__)
 
-_SUFFIXES = (b".jpg", b".jpeg", b".jpe", b".png", b".heic", b".heif", b".webp", b".gif", b".bmp", b".tif", b".tiff")
+# the same list as engine.decode.IMAGE_EXTENSIONS (a test checks it): index reads what ``similar --image`` reads
+_SUFFIXES = (b".jpg", b".jpeg", b".jpe", b".png", b".heic", b".heif", b".avif", b".webp", b".gif", b".bmp", b".tif",
+             b".tiff")
 
 
 def has_image_suffix(name: bytes) -> bool:

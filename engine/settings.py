@@ -6,11 +6,14 @@ The :class:`~engine.types.Settings` dataclass itself is plain data (the GUI edit
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
+import math
 from pathlib import Path
 
 from engine._atomic import atomic_write_bytes
+from engine.errors import SimiliError
 from engine.types import Settings
 
 __all__ = ["SettingsFile", "load_settings", "save_settings"]
@@ -19,22 +22,55 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 
 
-def load_settings(path: Path) -> Settings:
-    """Settings from ``path``; unknown keys are ignored and bad files fall back to defaults (logged)."""
+def _fits(value: object, default: object) -> bool:
+    """Whether ``value`` read from JSON has the type (and a sane range) of the setting whose default is ``default``."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and -1.0 <= value <= 1.0
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return False
+
+
+def check_settings(path: Path) -> tuple[Settings, list[str]]:
+    """Settings from ``path`` and what was wrong with the file (each wrong value falls back to its default)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return Settings()
+        return Settings(), []
     except (OSError, ValueError) as exc:
-        log.warning("settings file %s unreadable (%s); using defaults", path, exc)
-        return Settings()
-    known = {f.name for f in dataclasses.fields(Settings)}
-    settings = Settings(**{k: v for k, v in raw.get("settings", {}).items() if k in known})
+        return Settings(), [f"settings.json cannot be read ({exc}); defaults are used"]
+    values = raw.get("settings") if isinstance(raw, dict) else None
+    if not isinstance(values, dict):
+        return Settings(), ["settings.json does not hold settings; defaults are used"]
+    defaults = Settings()
+    good, problems = {}, []
+    for f in dataclasses.fields(Settings):
+        if f.name not in values:
+            continue
+        if _fits(values[f.name], getattr(defaults, f.name)):
+            good[f.name] = values[f.name]
+        else:
+            problems.append(f"settings.json has a wrong value for {f.name} ({values[f.name]!r}); the default is used")
+    settings = Settings(**good)
     try:
         settings.validate()
     except ValueError as exc:
-        log.warning("settings file %s invalid (%s); using defaults", path, exc)
-        return Settings()
+        return Settings(), [f"settings.json is invalid ({exc}); defaults are used"]
+    return settings, problems
+
+
+def load_settings(path: Path) -> Settings:
+    """Settings from ``path``; unknown keys are ignored, wrong values and bad files fall back to defaults (logged)."""
+    settings, problems = check_settings(path)
+    for line in problems:
+        log.warning("%s: %s", path, line)
     return settings
 
 
@@ -52,11 +88,20 @@ class SettingsFile:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.current = load_settings(self.path)
+        self.current, self.problems = check_settings(self.path)
+        for line in self.problems:
+            log.warning("%s: %s", self.path, line)
 
     def save(self, settings: Settings | None = None) -> None:
         """Validate and write ``settings`` (the current ones, edited in place, by default)."""
         if settings is not None:
             settings.validate()
             self.current = settings
-        save_settings(self.path, self.current)
+        try:
+            save_settings(self.path, self.current)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise SimiliError(f"the settings cannot be saved: the library {self.path.parent} is read-only") \
+                    from None
+            raise SimiliError(f"the settings cannot be saved to {self.path}: {exc.strerror or exc}") from None
+        self.problems = []

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.catalog import Catalog
-from engine.errors import LibraryBusy
+from engine.errors import LibraryBusy, SimiliError
 from engine.featstore import FeatureStore
 from engine.modelstore import ModelStore
 from engine.paths import resolve_home
@@ -45,12 +45,19 @@ class Store:
     def __init__(self, home: str | os.PathLike[str] | None = None, *, catalog: Catalog | None = None,
                  settings: SettingsFile | None = None, backbone: Backbone | None = None):
         self.home = resolve_home(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        if self.home.exists() and not self.home.is_dir():
+            raise SimiliError(f"{self.home} is a file, not a library folder; give another --home")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SimiliError(f"cannot create the library folder {self.home}: {exc.strerror or exc}") from None
+        db = self.home / "catalog.sqlite"
+        self.read_only = not os.access(self.home, os.W_OK) or (db.exists() and not os.access(db, os.W_OK))
         self._owns_catalog = catalog is None
-        self.catalog = catalog if catalog is not None else Catalog(self.home / "catalog.sqlite")
+        self.catalog = catalog if catalog is not None else Catalog(db, read_only=self.read_only)
         self.settings_file = settings if settings is not None else SettingsFile(self.home / "settings.json")
         rows = int(self.catalog.get_meta("feat_rows", "0") or 0)
-        self.features = FeatureStore(self.home / "features.f16", FEATURE_DIM, rows)
+        self.features = FeatureStore(self.home / "features.f16", FEATURE_DIM, rows, read_only=self.read_only)
         self.models = ModelStore(self.home, self.catalog, self.features)
         self._backbone = backbone
         self._lock = threading.Lock()
@@ -78,6 +85,9 @@ class Store:
         """Hold the library's writer lock (one mutating job at a time, across processes)."""
         from filelock import FileLock, Timeout
 
+        if self.read_only:
+            raise SimiliError(f"the library {self.home} is read-only: searching works, but indexing, training and"
+                              " other changes need a folder that can be written")
         lock = FileLock(str(self.home / "writer.lock"))
         try:
             lock.acquire(timeout=0)
@@ -86,6 +96,9 @@ class Store:
                 f"the library {self.home} is busy: another Simili window or command is indexing or training it;"
                 " try again when it has finished"
             ) from None
+        except OSError as exc:
+            raise SimiliError(f"the library {self.home} is read-only ({exc.strerror or exc}): searching works, but"
+                              " changes need a folder that can be written") from None
         try:
             yield
         finally:

@@ -44,6 +44,7 @@ __all__ = [
     "make_bad_corpus",
     "unreadable",
     "heic_writable",
+    "float_tiff",
 ]
 
 RED = (255, 0, 0)
@@ -333,3 +334,33 @@ def _jpeg_with_size(jpeg: bytes, width: int, height: int) -> bytes:
     """Rewrite the frame header (SOF0) height and width of a baseline JPEG."""
     i = jpeg.index(b"\xff\xc0")
     return jpeg[: i + 5] + struct.pack(">HH", height, width) + jpeg[i + 9 :]
+
+
+def float_tiff(path: str | os.PathLike[str], width: int = 16, height: int = 12, channels: int = 3,
+               bits: int = 32) -> None:
+    """A valid, uncompressed floating-point TIFF (SampleFormat 3) of ``channels`` x ``bits``-bit samples."""
+    dtype = {16: np.float16, 32: np.float32, 64: np.float64}[bits]
+    data = np.random.default_rng(0).random((height, width, channels)).astype(dtype).tobytes()
+    n_tags = 11
+    extra_at = 8 + len(data) + 2 + 12 * n_tags + 4
+    extra = b""
+
+    def shorts(value: int) -> tuple[int, int]:  # (count, value or offset) of a per-channel SHORT tag
+        nonlocal extra
+        if channels <= 2:
+            return channels, value
+        offset = extra_at + len(extra)
+        extra += struct.pack(f"<{channels}H", *([value] * channels))
+        return channels, offset
+
+    def entry(tag: int, typ: int, count: int, value: int) -> bytes:
+        if typ == 3 and count == 1:
+            return struct.pack("<HHIHH", tag, typ, count, value, 0)
+        return struct.pack("<HHII", tag, typ, count, value)
+
+    entries = [entry(256, 4, 1, width), entry(257, 4, 1, height), entry(258, 3, *shorts(bits)),
+               entry(259, 3, 1, 1), entry(262, 3, 1, 2 if channels == 3 else 1), entry(273, 4, 1, 8),
+               entry(277, 3, 1, channels), entry(278, 4, 1, height), entry(279, 4, 1, len(data)),
+               entry(284, 3, 1, 1), entry(339, 3, *shorts(3))]
+    ifd = struct.pack("<H", n_tags) + b"".join(entries) + struct.pack("<I", 0)
+    Path(path).write_bytes(b"II*\x00" + struct.pack("<I", 8 + len(data)) + data + ifd + extra)

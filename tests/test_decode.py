@@ -293,7 +293,7 @@ def test_fingerprint(photo: Path, tmp_path: Path) -> None:
 
 
 def test_image_extensions() -> None:
-    assert {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".webp", ".gif", ".bmp", ".tif", ".tiff"} == set(
+    assert {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"} == set(
         IMAGE_EXTENSIONS
     )
     assert all(e == e.lower() and e.startswith(".") for e in IMAGE_EXTENSIONS)
