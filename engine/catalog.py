@@ -229,10 +229,7 @@ class Catalog:
         )
 
     def insert_indexed(self, folder_id: int, items: Iterable[tuple[bytes, int, int, int, int, int]]) -> None:
-        """Photos whose features are already in the cache: (path, size, mtime_ns, feat_row, width, height).
-
-        For libraries built without decoding (``bench.synthetic``); the index job never takes this path.
-        """
+        """Photos whose features are already cached: (path, size, mtime_ns, feat_row, width, height) (benches)."""
         self.db.executemany(
             "INSERT INTO photos (folder_id, path, display, size, mtime_ns, status, feat_row, width, height)"
             " VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
@@ -464,7 +461,7 @@ def _translated(method):
     return wrapper
 
 
-for _name, _member in list(vars(Catalog).items()):
+for _name, _member in list(vars(Catalog).items()):  # every SQLite error leaves the catalog as one sentence
     if callable(_member) and not _name.startswith("_") and _name not in ("transaction", "iter_photos", "close"):
         setattr(Catalog, _name, _translated(_member))
 
