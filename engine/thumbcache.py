@@ -51,9 +51,10 @@ class ThumbCache:
             OSError: the cache cannot be written (e.g. the disk is full).
         """
         target = self.path_for(photo_path, size, mtime)
-        if target.is_file():
-            return target
+        if target.is_file() and _whole_jpeg(target):
+            return target  # a cut or overwritten one (not a whole JPEG) is made again
         image = thumbnail(photo_path, size)
+
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
         try:
@@ -86,3 +87,13 @@ class ThumbCache:
                 except OSError:
                     continue
         return removed
+
+def _whole_jpeg(path: Path) -> bool:
+    """A cached thumbnail starts and ends like a JPEG (a cut or overwritten file does not); 4 bytes read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(-2, os.SEEK_END)
+            return head == b"\xff\xd8" and f.read(2) == b"\xff\xd9"
+    except OSError:
+        return False

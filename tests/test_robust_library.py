@@ -336,3 +336,19 @@ def test_nothing_from_the_library_folder_is_unpickled():
             assert "weights_only=True" in call, (path, call)
         for call in re.findall(r"np\.load\(.*", text):
             assert "allow_pickle=False" in call, (path, call)
+
+
+def test_damaged_thumbnail_is_made_again(tmp_path):
+    from PIL import Image
+
+    from engine.thumbcache import ThumbCache
+
+    cache = ThumbCache(tmp_path / "thumbs")
+    photo = str(demo_photos(per_class=1)[0])
+    first = cache.get(photo, 128)
+    whole = first.read_bytes()
+    first.write_bytes(whole[: len(whole) // 2])  # cut short, as a full disk or a crash leaves it
+    again = cache.get(photo, 128)
+    assert again == first and again.read_bytes() == whole
+    with Image.open(again) as im:
+        im.load()
