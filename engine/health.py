@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from engine.errors import SimiliError
 from engine.indexing import run_index
 from engine.modelstore import TRAINING_FREE, index_path
+from engine.paths import canonical_folder
+from engine.salvage import respell_folders
 from engine.types import IndexReport, Progress
 
 if TYPE_CHECKING:
@@ -82,8 +84,8 @@ def _model_problems(store: Store) -> list[str]:
 
 def heal(store: Store, full: bool = False) -> list[str]:
     """Repair what :func:`problems` finds, short of the catalog itself (writer lock held); a line per repair."""
-    done: list[str] = []
     features, catalog = store.features, store.catalog
+    done = respell_folders(catalog, canonical_folder)
     if features.lost():
         have = features.file_rows()
         n = catalog.forget_features(from_row=have)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.catalog import Catalog
 
-__all__ = ["salvage"]
+__all__ = ["salvage", "respell_folders"]
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +107,30 @@ def salvage(path: Path) -> str | None:
     log.warning("catalog %s was damaged; rebuilt from its readable rows %s", path, kept)
     return (f"the catalog was damaged and has been rebuilt from what could be read ({kept['folders']} folders,"
             f" {kept['photos']} photos, {kept['models']} models); the damaged file is kept as {damaged.name}")
+
+
+def respell_folders(catalog: Catalog, canonical) -> list[str]:
+    """Folders an older Simili stored unnormalised (``a/../b``, relative parts, links) take their canonical spelling,
+    their photos' paths with them; a photo already stored under the canonical spelling keeps that row, the duplicate
+    row goes. ``canonical`` maps a folder path to its canonical one. A line per folder respelled."""
+    from engine.catalog import _display, fs_bytes
+
+    done = []
+    db = catalog.db
+    for folder_id, path in catalog.folders():
+        new = fs_bytes(canonical(path))
+        old = fs_bytes(path)
+        if new == old or not os.path.isdir(new):
+            continue
+        with catalog.transaction():
+            for pid, raw in db.execute("SELECT id, path FROM photos WHERE folder_id=?", (folder_id,)).fetchall():
+                spelled = new + bytes(raw)[len(old):]
+                if db.execute("SELECT 1 FROM photos WHERE path=?", (spelled,)).fetchone():
+                    db.execute("DELETE FROM photos WHERE id=?", (pid,))
+                else:
+                    db.execute("UPDATE photos SET path=?, display=? WHERE id=?", (spelled, _display(spelled), pid))
+            kept = catalog.add_folder(new)  # the canonical row (new or existing)
+            db.execute("UPDATE photos SET folder_id=? WHERE folder_id=?", (kept, folder_id))
+            db.execute("DELETE FROM folders WHERE id=?", (folder_id,))
+        done.append(f"folder {path} is now spelled {os.fsdecode(new)}")
+    return done

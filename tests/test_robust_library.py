@@ -352,3 +352,20 @@ def test_damaged_thumbnail_is_made_again(tmp_path):
     assert again == first and again.read_bytes() == whole
     with Image.open(again) as im:
         im.load()
+
+
+def test_folder_stored_unnormalised_by_an_older_simili_is_respelled_on_index(lib):
+    home, folder = lib
+    odd = f"{folder}/../{folder.name}"
+    con = sqlite3.connect(home / "catalog.sqlite")  # as an older Simili stored `simili index photos/../photos`
+    with con:
+        con.execute("UPDATE folders SET path=?", (odd.encode(),))
+        con.execute("UPDATE photos SET path=CAST(? || substr(CAST(path AS TEXT), ?) AS BLOB)",
+                    (odd, len(str(folder)) + 1))
+    con.close()
+    size = (home / "features.f16").stat().st_size
+    out = ok_json("index", str(folder), home=home)
+    assert out["added"] == 0 and out["indexed"] == N_PHOTOS
+    assert ok_json("folders", home=home)["folders"] == [str(folder)]
+    assert (home / "features.f16").stat().st_size == size
+    _works(home, folder)
