@@ -79,8 +79,15 @@ class LibraryView:
 
     @property
     def cache_dir(self) -> Path:
-        """Throw-away files of this library (thumbnails, pasted images)."""
+        """Throw-away files of this library (thumbnails, pasted images); a read-only library's go to a temp folder."""
+        if self.store.read_only:
+            import hashlib
+            import tempfile
+
+            key = hashlib.blake2b(os.fsencode(self.home), digest_size=8).hexdigest()
+            return Path(tempfile.gettempdir()) / f"simili-read-only-{key}"
         return cache_dir(self.home)
+
 
     # -- catalog -------------------------------------------------------------------------------------
     def folders(self) -> list[str]:

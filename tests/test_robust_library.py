@@ -215,6 +215,15 @@ def test_read_only_library_answers_queries_and_refuses_writes_saying_read_only(l
         assert proc.returncode == 1 and "read-only" in proc.stderr, proc.stderr
     status = simili("--json", "status", home=home, wrap=wrap)
     assert "read-only" in json.loads(status.stdout)["health"]["problems"][0]
+    by_image = simili("--json", "similar", "--image", _query(folder), "-k", "2", home=home, wrap=wrap)
+    assert by_image.returncode == 0 and len(json.loads(by_image.stdout)["results"]) == 2
+    # the app's thumbnails of a read-only library are cached elsewhere
+    code = ("import sys; from engine.api import Library; lib = Library(sys.argv[1]);"
+            " print(lib.thumbnail_file(sys.argv[2], 128)); lib.close()")
+    thumb = subprocess.run([*wrap, sys.executable, "-c", code, str(home), _query(folder)], capture_output=True,
+                           text=True, cwd=REPO, timeout=300)
+    assert thumb.returncode == 0, thumb.stderr
+    assert Path(thumb.stdout.strip()).is_file() and str(home) not in thumb.stdout
 
 
 # -- paths ------------------------------------------------------------------------------------------------------------
