@@ -164,13 +164,15 @@ class LibraryView:
         decoded = decode(os.fspath(path), size=backbone.input_size)
         return self._search(index, backbone.embed(decoded.pixels[None])[0], k, max_distance, exclude=None)
 
-    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[DuplicateGroup]:
+    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
+                   progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]:
         """Groups of copies of one photo (resized, recompressed, recoloured, cropped, mirrored, straightened...).
 
         Sure groups come first, largest first, then "maybe" groups (``sure`` False, nothing marked for the trash).
         Each group lists the copy to keep first (``engine.duplicates.KEEP_RULE``) and says how each other member
         differs from it. Candidates come from a Hamming radius search confirmed by the stored features; each pair
-        is then aligned and compared on the photos' own pixels (``engine.duplicates``).
+        is then aligned and compared on the photos' own pixels (``engine.duplicates``). ``progress`` is called
+        (on this thread) as the comparison goes on.
         """
         store = self.store
         index = store.models.index()
@@ -178,7 +180,7 @@ class LibraryView:
             return []
         radius = search.distance_limit(max_distance, store.settings.dupe_max_distance, index.bits)
         min_cos = store.settings.dupe_min_cosine if min_cosine is None else float(min_cosine)
-        return duplicates.find_groups(store.catalog, store.features, index, radius, min_cos)
+        return duplicates.find_groups(store.catalog, store.features, index, radius, min_cos, progress)
 
     # -- runtime -------------------------------------------------------------------------------------
     def training_available(self) -> tuple[bool, str]:
@@ -360,7 +362,8 @@ class LibraryFacade(Protocol):
                 max_distance: int | None = None) -> list[Neighbor]: ...
     def similar_to_image(self, path: str | os.PathLike[str], k: int | None = None,
                          max_distance: int | None = None) -> list[Neighbor]: ...
-    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None) -> list[DuplicateGroup]: ...
+    def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
+                   progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]: ...
     def training_available(self) -> tuple[bool, str]: ...
     def gpu_status(self) -> tuple[bool, str]: ...
     def save_settings(self, settings: Settings | None = None) -> None: ...

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.signature import Alignment, align, colour_distance, frame_trim
-from engine.types import DuplicateGroup, DuplicateMember, Photo
+from engine.types import DuplicateGroup, DuplicateMember, Photo, Progress
 
 if TYPE_CHECKING:
     from engine.catalog import Catalog
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["find_groups", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
 
 _CHUNK = 4096
-SURE = (0.90, 0.75)  # (layout, detail) correlations a pair must reach to be the same picture
-MAYBE = (0.90, 0.66)  # ... to be shown as "maybe"
+EXACT_UP_TO = 20_000
+PROBES = 8
+SURE = (0.90, 0.70)  # (layout, detail) correlations a pair must reach to be the same picture
+MAYBE = (0.85, 0.66)  # ... to be shown as "maybe"
 MIN_AREA = 0.42  # a copy that keeps less of the other photo than this (a 60% crop) is at most "maybe"
 
 KEEP_RULE = DuplicateGroup.KEEP_RULE  # implemented by keep_order: derived copies last, then pixels, bytes per
@@ -115,22 +118,53 @@ class _Sets:
         return [sorted(g) for g in out.values() if len(g) > 1]
 
 
+def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (i < j) whose codes are within ``radius`` bits.
+
+    Exact (a flat scan) up to ``EXACT_UP_TO`` photos; above, an inverted file over the codes' own clusters is
+    searched in the ``PROBES`` nearest cells, so the work grows with n x n / cells instead of n x n (copies sit
+    within a few bits of each other and nearly always share a cell).
+    """
+    import faiss
+
+    n, bits = len(codes), codes.shape[1] * 8
+    if n <= EXACT_UP_TO:
+        index = faiss.IndexBinaryFlat(bits)
+    else:
+        cells = int(min(65536, max(256, n // 128)))
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, cells)
+        sample = np.random.default_rng(0).choice(n, size=min(n, cells * 40), replace=False)
+        index.train(codes[np.sort(sample)])
+        index.nprobe = PROBES
+    index.add(codes)
+    left, right = [], []
+    for start in range(0, n, 65536):
+        lims, _, hits = index.range_search(codes[start : start + 65536], int(radius) + 1)
+        query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims.astype(np.int64)))
+        keep = hits > query
+        left.append(query[keep])
+        right.append(hits[keep])
+    return np.concatenate(left), np.concatenate(right)
+
+
 def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
                 min_cosine: float) -> list[tuple[float, int, int]]:
     """(cosine, a, b) of every pair within the radius whose features agree, best first."""
-    ids = index.ids()
-    rows_of = catalog.feat_row_of(ids.tolist())
+    ids = np.sort(index.ids())
+    known_ids, known_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
+    at = np.minimum(np.searchsorted(known_ids, ids), max(len(known_ids) - 1, 0))
+    has_row = (known_ids[at] == ids) if len(known_ids) else np.zeros(len(ids), bool)
+    ids, feat_rows = ids[has_row], known_rows[at[has_row]]
+    if len(ids) < 2:
+        return []
+    left, right = _near_pairs(index.codes_of(ids), radius)
     out = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for qid, (hits, _) in zip(chunk, index.range_search(index.codes_of(chunk), radius)):
-            hits = [int(h) for h in hits if int(h) > int(qid) and int(h) in rows_of]
-            if not hits or int(qid) not in rows_of:
-                continue
-            feats = features.get([rows_of[int(qid)]] + [rows_of[h] for h in hits])
-            feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-            cos = feats[1:] @ feats[0]
-            out.extend((float(c), int(qid), h) for h, c in zip(hits, cos) if c >= min_cosine)
+    for start in range(0, len(left), _CHUNK):
+        a, b = left[start : start + _CHUNK], right[start : start + _CHUNK]
+        fa, fb = features.get(feat_rows[a]), features.get(feat_rows[b])
+        cos = (fa * fb).sum(axis=1) / np.maximum(np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1), 1e-12)
+        ok = cos >= min_cosine
+        out.extend(zip(cos[ok].tolist(), ids[a[ok]].tolist(), ids[b[ok]].tolist()))
     return sorted(out, reverse=True)
 
 
@@ -216,16 +250,26 @@ def _group(facts: _Facts, ids: list[int], sure: bool) -> DuplicateGroup:
     return DuplicateGroup(members, sure)
 
 
-def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
-                min_cosine: float) -> list[DuplicateGroup]:
-    """Sure groups (largest first), then "maybe" groups; members kept copy first."""
+def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int, min_cosine: float,
+                progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]:
+    """Sure groups (largest first), then "maybe" groups; members kept copy first.
+
+    ``progress`` (called from this thread) hears how far the search is: stage ``dupes``, pairs compared so far.
+    """
+    def report(done: int, total: int | None, message: str) -> None:
+        if progress is not None:
+            progress(Progress("dupes", done, total, message=message))
+
     if len(index) < 2:
         return []
+    report(0, None, f"looking for look-alikes among {len(index)} photos")
     candidates = _candidates(catalog, features, index, radius, min_cosine)
     involved = sorted({i for _, a, b in candidates for i in (a, b)})
     facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved))
     sure, maybe = _Sets(), _Sets()
-    for cosine, a, b in candidates:
+    for n, (cosine, a, b) in enumerate(candidates):
+        if n % 64 == 0:
+            report(n, len(candidates), "comparing the pixels of look-alike photos")
         if sure.root(a) == sure.root(b):
             continue  # already in one group: the member-to-kept check below decides
         pair = facts.check(a, b, cosine)
@@ -246,5 +290,6 @@ def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
     for ids in maybe.groups():
         if len({sure_of.get(i, -1 - i) for i in ids}) > 1:  # not all already surely together
             doubtful.append(_group(facts, ids, False))
+    report(len(candidates), len(candidates), f"{len(groups)} groups of copies")
     key = lambda g: (-len(g.members), int(g.members[0].photo.id))  # noqa: E731
     return sorted(groups, key=key) + sorted(doubtful, key=key)

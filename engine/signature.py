@@ -66,6 +66,7 @@ THUMB = 32
 FRAME_BYTES = 4 + THUMB * THUMB  # trimmed borders (top, bottom, left, right in frame pixels) + grey thumbnail
 _TRIM_MAX = 0.4
 _COARSE = 12
+_COARSE_MIN = 0.8  # best coarse layout correlation worth refining
 _ANGLES = np.deg2rad([-8.0, -4.0, 0.0, 4.0, 8.0])
 _SIZES = (1.0, 0.9, 0.8, 0.7)
 _STEP = 1.0 / 12  # placement grid, as a fraction of the outer photo's height
@@ -152,6 +153,11 @@ def _corr(got: npt.NDArray[np.float32], want: npt.NDArray[np.float32]) -> npt.ND
     return (got @ want) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want) + 1e-6)
 
 
+def _span(lo: float, hi: float) -> npt.NDArray[np.float64]:
+    """Positions from lo to hi, both ends included (a crop from one side sits at an end), about _STEP apart."""
+    return np.linspace(lo, hi, int(np.ceil((hi - lo) / _STEP - 0.25)) + 1)
+
+
 def _hypotheses(r_in: float, r_out: float) -> npt.NDArray[np.float64]:
     """Rows (size, angle, centre x, centre y, mirror) that keep the inner photo inside the outer one."""
     rows = []
@@ -161,8 +167,8 @@ def _hypotheses(r_in: float, r_out: float) -> npt.NDArray[np.float64]:
             hx, hy = (c * s * r_in + si * s) / 2, (si * s * r_in + c * s) / 2
             if 2 * hx > r_out * (1 + _FIT) or 2 * hy > 1 + _FIT:
                 continue
-            xs = np.arange(hx, r_out - hx + 1e-9, _STEP) if r_out - 2 * hx > _STEP / 2 else [r_out / 2]
-            ys = np.arange(hy, 1 - hy + 1e-9, _STEP) if 1 - 2 * hy > _STEP / 2 else [0.5]
+            xs = _span(hx, r_out - hx) if r_out > 2 * hx else [r_out / 2]
+            ys = _span(hy, 1 - hy) if 1 > 2 * hy else [0.5]
             for cx in xs:
                 for cy in ys:
                     rows.append((s, t, cx, cy, 1.0))
@@ -210,7 +216,10 @@ def _detail_scores(inner: npt.NDArray[np.float32], outer: npt.NDArray[np.float32
 
 
 def _half(img: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return _block_mean(img, _COARSE)
+    """The whole thumbnail at the coarse search's resolution."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img, "F").resize((_COARSE, _COARSE), Image.Resampling.BOX))
 
 
 def _best(t_in, t_out, hyp, r_in, r_out, inner_is: int) -> Alignment:
@@ -264,6 +273,8 @@ def align(a: bytes, b: bytes, aspect_a: float, aspect_b: float, good_enough: flo
         if not len(hyp):
             continue
         sc = _scores(_half(t_in), _half(t_out), hyp, r_in, r_out)
+        if sc.max() < _COARSE_MIN:
+            continue  # no placement even roughly matches: another photo
         found = _refine(t_in, t_out, hyp[np.argsort(sc)[-2:]], r_in, r_out, inner_is)
         if found.layout + found.detail > best.layout + best.detail:
             best = found

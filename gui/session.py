@@ -313,8 +313,9 @@ class LibrarySession(QObject):
         """Whether training can use a GPU: ``returned((ok, text))``."""
         return self.query(self.reader.gpu_status, pool="io")
 
-    def duplicates(self) -> FunctionWorker:
-        return self.query(self.reader.duplicates)
+    def duplicates(self, progress: Callable[[Progress], None] | None = None) -> FunctionWorker:
+        """Duplicate groups: ``returned(list of DuplicateGroup)``; ``progress`` is called on the worker thread."""
+        return self.query(self.reader.duplicates, progress=progress)
 
     def failures(self) -> FunctionWorker:
         return self.query(self.reader.failures, pool="io")

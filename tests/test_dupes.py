@@ -88,11 +88,27 @@ def test_alignment_finds_mirrors_crops_and_straightened_copies_and_rejects_anoth
     w, h = im.size
     a = _sig(im)
     mirror = align(*a[:1], *_sig(ImageOps.mirror(_jpeg(im, 10)))[:1], a[1], a[1])
-    assert mirror.mirrored and mirror.detail > 0.6
+    assert mirror.mirrored and mirror.detail > 0.7
     crop = im.crop((int(0.1 * w), int(0.1 * h), int(0.9 * w), int(0.9 * h)))
     c = _sig(crop)
     found = align(a[0], c[0], a[1], c[1])
-    assert found.inner == 1 and 0.7 < found.width < 0.9 and found.detail > 0.6
+    assert found.inner == 1 and 0.7 < found.width < 0.9 and found.detail > 0.7
     other = _sig(Image.open(SHIRTS[1]).convert("RGB"))
     shirt = _sig(Image.open(SHIRTS[0]).convert("RGB"))
     assert align(shirt[0], other[0], shirt[1], other[1]).detail < 0.66
+
+
+@pytest.mark.parametrize("exact_up_to", [10_000, 100])
+def test_near_pairs_match_brute_force(monkeypatch, exact_up_to):
+    from engine import duplicates
+
+    monkeypatch.setattr(duplicates, "EXACT_UP_TO", exact_up_to)
+    rng = np.random.default_rng(3)
+    centres = rng.integers(0, 2, (40, 64)).astype(bool)
+    bits = centres[rng.integers(0, 40, 2000)] ^ (rng.random((2000, 64)) < 0.04)
+    codes = np.packbits(bits, axis=1)
+    left, right = duplicates._near_pairs(codes, 6)
+    dist = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
+    want = {(i, j) for i, j in zip(*np.nonzero(dist <= 6)) if i < j}
+    got = set(zip(left.tolist(), right.tolist()))
+    assert got <= want and len(got) >= (1.0 if exact_up_to > 2000 else 0.97) * len(want)

@@ -161,7 +161,9 @@ class FakeLibrary:
         self.image_queries.append(str(path))
         return self.similar(self._photos[0].id, k, max_distance) if self._photos else []
 
-    def duplicates(self, max_distance=None, min_cosine=None):
+    def duplicates(self, max_distance=None, min_cosine=None, progress=None):
+        if progress is not None:
+            progress(Progress("dupes", 1, 2, message="comparing the pixels of look-alike photos"))
         return self.groups
 
     def failures(self):

@@ -447,3 +447,13 @@ def test_none_survives_many_void_qt_calls(qtbot):
     for _ in range(300_000):
         label.update()
     assert sys.getrefcount(None) > 0
+
+
+def test_duplicates_view_shows_the_search_progress(indexed, qtbot):
+    window = indexed
+    seen = []
+    window.duplicates.progressed.connect(lambda token, step: seen.append(step.stage))
+    with qtbot.waitSignal(window.duplicates.loaded, timeout=5000):
+        window.show_page("duplicates")
+    assert seen == ["dupes"]
+    assert "No duplicates found" in window.duplicates.summary.text()

@@ -63,6 +63,7 @@ class DuplicatesPanel(QWidget):
     photo_opened = Signal(object)
     context_requested = Signal(object, QPoint)
     loaded = Signal(int)  # groups found
+    progressed = Signal(int, object)  # (search token, engine.types.Progress), from the search's thread
 
     def __init__(self, session, loader: ThumbnailLoader, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,6 +95,7 @@ class DuplicatesPanel(QWidget):
         self.tree.customContextMenuRequested.connect(self.on_context_menu)
         self.tree.itemDoubleClicked.connect(self.on_item_double_clicked)
         self.tree.itemChanged.connect(self.on_item_changed)
+        self.progressed.connect(self._on_progress)
         self.tree.setAccessibleName("Duplicate groups")
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.header().resizeSection(0, 380)
@@ -113,9 +115,14 @@ class DuplicatesPanel(QWidget):
         self._token += 1
         token = self._token
         self.summary.setText("Looking for duplicates…")
-        worker = self.session.duplicates()
+        worker = self.session.duplicates(progress=lambda step: self.progressed.emit(token, step))
         worker.returned.connect(lambda groups: self._on_groups(token, groups))
         worker.errored.connect(lambda exc: self._on_failed(token, exc))
+
+    def _on_progress(self, token: int, step) -> None:
+        if token == self._token and step.total:
+            self.summary.setText(f"Looking for duplicates… {100 * step.done // step.total}% "
+                                 f"({step.message or 'comparing photos'})")
 
     @if_alive
     def _on_failed(self, token: int, exc: BaseException) -> None:
@@ -193,13 +200,19 @@ class DuplicatesPanel(QWidget):
 
     def _update_buttons(self) -> None:
         n = len(self.to_trash())
-        groups = self.tree.topLevelItemCount()
+        groups = sum(1 for i in range(self.tree.topLevelItemCount())
+                     if not self.tree.topLevelItem(i).text(0).startswith("Maybe"))
         self.trash_button.setEnabled(n > 0)
         self.trash_button.setText(f"Move {n} unticked to trash…" if n else "Move unticked to trash…")
+        maybe = self.tree.topLevelItemCount() - groups
+        also = f" {maybe} more group{'s' if maybe != 1 else ''} may be different shots: check them yourself." \
+            if maybe else ""
         if groups:
-            self.summary.setText(f"{groups} group{'s' if groups != 1 else ''} of near-identical photos. The best "
-                                 f"copy of each is ticked to keep; {n} photo{'s' if n != 1 else ''} would go to "
-                                 "the trash.")
+            self.summary.setText(f"{groups} group{'s' if groups != 1 else ''} of copies. The copy to keep is ticked "
+                                 f"(hover it to see why); {n} photo{'s' if n != 1 else ''} would go to the trash."
+                                 + also)
+        elif maybe:
+            self.summary.setText("No sure copies." + also)
         elif self._token:
             self.summary.setText("No duplicates found. 🎉")
 
