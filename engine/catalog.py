@@ -94,8 +94,8 @@ class Catalog:
         con = getattr(self._local, "con", None)
         if con is None:
             if self.read_only:
-                # A folder that cannot be written cannot hold the WAL index either: read the file as it stands.
-                uri = f"file:{self.path.as_posix()}?mode=ro&immutable=1"
+                frozen = "" if os.access(self.path.parent, os.W_OK) else "&immutable=1"  # no room for a WAL index
+                uri = f"file:{self.path.as_posix()}?mode=ro{frozen}"
                 con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
                 con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)

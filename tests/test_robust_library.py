@@ -203,9 +203,10 @@ def _read_only(path: Path) -> list[str]:
     return ["unshare", "-rm", "sh", "-c", script, "sh"]
 
 
-def test_read_only_library_answers_queries_and_refuses_writes_saying_read_only(lib):
+@pytest.mark.parametrize("what", ["library folder", "catalog file"])
+def test_read_only_library_answers_queries_and_refuses_writes_saying_read_only(lib, what):
     home, folder = lib
-    wrap = _read_only(home)
+    wrap = _read_only(home if what == "library folder" else home / "catalog.sqlite")
     proc = simili("--json", "similar", _query(folder), "-k", "3", home=home, wrap=wrap)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == 3
