@@ -321,8 +321,9 @@ def train_distillhash(
             head = _linear_head(mu, w).to(dev)
             with torch.no_grad():
                 y = l2_normalize(head(torch.from_numpy(z).to(dev)).cpu().numpy())  # the targets, in code space
-            phases = refine_phases(cfg, head, x_t, torch.from_numpy(z).to(dev), y, _step_budget(n, cfg.refine_epochs, cfg),
-                                   seed, counts, dev)
+            steps = _step_budget(n, cfg.refine_epochs, cfg)
+            phases = refine_phases(cfg, head, x_t, torch.from_numpy(z).to(dev), y, steps, seed, counts,
+                                   dev) if steps else []  # no optimiser to build when the start is the model
             start_weight = head.proj.weight.detach().clone()
     total = sum(p.steps for p in phases)
     rng = np.random.default_rng(seed)
@@ -380,7 +381,7 @@ def train_distillhash(
         offset += phase.steps
     checkpoint()
 
-    final = phases[-1].head.eval()
+    final = (phases[-1].head if phases else head).eval()
     pairs = max(counts["all"], 1.0)
     diagnostics = {
         "n": float(n), "steps": float(total), "final_loss": last_loss,

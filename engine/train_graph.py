@@ -113,14 +113,13 @@ def diffusion_embedding(x: np.ndarray, knn: np.ndarray, k: int, dims: int, iters
     cos = torch.einsum("nd,nkd->nk", xt, xt[nb])
     w = torch.exp((cos - 1.0) / (1.0 - cos).mean().clamp_min(1e-6))
     rows = torch.arange(n, device=dev).repeat_interleave(k)
-    deg = torch.zeros(n, device=dev).index_add_(0, rows, w.ravel()).index_add_(0, nb.ravel(), w.ravel()) / 2
-    dm = deg.clamp_min(1e-12).rsqrt()
+    half = w.ravel() / 2
+    sym = torch.sparse_coo_tensor(torch.stack([torch.cat([rows, nb.ravel()]), torch.cat([nb.ravel(), rows])]),
+                                  torch.cat([half, half]), (n, n)).coalesce()  # (W + W^T) / 2, N x k nonzeros
+    dm = torch.sparse.sum(sym, dim=1).to_dense().clamp_min(1e-12).rsqrt()
 
     def apply(q):  # (M + I) q, without forming M
-        y = q * dm[:, None]
-        out = (w[:, :, None] * y[nb]).sum(1)
-        out.index_add_(0, nb.ravel(), (w.ravel()[:, None] * y[rows]))
-        return dm[:, None] * out / 2 + q
+        return dm[:, None] * torch.sparse.mm(sym, q * dm[:, None]) + q
 
     gen = torch.Generator().manual_seed(seed)
     q = torch.linalg.qr(torch.randn(n, dims + 1, generator=gen).to(dev))[0]
@@ -151,23 +150,22 @@ def diffusion_start(x: np.ndarray, z: np.ndarray, knn: np.ndarray, bits: int, *,
     from engine.codes import itq_rotation
 
     mu = z.mean(axis=0)
-    xc = (z - mu).astype(np.float64)
+    xc = (z - mu).astype(np.float32)
     # A diffusion time beyond ~N/16 steps mixes a small graph completely: keep the two shortest times always, and
     # longer ones only for collections large enough to have structure at that scale.
     times = tuple(s for i, s in enumerate(sorted(times)) if i < 2 or s <= len(z) / 16)
     vecs, lam = diffusion_embedding(x, knn, graph_k, max(bits, 64), seed=seed, device=device)
-    gram = xc.T @ xc + ridge * np.eye(xc.shape[1])
-    maps = [np.eye(xc.shape[1])]
+    # Everything below works on d x d and d x 64 products: the N x d features are read three times, never copied.
+    cov = (xc.T @ xc).astype(np.float64)
+    maps = [np.eye(xc.shape[1]) / np.linalg.norm(xc, axis=1).mean()]
     for s in times:
-        maps.append(np.linalg.solve(gram, xc.T @ (vecs * lam[None] ** s)))
-    maps = [m / max(float(np.linalg.norm(xc @ m, axis=1).mean()), 1e-12) for m in maps]
+        m = np.linalg.solve(cov + ridge * np.eye(len(cov)), (xc.T @ (vecs * lam[None] ** s)).astype(np.float64))
+        maps.append(m / max(float(np.linalg.norm(xc @ m.astype(np.float32), axis=1).mean()), 1e-12))
     stacked = np.concatenate(maps, axis=1)
-    c = torch.from_numpy(xc @ stacked)
-    evals, evecs = torch.linalg.eigh(c.T @ c)
+    evals, evecs = torch.linalg.eigh(torch.from_numpy(stacked.T @ cov @ stacked))  # PCA of the stacked targets
     top = torch.argsort(evals, descending=True)[:bits]
-    proj = stacked @ evecs[:, top].numpy()
-    y = (xc @ proj).astype(np.float32)
-    rot = itq_rotation(y, seed=seed)
+    proj = (stacked @ evecs[:, top].numpy()).astype(np.float32)
+    rot = itq_rotation(xc @ proj, seed=seed)
     w = proj @ rot
     w = (w / max(float(np.abs(xc @ w).mean()), 1e-12)).astype(np.float32)  # mean |logit| 1: the losses' scale
     kept = float(evals[top].sum() / evals.sum())
