@@ -83,7 +83,7 @@ class TrainConfig:
     # "faithful" only (the release's stage 1 and distillation)
     knn: int = 20  # o: neighbourhood size of the local flip-rate estimates (release nn = 20)
     knn_offset: int = 2  # p: N'(i) = ranks offset .. offset + o - 1 (release start_n = 2)
-    ssdh_sigma: float = 2.0  # alpha = beta in d_l = m_l - alpha sigma_l, d_r = m_r + beta sigma_r (SSDH eq. 2)
+    ssdh_sigma: float = 2.0  # alpha = beta in d_l = m_l - alpha sigma_l, d_r = m_r + beta sigma_r (docs/distillhash.md (2))
     hidden: int = 512  # MLP width of the faithful head; other variants are linear
     stage1_epochs: float = 10.0
     checkpoint_every_s: float = 5.0

@@ -11,7 +11,7 @@ the raw features, not from either model, so neither is favoured by construction;
 a model can gain on narrow groups while losing the broad ones (the failure this check exists for).
 
 The trained model is accepted when it is better on average (by ``MIN_GAIN``) and more than ``TOLERANCE`` below the
-training-free one at no scale. Measured on the labelled sets (docs/distillhash.md §6), the failure it guards
+training-free one at no scale. Measured on the labelled sets (docs/distillhash.md §6-7), the failure it guards
 against costs 5 points or more at the broadest scale, while one scale of a better model can read up to a point
 low from the sampling of the held-out photos alone.
 """

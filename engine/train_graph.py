@@ -1,8 +1,8 @@
 """The collection's local structure for training: kNN graph, SSDH thresholds, neighbourhood features, and the
 multi-scale diffusion targets that the default DistillHash head starts from (``docs/distillhash.md``).
 
-DistillHash's first step is an initial, noisy similarity learned from local structure (paper §3.1; the SSDH
-thresholds of Yang et al. IJCAI 2018, eq. 1-2 there). On a few thousand photos, pairs labelled from that local
+DistillHash's first step is an initial, noisy similarity learned from local structure (``docs/distillhash.md``
+(2): SSDH's thresholds). On a few thousand photos, pairs labelled from that local
 structure alone (kNN positives, everything else negative) push whole classes apart: most pairs of one large class
 are neither kNN nor near-duplicates. Here the local similarity is *propagated* over the kNN graph instead: the
 diffusion of the graph at a short and a long time gives one similarity per scale (same product, same kind of
@@ -57,7 +57,7 @@ def knn_graph(x: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
 
 def ssdh_thresholds(x: npt.NDArray[np.float32], sigma: float = 2.0, pairs: int = 200_000,
                     seed: int = 0) -> tuple[float, float]:
-    """SSDH thresholds d_l, d_r (SSDH eq. 1-2) from a sample of cosine distances.
+    """SSDH thresholds d_l, d_r (docs/distillhash.md (2)) from a sample of cosine distances.
 
     Histogram mode m*, each side mirrored around m* and fitted with a Gaussian; d_l = m_l - sigma s_l,
     d_r = m_r + sigma s_r. The histogram spans the sample's 0.1-99.9 % quantiles (200 bins), not the release's fixed
@@ -95,7 +95,7 @@ def neighbourhood_features(x: np.ndarray, knn: np.ndarray, k: int, self_weight: 
 
 def diffusion_embedding(x: np.ndarray, knn: np.ndarray, k: int, dims: int, iters: int = 60, seed: int = 0,
                         device=None) -> tuple[np.ndarray, np.ndarray]:
-    """The top ``dims`` non-trivial eigenvectors of the graph's normalised affinity and their eigenvalues.
+    """The top ``dims`` non-trivial eigenvectors of the graph's normalised affinity and their eigenvalues (6), (7).
 
     Affinity: heat kernel w_ij = exp((cos_ij - 1) / t) on the kNN_k edges (t = mean cosine distance of the edges),
     symmetrised (W + W^T) / 2; M = D^-1/2 W D^-1/2 has eigenvalues in [-1, 1], and the diffusion map at time s
@@ -136,7 +136,7 @@ def diffusion_embedding(x: np.ndarray, knn: np.ndarray, k: int, dims: int, iters
 def diffusion_start(x: np.ndarray, z: np.ndarray, knn: np.ndarray, bits: int, *, graph_k: int = 10,
                     times: tuple[int, ...] = (2, 32, 128), ridge: float = 1.0, seed: int = 0,
                     device=None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """A linear hash projection that preserves the collection's similarity at several diffusion scales.
+    """A linear hash projection that preserves the collection's similarity at several diffusion scales (8).
 
     Targets, for every training photo: its own centred neighbourhood feature z_i - mu (instance scale) and its
     diffusion coordinates Y_s = U diag(lambda^s) at each time s in ``times`` (short: same object or product; long:

@@ -1,17 +1,14 @@
 """What each DistillHash variant optimises: one or more phases (a head, its optimiser, a step budget, a batch loss).
 
-Equation numbers refer to the papers as listed in ``docs/distillhash.md``:
-DistillHash (Yang et al., CVPR 2019) eq. 6 (Bayesian pair likelihood) and §3.2 (distillation by local flip rates);
-SSDH (Yang et al., IJCAI 2018) eq. 1-2 (thresholds) and eq. 4 (squared pair loss); DSG (Luo et al., ICME 2021,
-arXiv 2105.06125); DMUH (Fu et al., arXiv 2009.08012); rank-preserving hashing (Karaman et al., ICMR 2019, arXiv
-1903.01545).
+Equation numbers "(n)" are those of ``docs/distillhash.md``, which gives the papers (DistillHash, SSDH, DSG, DMUH,
+rank-preserving hashing) and the choices made where they are silent.
 
 Variants:
   ``graph`` (default): the head starts from the multi-scale diffusion projection (``engine.train_graph``); pairs
     are distilled from the diffusion targets y (confident positives: more similar than the ``pos_quantile`` of
     random pairs; confident negatives: less similar than the ``neg_quantile``; the middle is discarded, as the
     distillation rule discards pairs whose label is not Bayes-consistent), and the asymmetric Bayesian pair
-    likelihood p(s_ij = 1) = sigma(u_i . b_j / sqrt(K)) (eq. 6 with the app's asymmetric score) is maximised with an
+    likelihood p(s_ij = 1) = sigma(u_i . b_j / sqrt(K)) ((9): (5) with the app's asymmetric score) is maximised with an
     L2 pull towards the start.
   ``dsg``: the same pairs with DSG's smooth confidence weights (distance of a pair's similarity from its
     threshold), a priority weight (1 - p_correct)^gamma for pairs the codes do not yet satisfy, and k-means on the
@@ -22,7 +19,7 @@ Variants:
   ``rankpres``: every photo of a batch is a query; the listwise loss KL(P_i || Q_i) asks the asymmetric scores to
     rank the batch as the diffusion targets do (P_i = softmax(y_i . y_j / tau_t), Q_i = softmax(u_i . b_j /
     sqrt(K))).
-  ``faithful``: the three stages of the authors' release (random MLP heads, SSDH labels, distillation, eq. 6 NLL).
+  ``faithful``: the three stages of the authors' release (random MLP heads, SSDH labels, distillation (4), the NLL (5)).
 """
 
 from __future__ import annotations
@@ -91,7 +88,7 @@ def refine_phases(cfg, head, x_t, z_t, y: np.ndarray, steps: int, seed: int, cou
     w0 = head.proj.weight.detach().clone()
     w0_norm = float(w0.pow(2).sum())
     cluster = None
-    if cfg.variant == "dsg":  # global information: k-means on the targets (DSG §2.3)
+    if cfg.variant == "dsg":  # global information: k-means on the targets (10)
         import faiss
 
         k = int(min(256, max(8, round(math.sqrt(len(y) / 4)))))
@@ -110,7 +107,7 @@ def refine_phases(cfg, head, x_t, z_t, y: np.ndarray, steps: int, seed: int, cou
         omega = u @ code.T / root_k
         m = _offdiag(len(idx), device)
         sim = y_t[i] @ y_t[i].T
-        if cfg.variant == "rankpres":  # listwise: the batch ranked as the targets rank it (Karaman et al. §3)
+        if cfg.variant == "rankpres":  # listwise: the batch ranked as the targets rank it (12)
             target = torch.softmax(sim / cfg.rank_temperature - 1e4 * (1 - m), dim=1)
             logq = torch.log_softmax(omega - 1e4 * (1 - m), dim=1)
             counts["all"] += float(len(idx) * (len(idx) - 1))
@@ -169,7 +166,7 @@ def _init_random(head, gen) -> None:
 
 
 def _pair_nll(h, s, w):
-    """NLL of pair labels under p(s_ij = 1 | h) = sigma(Omega_ij), Omega = 1/2 h_i^T h_j (DistillHash eq. 6)."""
+    """NLL of pair labels under p(s_ij = 1 | h) = sigma(Omega_ij), Omega = 1/2 h_i^T h_j (5)."""
     import torch
 
     omega = 0.5 * h @ h.T
@@ -178,7 +175,7 @@ def _pair_nll(h, s, w):
 
 
 def _distill(h1, knn_t, idx_t, o: int, offset: int):
-    """Distilled labels D in {+1, -1, 0} for all pairs of a batch (DistillHash §3.2, the release's bug fixed).
+    """Distilled labels D in {+1, -1, 0} for all pairs of a batch (4), the release's indexing bug fixed.
 
     P~_ij = sigma(1/2 h_i^T h_j) from the stage-1 outputs; local flip rates from the o x o neighbour pairs:
     rho_-(i,j) = min_{a in N'(i), b in N'(j)} P~_ab, rho_+(i,j) = min_{a in N(i), b in N(j)} (1 - P~_ab);
@@ -217,7 +214,7 @@ def faithful_phases(x_t, knn, cfg, bits: int, gen, d_l: float, counts, device, b
     cache: dict[str, Any] = {}
 
     def stage1(idx: np.ndarray):
-        """|S~| (h_i^T h_j / K - S~_ij)^2 with S~ = +1 iff d_ij < d_l, else -1 (SSDH eq. 4)."""
+        """|S~| (h_i^T h_j / K - S~_ij)^2 with S~ = +1 iff d_ij < d_l, else -1 (2), (3)."""
         i = torch.from_numpy(idx).to(device)
         xb = x_t[i]
         s = torch.where(1.0 - xb @ xb.T < d_l, 1.0, -1.0)
@@ -230,7 +227,7 @@ def faithful_phases(x_t, knn, cfg, bits: int, gen, d_l: float, counts, device, b
             cache["h1"] = torch.cat([torch.tanh(head1(x_t[s : s + 8192])) for s in range(0, n, 8192)])
 
     def stage3(idx: np.ndarray):
-        """Bayesian NLL (eq. 6) on distilled pairs, positives re-weighted, + lambda ||h - sign h||^2."""
+        """Bayesian NLL (5) on distilled pairs, positives re-weighted, + lambda ||h - sign h||^2."""
         i = torch.from_numpy(idx).to(device)
         dmat = _distill(cache["h1"], knn_t, i, cfg.knn, cfg.knn_offset)
         counts["pos"] += float((dmat > 0).sum())
