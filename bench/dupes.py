@@ -130,7 +130,8 @@ def build(root: Path, n_scenes: int, n_distractors: int, n_crop_pairs: int, seed
         out = d / f"{k:04d}-{src.name}"
         out.write_bytes(src.read_bytes())
         truth[out] = (f"d{k}", "distractor")
-    for k, src in enumerate(rest[n_distractors : n_distractors + n_crop_pairs]):
+    used = set(same_class[:n_distractors])
+    for k, src in enumerate([p for p in rest if p not in used][:n_crop_pairs]):  # the large photo itself is absent
         im = ImageOps.exif_transpose(Image.open(src)).convert("RGB")
         for side, box in (("left", (0.0, 0.0, 0.38, 0.0)), ("right", (0.38, 0.0, 0.0, 0.0))):
             out = d / f"crop{k:03d}-{side}.jpg"

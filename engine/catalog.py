@@ -348,16 +348,23 @@ class Catalog:
     def signatures_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         return self._column_of("signature", ids)  # type: ignore[return-value]
 
-    _FRAMES = ("CREATE TABLE IF NOT EXISTS frames"
-               " (id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE, frame BLOB NOT NULL)")
+    _FRAMES = ("CREATE TABLE IF NOT EXISTS frames (id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
+               " frame BLOB NOT NULL, hash INTEGER NOT NULL)")
 
-    def set_frames(self, rows: Iterable[tuple[int, bytes]]) -> None:
-        """Whole-frame signatures (``engine.signature.frame_signature``) of photos: (id, bytes).
+    def set_frames(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
+        """Whole-frame signatures of photos: (id, ``engine.signature.frame_signature``, its ``frame_hash``).
 
         The table is created on first write, so a library of an older Simili gains it on its next index run.
         """
         self.db.execute(self._FRAMES)
-        self.db.executemany("INSERT OR REPLACE INTO frames (id, frame) VALUES (?, ?)", list(rows))
+        self.db.executemany("INSERT OR REPLACE INTO frames (id, frame, hash) VALUES (?, ?, ?)", list(rows))
+
+    def frame_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, 64-bit frame hashes as int64) of every photo with a whole-frame signature."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='frames'").fetchone():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rows = np.array(self.db.execute("SELECT id, hash FROM frames").fetchall(), dtype=np.int64).reshape(-1, 2)
+        return rows[:, 0], rows[:, 1]
 
     def frames_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='frames'").fetchone():

@@ -34,9 +34,11 @@ __all__ = ["find_groups", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
 _CHUNK = 4096
 EXACT_UP_TO = 20_000
 PROBES = 8
+FRAME_MIN_COSINE = 0.3  # ... and whose features agree this much
+FRAME_RADIUS = 6  # pHash bits of the whole frame within which a pair is compared whatever its features
 SURE = (0.90, 0.70)  # (layout, detail) correlations a pair must reach to be the same picture
 MAYBE = (0.85, 0.66)  # ... to be shown as "maybe"
-MIN_AREA = 0.42  # a copy that keeps less of the other photo than this (a 60% crop) is at most "maybe"
+MIN_SIDE = 0.7  # a copy that keeps less of the other photo's width or height (a 60% crop) is at most "maybe"
 
 KEEP_RULE = DuplicateGroup.KEEP_RULE  # implemented by keep_order: derived copies last, then pixels, bytes per
 # pixel, date taken (else file date) and the shortest path
@@ -73,8 +75,7 @@ class _Facts:
             pair.found = align(self.frames[key[0]], self.frames[key[1]], self.aspect(key[0]), self.aspect(key[1]))
         f = pair.found
         if f is not None:
-            area = f.width * f.height
-            pair.sure = f.layout >= SURE[0] and f.detail >= SURE[1] and area >= MIN_AREA
+            pair.sure = f.layout >= SURE[0] and f.detail >= SURE[1] and min(f.width, f.height) >= MIN_SIDE
             pair.maybe = not pair.sure and f.layout >= MAYBE[0] and f.detail >= MAYBE[1]
         self.pairs[key] = pair
         return pair
@@ -131,11 +132,15 @@ def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
     if n <= EXACT_UP_TO:
         index = faiss.IndexBinaryFlat(bits)
     else:
-        cells = int(min(65536, max(256, n // 128)))
-        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, cells)
-        sample = np.random.default_rng(0).choice(n, size=min(n, cells * 40), replace=False)
-        index.train(codes[np.sort(sample)])
+        # cells around randomly drawn codes (no k-means: at 1M photos it would take longer than the search)
+        cells = int(min(16384, max(64, n // 256)))
+        quantizer = faiss.IndexBinaryFlat(bits)
+        quantizer.add(codes[np.sort(np.random.default_rng(0).choice(n, size=cells, replace=False))])
+        index = faiss.IndexBinaryIVF(quantizer, bits, cells)
+        index.is_trained = True
         index.nprobe = PROBES
+        index.own_fields = False
+        index._quantizer = quantizer  # keep the quantizer alive as long as the index
     index.add(codes)
     left, right = [], []
     for start in range(0, n, 65536):
@@ -158,12 +163,26 @@ def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
     if len(ids) < 2:
         return []
     left, right = _near_pairs(index.codes_of(ids), radius)
+    # the photos' own pixels propose pairs too: a black-and-white or recoloured copy can drift out of the radius
+    hash_ids, hashes = catalog.frame_hashes()
+    if len(hash_ids) > 1:
+        at = np.searchsorted(ids, hash_ids)
+        ok = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == hash_ids)
+        hl, hr = _near_pairs(hashes[ok].view(np.uint8).reshape(-1, 8), FRAME_RADIUS)
+        rows = at[ok]
+        hl, hr = np.minimum(rows[hl], rows[hr]), np.maximum(rows[hl], rows[hr])
+        by_pixels = hl * len(ids) + hr
+        both = np.unique(np.concatenate([left * len(ids) + right, by_pixels]))
+        left, right = both // len(ids), both % len(ids)
+        floor = np.where(np.isin(both, by_pixels), min(min_cosine, FRAME_MIN_COSINE), min_cosine)
+    else:
+        floor = np.full(len(left), min_cosine)
     out = []
     for start in range(0, len(left), _CHUNK):
         a, b = left[start : start + _CHUNK], right[start : start + _CHUNK]
         fa, fb = features.get(feat_rows[a]), features.get(feat_rows[b])
         cos = (fa * fb).sum(axis=1) / np.maximum(np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1), 1e-12)
-        ok = cos >= min_cosine
+        ok = cos >= floor[start : start + _CHUNK]
         out.extend(zip(cos[ok].tolist(), ids[a[ok]].tolist(), ids[b[ok]].tolist()))
     return sorted(out, reverse=True)
 

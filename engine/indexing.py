@@ -134,7 +134,7 @@ def _apply_scan(catalog: Catalog, folder_id, fresh, broken, vanished, known,
 
 def _encode_pending(store: Store) -> Generator[Progress, None, None]:
     from engine.encode import encode_files
-    from engine.signature import frame_signature, signature
+    from engine.signature import signature
 
     catalog, features, models = store.catalog, store.features, store.models
     pending = catalog.pending()
@@ -163,7 +163,7 @@ def _encode_pending(store: Store) -> Generator[Progress, None, None]:
                             signature(d.pixels)))
         with catalog.transaction():
             catalog.mark_ok(ok_rows)
-            catalog.set_frames([(batch_ids[j], frame_signature(batch.items[j].frame)) for j in batch.ok])
+            catalog.set_frames([_framed(batch_ids[j], batch.items[j].frame) for j in batch.ok])
             catalog.mark_error(errors)
             catalog.set_meta("feat_rows", str(rows.stop if len(rows) else features.rows))
         features.commit(rows)
@@ -180,10 +180,16 @@ def _encode_pending(store: Store) -> Generator[Progress, None, None]:
                             if errors else "encoding photos")
 
 
+def _framed(pid: int, frame: np.ndarray) -> tuple[int, bytes, int]:
+    from engine.signature import frame_hash, frame_signature
+
+    sig = frame_signature(frame)
+    return pid, sig, frame_hash(sig)
+
+
 def _add_frames(store: Store) -> Generator[Progress, None, None]:
     """Whole-frame signatures for photos indexed before they existed (decodes only those photos, once)."""
     from engine.decode import FRAME, decode
-    from engine.signature import frame_signature
 
     missing = store.catalog.without_frame()
     rate = _Rate(len(missing))
@@ -191,7 +197,7 @@ def _add_frames(store: Store) -> Generator[Progress, None, None]:
         rows = []
         for pid, raw in missing[start : start + ENCODE_BATCH]:
             try:
-                rows.append((pid, frame_signature(decode(os.fsdecode(raw), size=FRAME).frame)))
+                rows.append(_framed(pid, decode(os.fsdecode(raw), size=FRAME).frame))
             except (OSError, DecodeError) as exc:
                 log.info("no duplicate signature for %s: %s", os.fsdecode(raw), exc)
         with store.catalog.transaction():

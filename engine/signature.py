@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["SIGNATURE_BYTES", "FRAME_BYTES", "signature", "phash_distance", "colour_distance", "frame_signature",
-           "frame_trim", "align", "Alignment"]
+           "frame_trim", "frame_hash", "align", "Alignment"]
 
 _GRID = 4
 SIGNATURE_BYTES = 8 + _GRID * _GRID * 3  # 64-bit pHash + 4x4 RGB means
@@ -98,6 +98,13 @@ def frame_signature(frame: npt.NDArray[np.uint8]) -> bytes:
     inner = Image.fromarray(frame[top : m - bottom, left : m - right])
     thumb = np.asarray(inner.resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.uint8)
     return bytes([top, bottom, left, right]) + thumb.tobytes()
+
+
+def frame_hash(sig: bytes) -> int:
+    """A 64-bit pHash of the trimmed grey thumbnail, as a signed integer: close for black-and-white, recoloured,
+    blurred, recompressed, resized and letterboxed copies, whose backbone features can drift apart."""
+    band = (_DCT32 @ frame_thumb(sig) @ _DCT32.T)[:8, :8].ravel()
+    return int.from_bytes(np.packbits(band > np.median(band[1:])).tobytes(), "little", signed=True)
 
 
 def frame_trim(sig: bytes, frame: int = 96) -> tuple[float, float, float, float]:

@@ -112,3 +112,17 @@ def test_near_pairs_match_brute_force(monkeypatch, exact_up_to):
     want = {(i, j) for i, j in zip(*np.nonzero(dist <= 6)) if i < j}
     got = set(zip(left.tolist(), right.tolist()))
     assert got <= want and len(got) >= (1.0 if exact_up_to > 2000 else 0.97) * len(want)
+
+
+def test_frame_hash_is_close_for_a_black_and_white_copy_and_far_for_another_photo():
+    from engine.signature import frame_hash
+
+    im = Image.open(ORIGINAL).convert("RGB")
+    grey = _sig(_jpeg(ImageOps.grayscale(im).convert("RGB"), 30))[0]
+    other = _sig(Image.open(SHIRTS[0]).convert("RGB"))[0]
+    h = _sig(im)[0]
+
+    def dist(a, b):
+        return bin((frame_hash(a) ^ frame_hash(b)) & (2**64 - 1)).count("1")
+
+    assert dist(h, grey) <= 6 < dist(h, other)
