@@ -68,8 +68,8 @@ def _groups(px: np.ndarray, pq: np.ndarray, k: int, seed: int) -> tuple[np.ndarr
     """Spherical k-means groups of the photos and the group of each query."""
     import faiss
 
-    km = faiss.Kmeans(px.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False,
-                      max_points_per_centroid=max(256, len(px) // k + 1))
+    km = faiss.Kmeans(px.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False, min_points_per_centroid=1,
+                      max_points_per_centroid=max(256, len(px) // k + 1))  # small groups are the point: no warning
     km.train(px)
     return km.index.search(px, 1)[1][:, 0], km.index.search(pq, 1)[1][:, 0]
 

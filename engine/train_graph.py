@@ -115,7 +115,7 @@ def diffusion_embedding(x: np.ndarray, knn: np.ndarray, k: int, dims: int, iters
     rows = torch.arange(n, device=dev).repeat_interleave(k)
     half = w.ravel() / 2
     sym = torch.sparse_coo_tensor(torch.stack([torch.cat([rows, nb.ravel()]), torch.cat([nb.ravel(), rows])]),
-                                  torch.cat([half, half]), (n, n)).coalesce()  # (W + W^T) / 2, N x k nonzeros
+                                  torch.cat([half, half]), (n, n), check_invariants=True).coalesce()  # (W + W^T) / 2, N x k nonzeros
     dm = torch.sparse.sum(sym, dim=1).to_dense().clamp_min(1e-12).rsqrt()
 
     def apply(q):  # (M + I) q, without forming M

@@ -92,7 +92,7 @@ def refine_phases(cfg, head, x_t, z_t, y: np.ndarray, steps: int, seed: int, cou
         import faiss
 
         k = int(min(256, max(8, round(math.sqrt(len(y) / 4)))))
-        km = faiss.Kmeans(y.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False)
+        km = faiss.Kmeans(y.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False, min_points_per_centroid=1)
         km.train(y)
         cluster = torch.from_numpy(km.index.search(y, 1)[1][:, 0]).to(device)
     ema = copy.deepcopy(head).requires_grad_(False) if cfg.variant == "dmuh" else None
