@@ -56,7 +56,8 @@ QPushButton#primary:focus {{ outline: none; border: 2px solid {focus}; }}
 QProgressBar {{ border: none; border-radius: 4px; background: {track}; max-height: 8px; }}
 QProgressBar::chunk {{ border-radius: 4px; background: {accent}; }}
 QAbstractItemView::indicator, QCheckBox::indicator {{ width: 14px; height: 14px; border-radius: 3px; }}
-QAbstractItemView::indicator:unchecked, QCheckBox::indicator:unchecked {{ border: 1px solid {box}; background: {base}; }}
+QAbstractItemView::indicator:unchecked, QCheckBox::indicator:unchecked {{ border: 1px solid {box};
+    background: {base}; }}
 QAbstractItemView::indicator:checked, QCheckBox::indicator:checked {{ border: 1px solid {accent}; background: {accent};
     image: url("{check}"); }}
 """

@@ -122,7 +122,8 @@ class SettingsDialog(QDialog):
         ex_buttons.addStretch(1)
         self.home_edit = QLineEdit(home)
         self.home_edit.setReadOnly(True)
-        self.home_edit.setToolTip("Where Simili keeps what it knows about your photos (never inside your photo folders)")
+        self.home_edit.setToolTip("Where Simili keeps what it knows about your photos "
+                                  "(never inside your photo folders)")
         move = QPushButton("Change…")
         move.clicked.connect(self.on_change_home)
         home_row = QHBoxLayout()
