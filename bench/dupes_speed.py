@@ -46,7 +46,7 @@ def add_copies(home: Path, share: float, seed: int = 0) -> int:
     rng = np.random.default_rng(seed)
     k = int(n * share)
     src = rng.choice(n, size=k, replace=False)
-    dst = (src + 1 + rng.integers(0, n - 1, size=k)) % n
+    dst = rng.permutation(np.setdiff1d(np.arange(n), src))[:k]
     feats = store.features.get(np.sort(src))
     order = np.argsort(src)
     noisy = feats[np.argsort(order)] + 0.02 * rng.standard_normal(feats.shape).astype(np.float32)

@@ -34,6 +34,7 @@ __all__ = ["find_groups", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
 _CHUNK = 4096
 EXACT_UP_TO = 20_000
 PROBES = 8
+NEAREST = 12
 FRAME_MIN_COSINE = 0.3  # ... and whose features agree this much
 FRAME_RADIUS = 6  # pHash bits of the whole frame within which a pair is compared whatever its features
 SURE = (0.90, 0.70)  # (layout, detail) correlations a pair must reach to be the same picture
@@ -120,7 +121,8 @@ class _Sets:
 
 
 def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row pairs (i < j) whose codes are within ``radius`` bits.
+    """Row pairs (i < j) whose codes are within ``radius`` bits, at most the ``NEAREST`` nearest of each photo
+    (a burst of hundreds of look-alikes would otherwise make the work grow with its square).
 
     Exact (a flat scan) up to ``EXACT_UP_TO`` photos; above, an inverted file over the codes' own clusters is
     searched in the ``PROBES`` nearest cells, so the work grows with n x n / cells instead of n x n (copies sit
@@ -143,10 +145,18 @@ def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
         index._quantizer = quantizer  # keep the quantizer alive as long as the index
     index.add(codes)
     left, right = [], []
-    for start in range(0, n, 65536):
-        lims, _, hits = index.range_search(codes[start : start + 65536], int(radius) + 1)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # an OpenMP team spinning on busy cores costs 10x the CPU (engine.codeindex)
+    try:
+        found = [index.range_search(codes[start : start + 65536], int(radius) + 1) for start in range(0, n, 65536)]
+    finally:
+        faiss.omp_set_num_threads(threads)
+    for start, (lims, dist, hits) in zip(range(0, n, 65536), found):
         query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims.astype(np.int64)))
-        keep = hits > query
+        order = np.lexsort((hits, dist, query))  # per photo, nearest first
+        query, dist, hits = query[order], dist[order], hits[order]
+        first = np.searchsorted(query, query)  # where each photo's run starts
+        keep = (hits > query) & (np.arange(len(query)) - first < NEAREST)
         left.append(query[keep])
         right.append(hits[keep])
     return np.concatenate(left), np.concatenate(right)

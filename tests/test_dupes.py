@@ -103,6 +103,7 @@ def test_near_pairs_match_brute_force(monkeypatch, exact_up_to):
     from engine import duplicates
 
     monkeypatch.setattr(duplicates, "EXACT_UP_TO", exact_up_to)
+    monkeypatch.setattr(duplicates, "NEAREST", 10**6)
     rng = np.random.default_rng(3)
     centres = rng.integers(0, 2, (40, 64)).astype(bool)
     bits = centres[rng.integers(0, 40, 2000)] ^ (rng.random((2000, 64)) < 0.04)
@@ -126,3 +127,12 @@ def test_frame_hash_is_close_for_a_black_and_white_copy_and_far_for_another_phot
         return bin((frame_hash(a) ^ frame_hash(b)) & (2**64 - 1)).count("1")
 
     assert dist(h, grey) <= 6 < dist(h, other)
+
+
+def test_near_pairs_keep_only_the_nearest_of_each_photo():
+    from engine import duplicates
+
+    rng = np.random.default_rng(4)
+    bits = rng.integers(0, 2, (1, 64)).astype(bool) ^ (rng.random((200, 64)) < 0.03)  # one burst of 200
+    left, right = duplicates._near_pairs(np.packbits(bits, axis=1), 10)
+    assert len(left) and np.bincount(left).max() <= duplicates.NEAREST
