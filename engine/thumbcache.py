@@ -88,6 +88,7 @@ class ThumbCache:
                     continue
         return removed
 
+
 def _whole_jpeg(path: Path) -> bool:
     """A cached thumbnail starts and ends like a JPEG (a cut or overwritten file does not); 4 bytes read."""
     try:
