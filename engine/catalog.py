@@ -351,23 +351,35 @@ class Catalog:
     _FRAMES = ("CREATE TABLE IF NOT EXISTS frames (id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
                " frame BLOB NOT NULL, hash INTEGER NOT NULL)")
 
+    def _frames_table(self, write: bool) -> bool:
+        """Whether the frames table is there in its current shape; a writer creates it (or replaces the
+        hash-less table of a development build, whose frames the index run then computes again)."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(frames)")}
+        if cols and "hash" in cols:
+            return True
+        if write:
+            if cols:
+                self.db.execute("DROP TABLE frames")
+            self.db.execute(self._FRAMES)
+        return write
+
     def set_frames(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
         """Whole-frame signatures of photos: (id, ``engine.signature.frame_signature``, its ``frame_hash``).
 
         The table is created on first write, so a library of an older Simili gains it on its next index run.
         """
-        self.db.execute(self._FRAMES)
+        self._frames_table(write=True)
         self.db.executemany("INSERT OR REPLACE INTO frames (id, frame, hash) VALUES (?, ?, ?)", list(rows))
 
     def frame_hashes(self) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, 64-bit frame hashes as int64) of every photo with a whole-frame signature."""
-        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='frames'").fetchone():
+        if not self._frames_table(write=False):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         rows = np.array(self.db.execute("SELECT id, hash FROM frames").fetchall(), dtype=np.int64).reshape(-1, 2)
         return rows[:, 0], rows[:, 1]
 
     def frames_of(self, ids: Sequence[int]) -> dict[int, bytes]:
-        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='frames'").fetchone():
+        if not self._frames_table(write=False):
             return {}
         out: dict[int, bytes] = {}
         ids = [int(i) for i in ids]
@@ -379,7 +391,8 @@ class Catalog:
 
     def without_frame(self) -> list[tuple[int, bytes]]:
         """(id, path) of indexed photos that have no whole-frame signature yet (indexed by an older Simili)."""
-        self.db.execute(self._FRAMES)
+        with self.transaction():
+            self._frames_table(write=True)
         return self.db.execute("SELECT id, path FROM photos WHERE status='ok' AND id NOT IN (SELECT id FROM frames)"
                                " ORDER BY id").fetchall()
 

@@ -136,3 +136,18 @@ def test_near_pairs_keep_only_the_nearest_of_each_photo():
     bits = rng.integers(0, 2, (1, 64)).astype(bool) ^ (rng.random((200, 64)) < 0.03)  # one burst of 200
     left, right = duplicates._near_pairs(np.packbits(bits, axis=1), 10)
     assert len(left) and np.bincount(left).max() <= duplicates.NEAREST
+
+
+def test_a_library_without_frames_is_read_as_having_none_and_gains_them_on_write(tmp_path):
+    from engine.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    folder = catalog.add_folder(tmp_path)
+    catalog.insert_indexed(folder, [(b"/x/a.jpg", 1, 0, 0, 10, 10)])
+    [(pid, _)] = catalog.without_frame()
+    catalog.db.execute("DROP TABLE frames")
+    catalog.db.execute("CREATE TABLE frames (id INTEGER PRIMARY KEY, frame BLOB NOT NULL)")  # an early build's shape
+    assert catalog.frames_of([pid]) == {} and len(catalog.frame_hashes()[0]) == 0
+    assert [i for i, _ in catalog.without_frame()] == [pid]
+    catalog.set_frames([(pid, b"f" * 8, -5)])
+    assert catalog.frames_of([pid]) == {pid: b"f" * 8} and catalog.frame_hashes()[1].tolist() == [-5]
