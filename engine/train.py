@@ -292,7 +292,9 @@ def train_distillhash(
     t_start = time.perf_counter()
     dev = _resolve_device(device)
     x_all = l2_normalize(np.asarray(features, dtype=np.float32))
-    rows, held = holdout_rows(len(x_all), holdout, seed) if holdout > 0 else (None, None)
+    rows, held = holdout_rows(len(x_all), holdout, seed, keep=bits + 1) if holdout > 0 else (None, None)
+    if held is not None and not len(held):  # too few photos to spare any: trained on all, no check
+        rows, held = None, None
     x = x_all if rows is None else x_all[rows]
     n, d = x.shape
     if n <= bits:

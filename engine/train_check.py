@@ -57,9 +57,14 @@ class CheckResult:
         return out
 
 
-def holdout_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train rows, held-out rows), sorted: a seeded ``fraction`` of n (at most ``MAX_QUERIES``) is held out."""
-    held = min(MAX_QUERIES, int(round(fraction * n)))
+MIN_QUERIES = 5
+
+
+def holdout_rows(n: int, fraction: float, seed: int, keep: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-out rows), sorted: a seeded ``fraction`` of n (at most ``MAX_QUERIES``) is held out, but
+    never so many that fewer than ``keep`` rows are left to train on; fewer than ``MIN_QUERIES``: none."""
+    held = min(MAX_QUERIES, int(round(fraction * n)), n - keep)
+    held = held if held >= MIN_QUERIES else 0
     perm = np.random.default_rng(seed + 7919).permutation(n)
     return np.sort(perm[held:]), np.sort(perm[:held])
 

@@ -151,17 +151,30 @@ def test_index_job_scans_encodes_and_indexes_then_rescans_nothing(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_learning_job_trains_checks_and_switches(tmp_path):
+@pytest.mark.parametrize("verdict", [True, False])
+def test_learning_job_trains_checks_and_switches_only_when_the_check_passes(tmp_path, monkeypatch, verdict):
     pytest.importorskip("torch")
+    import engine.train
     from engine.learn import run_training
+    from engine.train_check import CheckResult
 
+    seen = {}
+
+    def check(train_feats, query_feats, trained, baseline, seed=0):
+        seen["queries"] = len(query_feats)
+        return CheckResult(passed=verdict, trained={4: 0.6}, baseline={4: 0.5}, queries=len(query_feats))
+
+    monkeypatch.setattr(engine.train, "compare_models", check)
     store = Store(tmp_path / "lib")
     feats = np.abs(_clustered(160, FEATURE_DIM))
     ids = _fill(store.catalog, store.features, feats, tmp_path / "photos")  # no files: no encoder parity images
     itq = store.models.save_linear(fit_itq(feats, 16), len(ids))
     info = run_to_end(run_training(store, bits=16, device="cpu", seed=0))
-    assert info.kind == "distillhash" and info.active and info.metrics["head_bits_differ"] == 0
+    assert seen["queries"] == 16  # 10 % held out
+    assert info.kind == "distillhash" and info.active == verdict and info.metrics["head_bits_differ"] == 0
+    assert info.metrics["check_passed"] == float(verdict)
     assert store.models.index().bits == 16 and len(store.models.index()) == len(ids)
+    assert store.models.active().info.id == (info.id if verdict else itq.id)  # a failed check leaves search as it was
     assert not store.training_dir(16).exists()  # finished: nothing left to resume
     assert {m.id for m in store.models.infos()} == {itq.id, info.id}
     store.close()
