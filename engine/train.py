@@ -386,7 +386,7 @@ def train_distillhash(
     final = (phases[-1].head if phases else head).eval()
     pairs = max(counts["all"], 1.0)
     diagnostics = {
-        "n": float(n), "steps": float(total), "final_loss": last_loss,
+        "n": float(n), "steps": float(total), **({"final_loss": last_loss} if total else {}),
         "seconds": time.perf_counter() - t_start,
         "pairs_pos": counts["pos"] / pairs, "pairs_neg": counts["neg"] / pairs,
         "pairs_zero": 1.0 - (counts["pos"] + counts["neg"]) / pairs,
