@@ -52,12 +52,16 @@ def main() -> int:
     files = sorted((REPO / "bench" / "results").glob("retrieval-*.json"))
     out = ["# Retrieval results", "",
            "Written by `python -m bench.report` from the `bench/results/retrieval-*.json` files that",
-           "`python -m bench.retrieval` writes. mAP over the whole database; all methods use the same",
-           "EfficientNet-Lite0 features; DistillHash trains on the database photos only. `distillhash` is the",
-           "trained 64 bits alone (neighbourhood database codes, Hamming shortlist re-ranked by the asymmetric",
-           "score); `distillhash-app` is the app's whole order (its best 116 refined with the stored features);",
-           "`distillhash-hamming` ranks the same codes by Hamming distance; `itq-asym` and `itq-app` give ITQ",
-           "the same two steps; `itq`, `pca`, `lsh` rank by Hamming distance, `float` by cosine.", ""]
+           "`python -m bench.retrieval` writes (2-core VM, no GPU). mAP over the whole database; all methods use",
+           "the same EfficientNet-Lite0 features; learned codes train on the database photos only, without labels.",
+           "`itq-app` is the app before training; `distillhash-app` after training with the default (the",
+           "multi-scale diffusion start, docs/distillhash.md); `app-trained` what the app shows after `simili",
+           "train`, its held-out check included (the trained order where the check accepted it, else ITQ's);",
+           "`dsg`, `dmuh`, `rankpres` are the other variants (`-app`: in the app's order; `rankpres-recon`:",
+           "refined with features reconstructed from the codes). `distillhash` is the trained 64 bits alone",
+           "(asymmetric re-ranking of a Hamming shortlist), `distillhash-hamming` the same codes by Hamming",
+           "distance; `itq`, `pca`, `lsh` rank by Hamming distance, `float` by cosine. Why the default is what",
+           "it is: docs/distillhash.md §8.", ""]
     # One table per data set: runs of other bit lengths (e.g. ``--out retrieval-<set>-vm-bits.json``) are merged in.
     sets: dict[str, dict] = {}
     sweeps: dict[str, list[dict]] = {}
