@@ -310,6 +310,7 @@ def train_distillhash(
     x_t = torch.from_numpy(x).to(dev)
     counts = {"pos": 0.0, "neg": 0.0, "all": 0.0}
     extra: dict[str, float] = {}
+    z = x  # the features the library stores codes of: faithful models store each photo's own
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if faithful:
@@ -398,7 +399,7 @@ def train_distillhash(
     check = None
     if held is not None and len(held):
         yield Progress("train", total, total, message="checking the new codes on photos training never saw")
-        check = _check(final, x, x_all[held], knn, cfg, bits, seed, dev)
+        check = _check(final, x, z, x_all[held], bits, seed, dev)
         diagnostics.update(check.metrics())
     state = {k: v.detach().cpu().clone() for k, v in final.state_dict().items()}
     neighbours = knn[:, 1 : cfg.smooth_k + 1].astype(np.int32) if not faithful and cfg.smooth_k else None
@@ -406,14 +407,12 @@ def train_distillhash(
                        neighbours=neighbours, rows=rows, check=check)
 
 
-def _check(head, x: np.ndarray, held: np.ndarray, knn: np.ndarray, cfg: TrainConfig, bits: int, seed: int,
-           device) -> CheckResult:
-    """The trained head against ITQ fitted on the same training photos, queried by the held-out photos."""
+def _check(head, x: np.ndarray, z: np.ndarray, held: np.ndarray, bits: int, seed: int, device) -> CheckResult:
+    """The trained head against ITQ fitted on the same training photos, queried by the held-out photos; the trained
+    photos are coded from ``z``, the features the library stores codes of."""
     torch = _torch()
     from engine.codes import fit_itq, pack_signs
 
-    k = cfg.smooth_k if cfg.variant != "faithful" else 0
-    z = neighbourhood_features(x, knn, k, cfg.smooth_self)
     with torch.no_grad():
         run = lambda v: torch.cat([head(torch.from_numpy(v[s : s + 8192]).to(device)).cpu()  # noqa: E731
                                    for s in range(0, len(v), 8192)]).numpy()
