@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from engine.types import Photo
 from gui import actions, dropping, windowstate
+from gui.dupecount import DuplicateCounter
 from gui.errors import show_error
 from gui.itemmodels import PhotoGridModel
 from gui.resources import app_icon, icon
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self._restore()
         self.on_folders_changed(session.folders())
         self.grid_model.refresh()
+        self.dupe_counter.start()  # the remembered count, or a new one in the background
 
     # -- construction --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         self.photos_page = PhotosPage(self.grid)
         self.duplicates = DuplicatesPanel(self.session, self.loader)
         self.problems = ProblemsPanel(self.session)
+        self.dupe_counter = DuplicateCounter(self.session, self.state, self)
         self.stack = QStackedWidget()
         for page in (self.welcome, self.photos_page, self.duplicates, self.problems):
             self.stack.addWidget(page)
@@ -207,7 +210,8 @@ class MainWindow(QMainWindow):
         self.grid_model.reset_done.connect(self.on_grid_reset)
         self.grid_model.page_loaded.connect(self.on_page_loaded)
         self.problems.counted.connect(lambda n: self.sidebar.set_count("problems", n))
-        self.duplicates.loaded.connect(lambda n: self.sidebar.set_count("duplicates", n))
+        self.duplicates.loaded.connect(self.dupe_counter.remember)
+        self.dupe_counter.counted.connect(lambda n: self.sidebar.set_count("duplicates", n))
         self.similar.closed.connect(self.on_similar_closed)
         self.similar.strictness_changed.connect(lambda v: self.state.setValue("similar/strictness", v))
         for view in (self.grid, self.similar, self.duplicates):
@@ -484,5 +488,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self.dupe_counter.stop()
         self.session.shutdown()
         super().closeEvent(event)

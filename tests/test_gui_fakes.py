@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ class FakeLibrary:
         self.endless_index = False  # index() runs until cancelled
         self.index_error: BaseException | None = None
         self.groups: list = []  # engine.types.DuplicateGroup
+        self.duplicate_runs = 0
         self.failed: list[FileError] = []
         self.model_list = [ModelInfo(1, "itq", 64, "2026-01-01", True)]
         self.available = (True, "PyTorch is installed")
@@ -83,6 +85,8 @@ class FakeLibrary:
         before = len(self._photos)
         self._photos = [p for p in self._photos if not p.path.startswith(path + "/")]
         self.failed = [f for f in self.failed if not f.path.startswith(path + "/")]  # as the real library does
+        kept = [[m for m in g.members if not m.photo.path.startswith(path + "/")] for g in self.groups]
+        self.groups = [replace(g, members=m) for g, m in zip(self.groups, kept) if len(m) > 1]
         return before - len(self._photos)
 
     # jobs
@@ -162,6 +166,7 @@ class FakeLibrary:
         return self.similar(self._photos[0].id, k, max_distance) if self._photos else []
 
     def duplicates(self, max_distance=None, min_cosine=None, progress=None):
+        self.duplicate_runs += 1
         if progress is not None:
             progress(Progress("dupes", 1, 2, message="comparing the pixels of look-alike photos"))
         return self.groups

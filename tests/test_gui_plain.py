@@ -234,6 +234,59 @@ def test_problems_count_follows_a_removed_folder(make_window, qtbot, tmp_path, m
     qtbot.waitUntil(lambda: nav.item(2).text() == "Problems", timeout=5000)
 
 
+def _library_with_copies(tmp_path) -> FakeLibrary:
+    """A fake library indexed before any window opens: folders a (2 copies of one photo) and b, one bad file."""
+    from engine.types import DuplicateGroup, DuplicateMember
+
+    lib = FakeLibrary(tmp_path / "home")
+    for name in ("a", "b"):
+        make_images(tmp_path / name, 3)
+        lib.add_folder(tmp_path / name)
+    list(lib.index())
+    a = [p for p in lib.photos() if "/a/" in p.path]
+    lib.groups = [DuplicateGroup([DuplicateMember(a[0], True), DuplicateMember(a[1], False, ["smaller copy"])])]
+    lib.failed = [FileError(str(tmp_path / "b" / "bad.jpg"), "corrupt", "the file is damaged")]
+    return lib
+
+
+def _counts(window) -> tuple[str, str]:
+    nav = window.sidebar.nav
+    return nav.item(1).text(), nav.item(2).text()
+
+
+def test_sidebar_counts_are_true_at_start_and_after_a_restart(make_window, qtbot, tmp_path):
+    lib = _library_with_copies(tmp_path)
+    state = tmp_path / "state.ini"
+    window = make_window(lib, state_file=state)
+    qtbot.waitUntil(lambda: _counts(window) == ("Duplicates  (1)", "Problems  (1)"), timeout=5000)
+    assert window.current_page() == "photos"  # counted without opening either page
+    window.close()
+    runs = lib.duplicate_runs
+    again = make_window(lib, state_file=state)
+    qtbot.waitUntil(lambda: _counts(again) == ("Duplicates  (1)", "Problems  (1)"), timeout=5000)
+    assert lib.duplicate_runs == runs  # the remembered count still holds: no new search at start
+    again.close()
+    lib.groups = lib.groups * 2  # photos changed while the app was closed (the CLI indexed more)
+    make_images(tmp_path / "b", 4)
+    list(lib.index())
+    third = make_window(lib, state_file=state)
+    qtbot.waitUntil(lambda: _counts(third)[0] == "Duplicates  (2)", timeout=5000)
+    assert lib.duplicate_runs == runs + 1
+
+
+def test_sidebar_counts_follow_a_removed_folder(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    lib = _library_with_copies(tmp_path)
+    window = make_window(lib)
+    qtbot.waitUntil(lambda: _counts(window) == ("Duplicates  (1)", "Problems  (1)"), timeout=5000)
+    monkeypatch.setattr("gui.mainwindow.QMessageBox.question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.on_remove_folder(str(tmp_path / "a"))
+    qtbot.waitUntil(lambda: _counts(window) == ("Duplicates", "Problems  (1)"), timeout=5000)
+    window.on_remove_folder(str(tmp_path / "b"))
+    qtbot.waitUntil(lambda: _counts(window) == ("Duplicates", "Problems"), timeout=5000)
+
+
 def test_help_has_shortcuts_and_how_it_works(indexed, qtbot):
     from gui.widgets.help import HelpDialog
 
