@@ -74,7 +74,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "top": ("n04453666",),  # the garment: WordNet's 10th sense of "top"
     "longsleeve": ("n03595614", "n04370456"),  # a long-sleeved T-shirt or sweatshirt
     "long sleeve": ("n03595614", "n04370456"),
-    "outwear": ("n03859495",),  # outerwear, overclothes
+    "outwear": ("n03057021", "n03859495"),  # a misspelt "outerwear": coats first (WordNet's outerwear has 2 classes)
     "trainers": ("n04120489",),  # running shoe (British); WordNet's "trainer" is a person or a simulator
     "joggers": ("n04370288",),  # sweat pants
     # Groceries. WordNet's first "juice" is any liquid pressed from plant or animal tissue.

@@ -21,7 +21,6 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from engine._atomic import sha256_file
 from engine.errors import ModelCorrupt, ModelMissing
 from engine.resources import resource_path
 
-__all__ = ["VOCAB_FILE", "FORMAT", "Synset", "Vocabulary", "normalise", "base_forms", "sidecar_of"]
+__all__ = ["VOCAB_FILE", "FORMAT", "BROAD", "Synset", "Vocabulary", "normalise", "base_forms", "sidecar_of"]
 
 VOCAB_FILE = "wordnet_nouns.json.gz"
 FORMAT = 1
@@ -39,6 +38,8 @@ _DETACH = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), 
            ("ies", "y"))
 _SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015,;:!?\"()\[\]{}]+")
 _SPELLING_CUTOFF = 0.8
+# A hypernym with more ImageNet classes below it than this is too broad to stand in for a word ("food": 27).
+BROAD = 20
 _MAX_PHRASE_WORDS = 5
 
 _cache: dict[tuple[str, int, int], Vocabulary] = {}
@@ -369,7 +370,7 @@ class Vocabulary:
                 best = max(best, top / (dist_a[r] + dist_b[r] + top))
         return best
 
-    def related_classes(self, synset: Synset, max_classes: int = 40) -> dict[int, float]:
+    def related_classes(self, synset: Synset, max_classes: int = BROAD) -> dict[int, float]:
         """ImageNet classes for a synset, weighted: logit -> weight in (0, 1], highest first.
 
         A synset with classes at or below it gives those, each with weight 1. One without ("sneaker",
@@ -406,26 +407,34 @@ class Vocabulary:
         rows = self._lookup(key)[0]
         if any(r in self._below for r in rows):
             return []
-        out = self._by_meaning(rows, n) if rows else []
+        out = self._by_meaning(rows) if rows else []
         if not out:
             out = difflib.get_close_matches(key, self._known_words(), n=n, cutoff=_SPELLING_CUTOFF)
         return [w for w in dict.fromkeys(out) if w != key][:n]
 
-    def _by_meaning(self, rows: Iterable[int], n: int) -> list[str]:
-        out: list[str] = []
-        for row in rows:
+    def _by_meaning(self, rows: list[int]) -> list[str]:
+        """Nearest known hypernyms and their known hyponyms, from the senses that are closest to one first.
+
+        Closeness decides before WordNet's sense order, so "peach" offers fruit (one step from *edible
+        fruit*) before trees (five steps from *vascular plant*). Hypernyms broader than :data:`BROAD` classes
+        are not offered: they say nothing about the word.
+        """
+        found: list[tuple[int, int, list[int]]] = []
+        for order, row in enumerate(rows):
             dist = self._ancestor_distances(row)
-            known = [r for r in dist if r in self._below]
-            if not known:
-                continue
-            nearest = min(dist[r] for r in known)
-            for anc in (r for r in known if dist[r] == nearest):
-                if len(self._below[anc]) <= 40:
-                    out.append(self._lemmas[anc].split("|")[0].lower())
-                out += [self._lemmas[h].split("|")[0].lower() for h in self._hyponyms_of(anc) if h in self._below]
-            if len(out) >= n:
-                break
+            known = [r for r in dist if r in self._below and len(self._below[r]) <= BROAD]
+            if known:
+                nearest = min(dist[r] for r in known)
+                found.append((nearest, order, [r for r in known if dist[r] == nearest]))
+        out: list[str] = []
+        for _, _, ancestors in sorted(found):
+            for anc in ancestors:
+                out.append(self._name(anc))
+                out += [self._name(h) for h in self._hyponyms_of(anc) if h in self._below]
         return out
+
+    def _name(self, row: int) -> str:
+        return self._lemmas[row].split("|", 1)[0].lower()
 
     def _hyponyms_of(self, row: int) -> list[int]:
         with self._lock:

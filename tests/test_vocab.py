@@ -95,6 +95,8 @@ def test_misspelling_suggests_the_word(vocab):
 def test_word_without_classes_suggests_its_known_family(vocab):
     assert not vocab.known("tomato")
     assert "pepper" in vocab.suggest("tomato")
+    assert vocab.suggest("peach")[0] == "edible fruit"  # the fruit is closer to a known word than the tree
+    assert vocab.suggest("sweatpants")[:2] == ["trouser", "jean"]
 
 
 def test_related_classes_weigh_the_nearest_family(vocab):
@@ -104,6 +106,7 @@ def test_related_classes_weigh_the_nearest_family(vocab):
     assert all(0 < w < 1 for w in related.values())
     assert list(related.values()) == sorted(related.values(), reverse=True)
     assert vocab.related_classes(tomato, max_classes=len(related) - 1) == {}
+    assert vocab.related_classes(vocab.senses("yogurt")[0]) == {}  # its nearest family is all of food
     banana = vocab.senses("banana")[1]
     assert vocab.related_classes(banana) == {NAMES.index("banana"): 1.0}
 
