@@ -26,7 +26,9 @@ from engine.decode import IMAGE_EXTENSIONS
 from engine.errors import NotIndexed, SimiliError
 from engine.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
 from engine.store import FEATURE_DIM, Store
-from engine.types import DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings, Status
+from engine.types import (DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings, Status,
+                          WordMatches)
+from engine.wordsearch import WordSearch
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -68,6 +70,7 @@ class LibraryView:
     def __init__(self, store: Store):
         self.store = store
         self._thumbs = None
+        self._words = WordSearch()
 
     @property
     def home(self) -> Path:
@@ -163,6 +166,20 @@ class LibraryView:
         backbone = self.store.backbone
         decoded = decode(os.fspath(path), size=backbone.input_size)
         return self._search(index, backbone.embed(decoded.pixels[None])[0], k, max_distance, exclude=None)
+
+    def similar_to_text(self, text: str, k: int | None = None) -> WordMatches:
+        """Photos that show what the words say ("dog", "red shoes", "fruit"), best first.
+
+        Raises UnknownWords (with suggestions) when no word is known. The first query of a library indexed by an
+        older Simili reads what every photo shows from the feature cache once (``engine.concepts``).
+        """
+        from engine.vocab import Vocabulary
+        from engine.wordsearch import understand
+
+        index = self._searchable()
+        query = understand(Vocabulary.load(), text)
+        results = self._words.search(self.store, index, query, int(k or self.store.settings.similar_k))
+        return WordMatches(text, query.describe(), query.ignored, results)
 
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
                    progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]:
@@ -362,6 +379,7 @@ class LibraryFacade(Protocol):
                 max_distance: int | None = None) -> list[Neighbor]: ...
     def similar_to_image(self, path: str | os.PathLike[str], k: int | None = None,
                          max_distance: int | None = None) -> list[Neighbor]: ...
+    def similar_to_text(self, text: str, k: int | None = None) -> WordMatches: ...
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
                    progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]: ...
     def training_available(self) -> tuple[bool, str]: ...

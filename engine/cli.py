@@ -69,6 +69,18 @@ def _home(text: str) -> str:
 
 MAX_K = 10_000
 MAX_DISTANCE = 128  # the longest code
+MAX_WORDS = 200  # characters of a --text query
+_ONE_QUERY = "give one of: a library PHOTO, --image FILE or --text WORDS"
+
+
+def _words(text: str) -> str:
+    """A --text value: some letters, not too long."""
+    text = " ".join(text.split())
+    if not any(ch.isalpha() for ch in text):
+        raise argparse.ArgumentTypeError("give some words, e.g. --text dog")
+    if len(text) > MAX_WORDS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_WORDS} characters")
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,9 +98,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="code length of the training-free code (saved in the library's settings)")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
-    s = sub.add_parser("similar", help="photos similar to a library photo or (--image) to any image file")
+    s = sub.add_parser("similar", help="photos similar to a library photo, (--image) to any image file, or (--text)"
+                                       " that show what words say")
     s.add_argument("photo", nargs="?", help="a photo in the library")
     s.add_argument("--image", help="any image file, in the library or not")
+    s.add_argument("--text", type=_words, metavar="WORDS", help='words, e.g. "dog" or "red shoes"')
     s.add_argument("-k", type=_int_in(1, MAX_K), default=10, help="how many results (default 10)")
     s.add_argument("--max-distance", type=_int_in(0, MAX_DISTANCE), help="loosest Hamming distance to show")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
@@ -189,8 +203,10 @@ def _cmd_index(lib, args, bars) -> dict:
 
 
 def _cmd_similar(lib, args, bars) -> dict:
-    if bool(args.photo) == bool(args.image):
-        raise SimiliError("give either a library PHOTO or --image FILE")
+    if sum(map(bool, (args.photo, args.image, args.text))) != 1:
+        raise SimiliError(_ONE_QUERY)
+    if args.text:
+        return _similar_text(lib, args)
     if args.image:
         results = lib.similar_to_image(args.image, k=args.k, max_distance=args.max_distance)
         query = os.path.abspath(args.image)
@@ -200,28 +216,53 @@ def _cmd_similar(lib, args, bars) -> dict:
     from engine.types import CLOSE_MATCH
 
     close = bool(results) and results[0].close
-    out = {"query": query, "close_match": close, "close_threshold": CLOSE_MATCH, "results": [
-        {"path": n.photo.path, "distance": n.distance, "id": int(n.photo.id),
-         "match": None if n.match is None else round(n.match, 4),
-         "cosine": None if n.score is None else round(n.score, 4),
-         "similarity": None if n.similarity is None else round(n.similarity, 1), "level": n.level,
-         "close": n.close} for n in results]}
+    out = {"query": query, "close_match": close, "close_threshold": CLOSE_MATCH, "results": _results_json(results)}
     if not args.json:
         _print_similar(query, results, close)
     return out
 
 
-def _print_similar(query: str, results: list, close: bool) -> None:
+def _results_json(results: list) -> list[dict]:
+    return [{"path": n.photo.path, "distance": n.distance, "id": int(n.photo.id),
+             "match": None if n.match is None else round(n.match, 4),
+             "cosine": None if n.score is None else round(n.score, 4),
+             "similarity": None if n.similarity is None else round(n.similarity, 1), "level": n.level,
+             "close": n.close} for n in results]
+
+
+def _similar_text(lib, args) -> dict:
+    """``similar --text``: the same JSON as a photo query, plus what the words were understood as."""
+    from engine.types import CLOSE_MATCH
+
+    found = lib.similar_to_text(args.text, k=args.k)
+    out = {"query": args.text, "close_match": found.close_match, "close_threshold": CLOSE_MATCH,
+           "understood": found.understood, "ignored": list(found.ignored),
+           "results": _results_json(found.results)}
+    if not args.json:
+        if found.ignored:
+            print(f"Not understood, left out: {', '.join(found.ignored)}")
+        if not found.results:
+            print(f"No photo shows {found.understood}.")
+        else:
+            _print_similar(f"photos showing {found.understood}", found.results, found.close_match, what="text")
+    return out
+
+
+def _print_similar(query: str, results: list, close: bool, what: str = "photo") -> None:
     """Results under a header, most similar first, with a line where close matches end."""
     from engine.types import CLOSE_MATCH
 
     if not results:
         print("No similar photos found.")
         return
-    if close:
-        print(f"Photos most similar to {query}, most similar first:")
+    if what == "text":
+        head = (f"The {query}, best match first:" if close else
+                f"No photo clearly shows it ({query}): none is a {CLOSE_MATCH:.0f}% match. The nearest ones:")
+    elif close:
+        head = f"Photos most similar to {query}, most similar first:"
     else:
-        print(f"No close match for {query}: no photo is at least {CLOSE_MATCH:.0f}% similar. The nearest ones:")
+        head = f"No close match for {query}: no photo is at least {CLOSE_MATCH:.0f}% similar. The nearest ones:"
+    print(head)
     print(f"{'similarity':>10s}  {'level':15s}  photo")
     line_drawn = not close
     for n in results:
@@ -414,8 +455,10 @@ def _run(args) -> tuple[int, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "similar" and bool(args.photo) == bool(args.image):
-        parser.error("give either a library PHOTO or --image FILE")
+    if args.command == "similar" and sum(map(bool, (args.photo, args.image, args.text))) != 1:
+        parser.error(_ONE_QUERY)
+    if args.command == "similar" and args.text and args.max_distance is not None:
+        parser.error("--max-distance applies to photo searches, not to --text")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

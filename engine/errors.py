@@ -12,6 +12,7 @@ __all__ = [
     "TrainingUnavailable",
     "NotIndexed",
     "Cancelled",
+    "UnknownWords",
 ]
 
 
@@ -67,3 +68,19 @@ class NotIndexed(SimiliError):
 
 class Cancelled(SimiliError):
     """A long job stopped because the user asked it to. Not an error to show loudly."""
+
+
+class UnknownWords(SimiliError):
+    """A word search whose words Simili does not know (none of them names something it can see in photos).
+
+    Attributes:
+        words: the words not understood.
+        suggestions: known words close to them in spelling or meaning, best first.
+    """
+
+    def __init__(self, words: list[str], suggestions: list[str]):
+        self.words = list(words)
+        self.suggestions = list(suggestions)
+        quoted = ", ".join(f"'{w}'" for w in self.words)
+        hint = f"; try {', '.join(repr(s) for s in self.suggestions)}" if self.suggestions else ""
+        super().__init__(f"Simili does not know {quoted} (no photo search for that word yet){hint}")

@@ -57,6 +57,7 @@ def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
     yield from _encode_pending(store)
     yield from _add_frames(store)
     yield from ensure_codes(store)
+    yield from _describe_photos(store)
     counts = store.catalog.counts()
     return IndexReport(
         added=stats["added"], updated=stats["updated"], removed=stats["removed"], moved=stats["moved"],
@@ -216,6 +217,20 @@ def _should_refit(active: ModelRecord | None, n: int, bits: int, has_trained: bo
     if info.kind == "lsh" and n > 2 * bits:
         return True
     return n >= REFIT_GROWTH * max(n_fit, 1)
+
+
+def _describe_photos(store: Store) -> Generator[Progress, None, None]:
+    """Keep the word-search table (``concepts.bin``: what each photo shows, and its nearest photos) current."""
+    from engine.concepts import update_file
+
+    index = store.models.index()
+    if index is None or not len(index):
+        return
+    done: list[tuple[int, int]] = []
+    yield Progress("words", 0, None, message="noting what each photo shows, for search by words")
+    update_file(store.home, store.catalog, store.features, index, progress=lambda d, t: done.append((d, t)))
+    if done:
+        yield Progress("words", done[-1][0], done[-1][1], message=f"{done[-1][1]} photos described")
 
 
 def ensure_codes(store: Store) -> Generator[Progress, None, None]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, NewType
 
 __all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings",
-           "DuplicateMember", "DuplicateGroup",
+           "DuplicateMember", "DuplicateGroup", "WordMatches",
            "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level"]
 
 PhotoId = NewType("PhotoId", int)
@@ -83,6 +83,29 @@ class Neighbor:
     def close(self) -> bool:
         """Whether this is a close match (similarity at least ``CLOSE_MATCH``)."""
         return self.similarity is not None and self.similarity >= CLOSE_MATCH
+
+
+@dataclass(frozen=True)
+class WordMatches:
+    """The photos that show a text's words, best first (``Library.similar_to_text``).
+
+    Attributes:
+        text: the text as typed.
+        understood: what it was read as, in plain words, e.g. ``"dog (118 kinds)"``.
+        ignored: words left out as unknown, because others were known.
+        results: the photos, best first; ``similarity`` is the match in percent (never "near-identical"),
+            ``distance`` the Hamming distance from the words' own code, ``match`` the raw score (0-1).
+    """
+
+    text: str
+    understood: str
+    ignored: tuple[str, ...]
+    results: list[Neighbor]
+
+    @property
+    def close_match(self) -> bool:
+        """Whether some photo clearly shows the words (its similarity is at least ``CLOSE_MATCH``)."""
+        return bool(self.results) and self.results[0].close
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,303 @@
+"""What each photo shows, in ImageNet's 1,000 concepts, and the maths that turns a word into ranked photos.
+
+The backbone's last layer is linear (``logits = W f + b``, exported by ``engine.export_head``), so the concepts of
+every indexed photo come from the feature cache: no photo is decoded again. Per photo the cache keeps the
+``TOP`` most likely classes with their probabilities, and the photo's ``NEIGHBOURS`` nearest photos by code
+(Hamming distance): 88 bytes a photo, in one file ``concepts.bin`` beside the catalog. It is derived data:
+checked when read (a checksum over the body), rebuilt from the features when missing or damaged.
+
+A word query is ranked in three steps, the idea of UGACH (Zhang, Peng and Yuan, AAAI 2018: one Hamming space for
+words and photos, and a correlation graph that carries the manifold structure across the two), without the
+adversarial training (docs/words.md):
+
+1. **Word-photo correlation**: ``s0(x) = sum_c w_c p(c | x)`` over the word's ImageNet classes ``c``
+   (:meth:`Concepts.scores`).
+2. **Photo-photo graph**: ``s = a s0 + (1 - a) mean over x's neighbours of s``, twice (:func:`diffuse`): a photo
+   whose neighbours show the word scores higher than its own, sometimes confused, classifier says.
+3. **The word's code**: the sign of the ``s``-weighted sum of the codes (+-1) of the best ``SEEDS`` photos
+   (:func:`text_code`), a 64-bit code in the photos' own Hamming space, so a word is searched like a photo.
+   The match is ``s(x) * exp(-max(0, d(x) - d_ref) / TAU)`` (:func:`match_scores`), with ``d`` the Hamming distance
+   from the word's code and ``d_ref`` the median distance of the seeds themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from engine._atomic import atomic_write_bytes, sha256_file
+from engine.errors import ModelCorrupt, ModelMissing
+from engine.resources import resource_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from engine.catalog import Catalog
+    from engine.codeindex import CodeIndex
+    from engine.featstore import FeatureStore
+
+__all__ = ["TOP", "NEIGHBOURS", "CONCEPTS_FILE", "ClassifierHead", "Concepts", "refresh", "update_file", "rank", "neighbours_of",
+           "diffuse", "text_code", "match_scores",
+           "hamming"]
+
+TOP = 10  # classes kept per photo: beyond the 10th the probabilities of the backbone sum to ~2 %
+NEIGHBOURS = 10  # photo-photo graph degree
+KEEP = 0.5  # own share in each diffusion step
+STEPS = 2
+SEEDS = 20  # photos whose codes make the word's code
+TAU = 8.0  # bits: how fast the match decays with the distance from the word's code
+_MAGIC = b"SIMILI-CONCEPTS 1\n"
+CONCEPTS_FILE = "concepts.bin"
+_HEAD_FILE = "imagenet_head.npy"
+REGRAPH_GROWTH = 1.25  # rebuild every photo's neighbours when the library grew by a quarter since
+CHUNK = 8192
+
+
+class ClassifierHead:
+    """The backbone's ImageNet classifier as numpy (``imagenet_head.npy``, checked against its sidecar)."""
+
+    _cached: ClassifierHead | None = None
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        path = Path(path) if path else resource_path("models", _HEAD_FILE)
+        side = path.with_suffix(".json")
+        try:
+            expected = json.loads(side.read_text(encoding="utf-8"))["sha256"]
+        except FileNotFoundError as exc:
+            raise ModelMissing(f"{side} is missing. Reinstall Simili to restore it.") from exc
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelCorrupt(f"{side} is unreadable ({exc}). Reinstall Simili to restore it.") from exc
+        if sha256_file(path) != expected:
+            raise ModelCorrupt(f"{path} does not match its checksum. Reinstall Simili to restore it.")
+        packed = np.load(path, allow_pickle=False).astype(np.float32)
+        self.weight = np.ascontiguousarray(packed[:, :-1].T)  # (1280, 1000)
+        self.bias = packed[:, -1].copy()
+
+    @classmethod
+    def shipped(cls) -> ClassifierHead:
+        """The head that ships with the app, loaded once per process."""
+        if cls._cached is None:
+            cls._cached = cls()
+        return cls._cached
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.bias.shape[0])
+
+    def probabilities(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Softmax of the logits, ``(n, 1000)``."""
+        logits = np.asarray(features, dtype=np.float32) @ self.weight + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        return logits
+
+    def top(self, features: npt.ArrayLike, k: int = TOP, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most likely classes per photo (uint16) and their probabilities (float16), best first."""
+        feats = np.asarray(features)
+        classes = np.empty((len(feats), k), dtype=np.uint16)
+        probs = np.empty((len(feats), k), dtype=np.float16)
+        for start in range(0, len(feats), chunk):
+            p = self.probabilities(feats[start : start + chunk])
+            part = np.argpartition(-p, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(p, part, axis=1), axis=1, kind="stable")
+            best = np.take_along_axis(part, order, axis=1)
+            classes[start : start + chunk] = best
+            probs[start : start + chunk] = np.take_along_axis(p, best, axis=1)
+        return classes, probs
+
+
+@dataclass
+class Concepts:
+    """Per photo (``ids``, in one order): top classes, their probabilities and the nearest photos' positions."""
+
+    ids: npt.NDArray[np.int64]
+    classes: npt.NDArray[np.uint16]  # (n, TOP)
+    probs: npt.NDArray[np.float16]  # (n, TOP)
+    neighbours: npt.NDArray[np.int32]  # (n, NEIGHBOURS), positions in this table, -1 where none
+    graph_n: int = 0  # photos when the graph was last built in full
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scores(self, weights: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """``s0 = sum_c w_c p(c | x)`` (step 1) for a weight per ImageNet class, ``(1000,)``."""
+        w = np.asarray(weights, dtype=np.float32)
+        return (w[self.classes] * self.probs.astype(np.float32)).sum(axis=1)
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Concepts:
+        """The rows where ``keep`` is true, with the graph's positions renumbered (lost neighbours become -1)."""
+        new_pos = np.full(len(self) + 1, -1, dtype=np.int32)  # last slot maps -1 to -1
+        new_pos[:-1][keep] = np.arange(int(keep.sum()), dtype=np.int32)
+        return Concepts(self.ids[keep], self.classes[keep], self.probs[keep], new_pos[self.neighbours[keep]],
+                        self.graph_n)
+
+    # -- file ----------------------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        body = b"".join(np.ascontiguousarray(a).tobytes()
+                        for a in (self.ids, self.classes, self.probs, self.neighbours))
+        header = {"n": len(self), "top": self.classes.shape[1], "neighbours": self.neighbours.shape[1],
+                  "graph_n": int(self.graph_n), "crc32": zlib.crc32(body)}
+        atomic_write_bytes(path, _MAGIC + json.dumps(header).encode() + b"\n" + body)
+
+    @classmethod
+    def load(cls, path: Path) -> Concepts | None:
+        """The table in ``path``; None when it is missing, of another format, or damaged (it is rebuilt)."""
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(_MAGIC):
+            return None
+        try:
+            end = data.index(b"\n", len(_MAGIC))
+            header = json.loads(data[len(_MAGIC) : end])
+            n, top, k = int(header["n"]), int(header["top"]), int(header["neighbours"])
+            body = memoryview(data)[end + 1 :]
+            sizes = (n * 8, n * top * 2, n * top * 2, n * k * 4)
+            if len(body) != sum(sizes) or zlib.crc32(body) != int(header["crc32"]) or top != TOP or k != NEIGHBOURS:
+                return None
+            parts, at = [], 0
+            for size, dtype in zip(sizes, (np.int64, np.uint16, np.float16, np.int32)):
+                parts.append(np.frombuffer(body[at : at + size], dtype=dtype))
+                at += size
+        except (ValueError, KeyError, TypeError):
+            return None
+        table = cls(parts[0], parts[1].reshape(n, top), parts[2].reshape(n, top), parts[3].reshape(n, k),
+                    int(header.get("graph_n", n)))
+        sane = (table.classes < 1000).all() and np.isfinite(table.probs).all() and \
+            ((table.neighbours >= -1) & (table.neighbours < max(n, 1))).all()
+        return table if sane else None
+
+
+def hamming(codes: npt.ArrayLike, code: npt.ArrayLike) -> npt.NDArray[np.int32]:
+    """Hamming distance of each row of ``codes`` (uint8, (n, bytes)) from one ``code``."""
+    rows = np.ascontiguousarray(codes, dtype=np.uint8)
+    one = np.ascontiguousarray(code, dtype=np.uint8).reshape(1, -1)
+    if rows.shape[1] % 8 == 0:
+        rows, one = rows.view(np.uint64), one.view(np.uint64)
+    return np.bitwise_count(rows ^ one).sum(axis=1, dtype=np.int32)
+
+
+def diffuse(s0: npt.ArrayLike, neighbours: npt.NDArray[np.int32], keep: float = KEEP,
+            steps: int = STEPS) -> npt.NDArray[np.float32]:
+    """Step 2: spread word-photo scores along the photo graph, ``s = keep s0 + (1 - keep) mean_nbrs(s)``."""
+    s0 = np.asarray(s0, dtype=np.float32)
+    valid = neighbours >= 0
+    count = np.maximum(valid.sum(axis=1), 1).astype(np.float32)
+    safe = np.where(valid, neighbours, 0)
+    s = s0
+    for _ in range(steps):
+        s = keep * s0 + (1.0 - keep) * (np.where(valid, s[safe], 0.0).sum(axis=1) / count)
+    return np.where(valid.any(axis=1), s, s0).astype(np.float32)
+
+
+def text_code(codes: npt.NDArray[np.uint8], scores: npt.NDArray[np.float32],
+              seeds: int = SEEDS) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Step 3: the word's code (the sign of the score-weighted sum of the best photos' +-1 codes) and the seeds."""
+    best = np.argsort(-scores, kind="stable")[: max(1, min(seeds, len(scores)))]
+    signs = np.unpackbits(codes[best], axis=1).astype(np.float32) * 2.0 - 1.0
+    vote = (signs * np.maximum(scores[best], 1e-6)[:, None]).sum(axis=0)
+    return np.packbits((vote > 0).astype(np.uint8)), best
+
+
+def match_scores(scores: npt.NDArray[np.float32], codes: npt.NDArray[np.uint8],
+                 tau: float = TAU) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]:
+    """The final match ``s * exp(-max(0, d - d_ref) / tau)`` per photo, and ``d``, each photo's distance in bits
+    from the word's code; ``d_ref`` is the seeds' median distance, so a typical seed keeps its own score."""
+    code, seeds = text_code(codes, scores)
+    dist = hamming(codes, code)
+    ref = float(np.median(dist[seeds]))
+    return scores * np.exp(-np.maximum(0.0, dist - ref) / tau).astype(np.float32), dist
+
+
+def _empty() -> Concepts:
+    return Concepts(np.zeros(0, np.int64), np.zeros((0, TOP), np.uint16), np.zeros((0, TOP), np.float16),
+                    np.zeros((0, NEIGHBOURS), np.int32), 0)
+
+
+def neighbours_of(index: CodeIndex, ids: np.ndarray, all_ids: np.ndarray) -> np.ndarray:
+    """Positions (in ``all_ids``) of each photo's ``NEIGHBOURS`` nearest photos by code, itself left out."""
+    sorter = np.argsort(all_ids, kind="stable")
+    out = np.full((len(ids), NEIGHBOURS), -1, dtype=np.int32)
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        _, found = index.search(index.codes_of(part), NEIGHBOURS + 1)
+        found = np.where(found == part[:, None], -1, found)
+        # keep the first NEIGHBOURS hits that are other photos, in order
+        order = np.argsort(found < 0, axis=1, kind="stable")[:, :NEIGHBOURS]
+        found = np.take_along_axis(found, order, axis=1)
+        at = np.searchsorted(all_ids, found, sorter=sorter).clip(0, len(all_ids) - 1)
+        pos = sorter[at]
+        out[start : start + CHUNK] = np.where((found >= 0) & (all_ids[pos] == found), pos, -1)
+    return out
+
+
+def refresh(table: Concepts | None, catalog: Catalog, features: FeatureStore, index: CodeIndex,
+            head: ClassifierHead | None = None,
+            progress: Callable[[int, int], None] | None = None) -> tuple[Concepts, bool]:
+    """The table for the photos of ``index`` now, reusing ``table``'s rows; ``(table, changed)``.
+
+    Photos gone from the index are dropped; new ones get their classes from the feature cache and their
+    neighbours from the index. Every photo's neighbours are found again when the library grew by a quarter
+    since they last were (``REGRAPH_GROWTH``), so early photos are not left with the neighbours of a small
+    library. ``progress(done, total)`` is called as new photos are done.
+    """
+    table = table if table is not None else _empty()
+    ids = np.sort(index.ids())
+    keep = np.isin(table.ids, ids)
+    changed = not bool(keep.all())
+    if changed:
+        table = table.subset(keep)
+    new = ids[~np.isin(ids, table.ids)]
+    regraph = len(ids) > 0 and len(ids) >= REGRAPH_GROWTH * max(table.graph_n, 1) and len(ids) > table.graph_n
+    if not len(new) and not regraph:
+        return table, changed
+    head = head or ClassifierHead.shipped()
+    rows_of = catalog.feat_row_of(new.tolist())
+    new = np.array([i for i in new.tolist() if i in rows_of], dtype=np.int64)
+    classes = np.empty((len(new), TOP), np.uint16)
+    probs = np.empty((len(new), TOP), np.float16)
+    for start in range(0, len(new), CHUNK):
+        part = new[start : start + CHUNK]
+        classes[start : start + len(part)], probs[start : start + len(part)] = head.top(
+            features.get([rows_of[i] for i in part.tolist()]))
+        if progress:
+            progress(start + len(part), len(new))
+    all_ids = np.concatenate([table.ids, new])
+    nbrs = np.concatenate([table.neighbours, np.full((len(new), NEIGHBOURS), -1, np.int32)])
+    todo = np.arange(len(all_ids)) if regraph else np.arange(len(table), len(all_ids))
+    nbrs[todo] = neighbours_of(index, all_ids[todo], all_ids)
+    graph_n = len(all_ids) if regraph else table.graph_n
+    return Concepts(all_ids, np.concatenate([table.classes, classes]), np.concatenate([table.probs, probs]),
+                    nbrs, graph_n), True
+
+
+def rank(table: Concepts, codes: npt.NDArray[np.uint8], weights: npt.ArrayLike,
+         steps: str = "code") -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]:
+    """A word's match for every photo of ``table`` (``codes`` in the table's order) and its distance in bits from
+    the word's code: steps 1-3 of the module docstring. ``steps`` stops early for the benchmark's rows:
+    ``"classifier"`` (step 1), ``"graph"`` (1-2), ``"code"`` (all; the app's)."""
+    scores = table.scores(weights)
+    if steps != "classifier":
+        scores = diffuse(scores, table.neighbours)
+    if steps != "code":
+        return scores, np.zeros(len(scores), dtype=np.int32)
+    return match_scores(scores, codes)
+
+
+def update_file(home: Path, catalog: Catalog, features: FeatureStore, index: CodeIndex,
+                progress: Callable[[int, int], None] | None = None) -> Concepts:
+    """Bring ``home/concepts.bin`` up to date with ``index`` (a writer's step at the end of ``index``)."""
+    path = Path(home) / CONCEPTS_FILE
+    table, changed = refresh(Concepts.load(path), catalog, features, index, progress=progress)
+    if changed or not path.exists():
+        table.save(path)
+    return table

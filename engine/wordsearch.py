@@ -1,0 +1,167 @@
+"""Search by words: "dog" or "red shoes" in, the photos that show them out, ranked like a photo query.
+
+Words become ImageNet classes through WordNet (``engine.vocab``): a word stands for every class at or below its most
+frequent sense that has any ("dog": the 118 breeds; "shoes": running shoe, loafer, sandal...). The photos are then ranked by ``engine.concepts``: word-photo correlation from the classifier,
+spread along the photo graph, and the word's own 64-bit code in the photos' Hamming space (docs/words.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.concepts import CONCEPTS_FILE, Concepts, rank, refresh
+from engine.errors import UnknownWords
+from engine.types import Neighbor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from engine.codeindex import CodeIndex
+    from engine.store import Store
+    from engine.vocab import Vocabulary
+
+__all__ = ["WordQuery", "understand", "WordSearch", "word_percent", "CLEAR_MATCH"]
+
+log = logging.getLogger(__name__)
+
+# Words that only frame a query ("photos of dogs", "a red hat"): dropped without a word.
+_FRAMING = frozenset("a an the of with and or in on at some my our photo photos picture pictures image images shot "
+                     "shots".split())
+# word match (engine.concepts.match_scores, ~ the probability that a photo shows the word) -> percent: 0.25 is the
+# clear-match line (CLOSE_MATCH, 60 %); a word match is never called near-identical (at most 94 %). Measured with
+# bench.words: 91 % of the true hits among the first 20 of each grocery word are above 0.25; a furry hat that the
+# classifier takes a little for a dog (0.19) is below.
+CLEAR_MATCH = 0.25
+MIN_MATCH = 1e-3
+_ANCHORS_MATCH = (0.0, 0.08, CLEAR_MATCH, 0.6, 1.0)
+_ANCHORS_PERCENT = (0.0, 30.0, 60.0, 80.0, 94.0)
+
+
+def word_percent(match: np.ndarray | float) -> np.ndarray:
+    """The similarity people see (0-94 %) of word matches: increasing, so it agrees with the order shown."""
+    return np.interp(np.asarray(match, dtype=np.float64), _ANCHORS_MATCH, _ANCHORS_PERCENT)
+
+
+@dataclass(frozen=True)
+class WordQuery:
+    """What a text was understood as.
+
+    Attributes:
+        text: the text as typed.
+        terms: the words used, each with the number of ImageNet classes it stands for.
+        ignored: words not understood, left out because other words were (a query of only these raises).
+        weights: one weight per ImageNet class (1000,).
+    """
+
+    text: str
+    terms: tuple[tuple[str, int], ...]
+    ignored: tuple[str, ...]
+    weights: np.ndarray
+
+    def describe(self) -> str:
+        """One plain line, e.g. ``dog (118 kinds), shoe (3 kinds)``."""
+        parts = [f"{word}" + (f" ({n} kinds)" if n > 1 else "") for word, n in self.terms]
+        return ", ".join(parts)
+
+
+def word_classes(vocab: Vocabulary, word: str) -> list[int]:
+    """The ImageNet classes a word stands for: those at or below its most frequent sense that has any.
+
+    One sense, not all: "dress" is first a frock (the class "gown"), not also "attire" (masks, wigs) and
+    "apparel" (jeans). A word with no class at or below any sense has none: the app says it does not know it
+    rather than answer with a broader family (measured: "tomato" through "bell pepper" finds peppers).
+    """
+    for sense in vocab.senses(word):
+        classes = vocab.imagenet_classes(sense)
+        if classes:
+            return classes
+    return []
+
+
+def understand(vocab: Vocabulary, text: str) -> WordQuery:
+    """The ImageNet class weights of a text; raises UnknownWords (with suggestions) when no word of it is known."""
+    weights = np.zeros(1000, dtype=np.float32)
+    terms, unknown = [], []
+    for term in vocab.split(text):
+        if term in _FRAMING:
+            continue
+        classes = word_classes(vocab, term)
+        if not classes:
+            unknown.append(term)
+            continue
+        terms.append((term, len(classes)))
+        weights[classes] = 1.0
+    if not terms:
+        suggestions = [s for word in unknown for s in vocab.suggest(word)]
+        raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
+    return WordQuery(text, tuple(terms), tuple(unknown), weights)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class WordSearch:
+    """A library's word search: its concept table (``concepts.bin``), kept current with the index, and queries.
+
+    One per open library; thread-safe (the GUI's searches run on a worker thread while it indexes).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._table: Concepts | None = None
+        self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
+        self._codes: tuple[int, int, np.ndarray] | None = None  # (id(index), len(index), codes in table order)
+
+    def table(self, store: Store, index: CodeIndex,
+              progress: Callable[[int, int], None] | None = None) -> Concepts:
+        """The concept table for every photo of ``index``, brought up to date (and saved, when writable)."""
+        with self._lock:
+            path = store.home / CONCEPTS_FILE
+            stamp = _stamp(path)
+            if stamp != self._stamp:  # first query, or an index run (maybe in another process) wrote it
+                self._table, self._stamp, self._codes = Concepts.load(path), stamp, None
+            table, changed = refresh(self._table, store.catalog, store.features, index, progress=progress)
+            self._table = table
+            if changed:
+                self._codes = None
+                if not store.read_only:
+                    try:
+                        table.save(path)
+                        self._stamp = _stamp(path)
+                    except OSError as exc:  # a full disk: the table still serves this session
+                        log.warning("could not save %s: %s", path, exc)
+            return table
+
+    def _table_codes(self, table: Concepts, index: CodeIndex) -> np.ndarray:
+        key = (id(index), len(index))
+        if self._codes is None or self._codes[:2] != key or len(self._codes[2]) != len(table):
+            self._codes = (*key, index.codes_of(table.ids))
+        return self._codes[2]
+
+    def search(self, store: Store, index: CodeIndex, query: WordQuery, k: int) -> list[Neighbor]:
+        """The ``k`` photos that best show the query's words, best first (``engine.concepts`` for the steps)."""
+        table = self.table(store, index)
+        if not len(table):
+            return []
+        with self._lock:
+            codes = self._table_codes(table, index)
+        match, dist = rank(table, codes, query.weights)
+        k = min(int(k), len(table))
+        best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
+        best = best[np.lexsort((dist[best], -match[best]))]
+        best = best[match[best] >= MIN_MATCH]  # a photo with none of the word's classes in its top ones is no hit
+        percent = word_percent(match[best])
+        photos = store.catalog.photos_by_ids([int(table.ids[j]) for j in best])
+        return [Neighbor(photos[int(table.ids[j])], int(dist[j]), None, float(match[j]), float(p))
+                for j, p in zip(best, percent) if int(table.ids[j]) in photos]
