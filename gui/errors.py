@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine.errors import (
     CatalogError, Cancelled, DecodeError, LibraryBusy, ModelCorrupt, ModelMissing, NotIndexed, SimiliError,
-    TrainingUnavailable,
+    TrainingUnavailable, UnknownWords,
 )
 
 __all__ = ["describe", "show_error", "install_hooks"]
@@ -28,6 +28,7 @@ _TITLES = [
     (TrainingUnavailable, "Training is not available"),
     (DecodeError, "This image cannot be read"),
     (CatalogError, "The library cannot be read"),
+    (UnknownWords, "Unknown words"),
     (SimiliError, "Simili could not do that"),
 ]
 

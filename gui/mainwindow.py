@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
+    QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
     QWidget,
 )
 
@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
                                     "Add a folder of photos to the library (Ctrl+O)")
         self.act_search = self._action("search-image", "Search by image…", self.on_search_by_image, "Ctrl+F",
                                        "Find photos similar to any image file (Ctrl+F), or drop one on the window")
+        self.act_words = self._action(None, "Search by words", self.focus_word_search, "Ctrl+L",
+                                      "Type what the photos show: dog, shoes, fruit, red car (Ctrl+L)")
         self.act_paste = self._action("paste", "Search by pasted image", self.on_paste, k.Paste,
                                       "Search with the image or file on the clipboard (Ctrl+V)")
         self.act_rescan = self._action("refresh", "Rescan folders", self.session.start_index, "F5",
@@ -147,12 +149,23 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
+        self.word_box = QLineEdit()
+        self.word_box.setObjectName("wordSearch")
+        self.word_box.setPlaceholderText("Search by words: dog, shoes…")
+        self.word_box.setClearButtonEnabled(True)
+        self.word_box.setToolTip(self.act_words.toolTip())
+        self.word_box.setAccessibleName("Search by words")
+        self.word_box.setMinimumWidth(120)
+        self.word_box.setMaximumWidth(260)
+        self.word_box.returnPressed.connect(self.on_word_search)
+        bar.addWidget(self.word_box)
         bar.addAction(self.act_settings)
         self.addToolBar(bar)
 
         menu = self.menuBar()
         m = menu.addMenu("&File")
-        for act in (self.act_add, self.act_search, self.act_paste, None, self.act_rescan, None, self.act_settings,
+        for act in (self.act_add, self.act_search, self.act_paste, self.act_words, None, self.act_rescan, None,
+                    self.act_settings,
                     None, self.act_quit):
             m.addSeparator() if act is None else m.addAction(act)
         m = menu.addMenu("&View")
@@ -350,6 +363,20 @@ class MainWindow(QMainWindow):
             self.session.add_folders(folders)
         else:
             self.statusBar().showMessage("The clipboard holds no image to search by.", 4000)
+
+    def focus_word_search(self) -> None:
+        self.word_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.word_box.selectAll()
+
+    def on_word_search(self) -> None:
+        text = self.word_box.text().strip()
+        if text:
+            self.search_words(text)
+
+    def search_words(self, text: str) -> None:
+        """Show the photos that show what ``text`` says ("dog", "red shoes")."""
+        self._show_similar()
+        self.similar.show_text(text)
 
     def search_image(self, path: str) -> None:
         self._show_similar()

@@ -301,6 +301,14 @@ class LibrarySession(QObject):
     def similar_to_image(self, path: str) -> FunctionWorker:
         return self.query(self._similar_to_image, path)
 
+    def similar_to_text(self, text: str) -> FunctionWorker:
+        """Photos showing what words say: ``returned((neighbors, bits, WordMatches))``."""
+        return self.query(self._similar_to_text, text)
+
+    def _similar_to_text(self, text: str):
+        found = self.reader.similar_to_text(text, k=self.settings.similar_k)
+        return found.results, self.active_bits(), found
+
     def _similar(self, photo_id: int):
         found = self.reader.similar(photo_id, k=self.settings.similar_k, max_distance=ANY_DISTANCE)
         return found, self.active_bits()

@@ -19,6 +19,7 @@ job = lib.index([sys.argv[2]])
 for _ in job: pass
 res = lib.similar_to_image(sys.argv[3], k=3)
 lib.similar(res[0].photo.id, k=3)
+lib.similar_to_text('shoes', k=3)
 lib.duplicates()
 lib.status()
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'PySide6', 'shiboken6', 'gui'))))

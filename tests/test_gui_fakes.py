@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from engine.errors import Cancelled, NotIndexed
+from engine.errors import Cancelled, NotIndexed, UnknownWords
 from engine.types import Settings
-from engine.types import FileError, ModelInfo, Neighbor, Photo, PhotoId, Progress
+from engine.types import FileError, ModelInfo, Neighbor, Photo, PhotoId, Progress, WordMatches
 
 pytestmark = pytest.mark.gui
 
@@ -58,6 +58,7 @@ class FakeLibrary:
         self.train_endless = False
         self.discarded = False
         self.image_queries: list[str] = []
+        self.text_queries: list[str] = []
         self.saved: Settings | None = None
         self.index_runs = 0
         self.similarity_drop = 0.0  # lowers every similarity (a query without a close match)
@@ -164,6 +165,14 @@ class FakeLibrary:
     def similar_to_image(self, path, k=None, max_distance=None):
         self.image_queries.append(str(path))
         return self.similar(self._photos[0].id, k, max_distance) if self._photos else []
+
+    def similar_to_text(self, text, k=None):
+        """Known words answer with the photos nearest the first one; "zzz..." words are unknown."""
+        self.text_queries.append(text)
+        if text.startswith("zzz"):
+            raise UnknownWords([text], ["dog"])
+        found = self.similar(self._photos[0].id, k) if self._photos else []
+        return WordMatches(text, f"{text} (3 kinds)", (), found)
 
     def duplicates(self, max_distance=None, min_cosine=None, progress=None):
         self.duplicate_runs += 1

@@ -167,6 +167,10 @@ class SimilarPanel(QWidget):
         """Search by any image file."""
         self._start(("image", os.fspath(path)))
 
+    def show_text(self, text: str) -> None:
+        """Search by words ("dog", "red shoes")."""
+        self._start(("text", " ".join(text.split())))
+
     def refresh(self) -> None:
         """Run the current query again (the codes changed, e.g. after training)."""
         if self._query is not None:
@@ -188,8 +192,12 @@ class SimilarPanel(QWidget):
         self._token += 1
         token = self._token
         kind, target = query
-        worker = (self.session.similar(int(target.id)) if kind == "photo"
-                  else self.session.similar_to_image(str(target)))
+        if kind == "photo":
+            worker = self.session.similar(int(target.id))
+        elif kind == "text":
+            worker = self.session.similar_to_text(str(target))
+        else:
+            worker = self.session.similar_to_image(str(target))
         worker.returned.connect(lambda res: self._on_results(token, res))
         worker.errored.connect(lambda exc: self._on_failed(token, exc))
         self.count_label.setText("Searching…")
@@ -199,7 +207,11 @@ class SimilarPanel(QWidget):
     def _on_results(self, token: int, result) -> None:
         if token != self._token:
             return
-        neighbors, bits = result
+        neighbors, bits, *words = result
+        if words:  # a word search: say what the words were read as
+            found = words[0]
+            note = f" (not understood: {', '.join(found.ignored)})" if found.ignored else ""
+            self.query_caption.setText(f"Photos showing {found.understood}{note}")
         self.model.set_results(neighbors, bits)
         self.model.set_limit(self.min_similarity())
         self._update_count()
@@ -224,6 +236,14 @@ class SimilarPanel(QWidget):
         kind, target = query
         dpr = self.devicePixelRatioF()
         edge = int(QUERY_EDGE * dpr)
+        if kind == "text":
+            self._query_key = None
+            self._query_source = None
+            self.query_image.setPixmap(QPixmap())
+            self.query_image.setText(f"“{target}”")
+            self.query_caption.setText("Searching by words…")
+            self.query_caption.setToolTip(str(target))
+            return
         if kind == "photo":
             photo: Photo = target
             self._query_key = (int(photo.id), edge, False)
@@ -301,8 +321,12 @@ class SimilarPanel(QWidget):
         shown, total = self.model.rowCount(), self.model.total()
         low, what = STRICTNESS[self.slider.value()]
         self.threshold_label.setText(f"Showing {what}" + (f" (at least {low:.0f}% similar)." if low else "."))
+        words = self._query is not None and self._query[0] == "text"
         if total == 0:
-            self.count_label.setText("No similar photos found.")
+            self.count_label.setText(f"No photo shows “{self._query[1]}”." if words else "No similar photos found.")
+        elif words and self.model.no_close_match():
+            self.count_label.setText(f"<b>No clear match.</b> No photo clearly shows “{self._query[1]}”. "
+                                     f"The nearest {shown}:")
         elif self.model.below_line():
             nearest = f"The nearest {shown} photo{'s' if shown != 1 else ''}, less similar than that:"
             if self.model.no_close_match():

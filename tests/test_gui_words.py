@@ -1,0 +1,49 @@
+"""The word search box: type words, press Enter, see the photos that show them; unknown words are said."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.test_gui_fakes import fake_gpu, grid_filled, index_done, make_images, make_window  # noqa: F401
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def indexed(make_window, qtbot, tmp_path):
+    """A window on a fake library holding 6 photos, indexed through the UI."""
+    folder = tmp_path / "photos"
+    make_images(folder, 6)
+    window = make_window()
+    with index_done(qtbot, window):
+        window.session.add_folders([str(folder)])
+    grid_filled(qtbot, window)
+    return window
+
+
+def test_typing_words_shows_the_photos_that_show_them(indexed, qtbot):
+    window = indexed
+    window.act_words.trigger()
+    assert window.word_box.hasFocus() or QApplicationFocus(window)
+    qtbot.keyClicks(window.word_box, "red shoes")
+    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+        qtbot.keyClick(window.word_box, Qt.Key.Key_Return)
+    assert window.session.reader.text_queries == ["red shoes"]
+    assert window.similar.isVisible() and window.similar.model.rowCount() > 0
+    assert window.similar.query_caption.text() == "Photos showing red shoes (3 kinds)"
+    assert window.similar.query() == ("text", "red shoes")
+
+
+def test_unknown_words_are_said_with_suggestions(indexed, qtbot):
+    window = indexed
+    window.word_box.setText("zzzfoo")
+    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+        window.on_word_search()
+    text = window.similar.count_label.text()
+    assert "zzzfoo" in text and "dog" in text and window.similar.model.rowCount() == 0
+
+
+def QApplicationFocus(window) -> bool:
+    """Offscreen platforms may not give a window focus; the box is then the window's focus widget."""
+    return window.focusWidget() is window.word_box
