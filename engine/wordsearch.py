@@ -39,6 +39,7 @@ _FRAMING = frozenset("a an the of with and or in on at some my our photo photos 
 # classifier takes a little for a dog (0.19) is below.
 CLEAR_MATCH = 0.25
 MIN_MATCH = 1e-3
+NEAR = 0.9  # Wu-Palmer likeness of a family close enough to stand for a word without classes of its own
 _ANCHORS_MATCH = (0.0, 0.08, CLEAR_MATCH, 0.6, 1.0)
 _ANCHORS_PERCENT = (0.0, 30.0, 60.0, 80.0, 94.0)
 
@@ -70,18 +71,27 @@ class WordQuery:
         return ", ".join(parts)
 
 
-def word_classes(vocab: Vocabulary, word: str) -> list[int]:
-    """The ImageNet classes a word stands for: those at or below its most frequent sense that has any.
+def word_classes(vocab: Vocabulary, word: str) -> dict[int, float]:
+    """The ImageNet classes a word stands for, with weights: those of its most frequent sense that has any.
 
-    One sense, not all: "dress" is first a frock (the class "gown"), not also "attire" (masks, wigs) and
-    "apparel" (jeans). A word with no class at or below any sense has none: the app says it does not know it
-    rather than answer with a broader family (measured: "tomato" through "bell pepper" finds peppers).
+    A sense stands for the classes at or below it (weight 1), or, with none, for a family it is almost part of:
+    the classes under its nearest ancestor that has some, when they are at least ``NEAR`` alike by Wu-Palmer.
+    The senses are read in WordNet's order up to the first with classes of its own, and the near families of
+    the ones before it are kept too ("jacket": the coats, then "book jacket"; "mushroom": agaric, then the
+    mushroom). Not all senses: "dress" is first a frock (the class "gown"), not also "attire" (masks, wigs) and
+    "apparel" (jeans). A word with no such sense has no classes: the
+    app says it does not know it rather than answer from a loose family (measured: "tomato" through "bell
+    pepper" finds peppers).
     """
+    out: dict[int, float] = {}
     for sense in vocab.senses(word):
         classes = vocab.imagenet_classes(sense)
         if classes:
-            return classes
-    return []
+            return {**out, **dict.fromkeys(classes, 1.0)}
+        for c, w in vocab.related_classes(sense).items():
+            if w >= NEAR:
+                out[c] = max(out.get(c, 0.0), w)
+    return out
 
 
 def understand(vocab: Vocabulary, text: str) -> WordQuery:
@@ -96,7 +106,8 @@ def understand(vocab: Vocabulary, text: str) -> WordQuery:
             unknown.append(term)
             continue
         terms.append((term, len(classes)))
-        weights[classes] = 1.0
+        for c, w in classes.items():
+            weights[c] = max(weights[c], w)
     if not terms:
         suggestions = [s for word in unknown for s in vocab.suggest(word)]
         raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
