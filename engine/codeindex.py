@@ -197,11 +197,17 @@ class CodeIndex:
         self._index: Any = None  # faiss IndexBinary, built from the store on first add
         self._built: _Plan | None = None
         self._nprobe: int | None = None
+        self._version = 0
 
     # ----- the store -------------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
         return self._n
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a code is added, replaced or removed (for caches derived from the index)."""
+        return self._version
 
     def __contains__(self, photo_id: object) -> bool:
         if not isinstance(photo_id, (int, np.integer)):
@@ -273,6 +279,7 @@ class CodeIndex:
             return
         if _has_duplicates(ids_arr):
             raise ValueError("ids given to add() must be unique")
+        self._version += 1
         present = self._rows.lookup(ids_arr) >= 0
         if present.any():
             self.remove(ids_arr[present])
@@ -295,6 +302,7 @@ class CodeIndex:
         rows = rows[rows >= 0]
         if not len(rows):
             return 0
+        self._version += 1
         if self._index is not None:
             with _omp_threads(self._team(self._n, PARALLEL_MIN_BUILD)):
                 self._index.remove_ids(faiss.IDSelectorBatch(self._ids[rows]))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from engine.featstore import FeatureStore
 
 __all__ = ["TOP", "NEIGHBOURS", "CONCEPTS_FILE", "ClassifierHead", "Concepts", "refresh", "update_file", "rank", "neighbours_of",
-           "diffuse", "text_code", "match_scores",
+           "diffuse", "graph_of", "text_code", "match_scores",
            "hamming"]
 
 TOP = 10  # classes kept per photo: beyond the 10th the probabilities of the backbone sum to ~2 %
@@ -123,14 +123,33 @@ class Concepts:
     probs: npt.NDArray[np.float16]  # (n, TOP)
     neighbours: npt.NDArray[np.int32]  # (n, NEIGHBOURS), positions in this table, -1 where none
     graph_n: int = 0  # photos when the graph was last built in full
+    _by_class: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _graph: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def scores(self, weights: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        """``s0 = sum_c w_c p(c | x)`` (step 1) for a weight per ImageNet class, ``(1000,)``."""
+        """``s0 = sum_c w_c p(c | x)`` (step 1) for a weight per ImageNet class, ``(1000,)``.
+
+        Read through an inverted list (class -> photos that have it among their top classes, built once), so a
+        word touches only the photos that may show it: ~1 ms at 100k photos.
+        """
+        if self._by_class is None:
+            flat = self.classes.ravel()
+            order = np.argsort(flat, kind="stable")
+            self._by_class = (np.searchsorted(flat[order], np.arange(1001)).astype(np.int64),
+                              (order // self.classes.shape[1]).astype(np.int32),
+                              self.probs.ravel()[order].astype(np.float32))
+        starts, rows, probs = self._by_class
         w = np.asarray(weights, dtype=np.float32)
-        return (w[self.classes] * self.probs.astype(np.float32)).sum(axis=1)
+        wanted = [c for c in np.flatnonzero(w).tolist() if starts[c + 1] > starts[c]]
+        if not wanted:
+            return np.zeros(len(self), dtype=np.float32)
+        at = np.concatenate([np.arange(starts[c], starts[c + 1]) for c in wanted])
+        lengths = np.array([starts[c + 1] - starts[c] for c in wanted])
+        contrib = probs[at] * np.repeat(w[wanted], lengths)
+        return np.bincount(rows[at], weights=contrib, minlength=len(self)).astype(np.float32)
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> Concepts:
         """The rows where ``keep`` is true, with the graph's positions renumbered (lost neighbours become -1)."""
@@ -186,23 +205,32 @@ def hamming(codes: npt.ArrayLike, code: npt.ArrayLike) -> npt.NDArray[np.int32]:
     return np.bitwise_count(rows ^ one).sum(axis=1, dtype=np.int32)
 
 
-def diffuse(s0: npt.ArrayLike, neighbours: npt.NDArray[np.int32], keep: float = KEEP,
-            steps: int = STEPS) -> npt.NDArray[np.float32]:
+def diffuse(s0: npt.ArrayLike, neighbours: npt.NDArray[np.int32], keep: float = KEEP, steps: int = STEPS,
+            graph: tuple[np.ndarray, np.ndarray] | None = None) -> npt.NDArray[np.float32]:
     """Step 2: spread word-photo scores along the photo graph, ``s = keep s0 + (1 - keep) mean_nbrs(s)``."""
     s0 = np.asarray(s0, dtype=np.float32)
-    valid = neighbours >= 0
-    count = np.maximum(valid.sum(axis=1), 1).astype(np.float32)
-    safe = np.where(valid, neighbours, 0)
+    safe, share = graph if graph is not None else graph_of(neighbours)
+    padded = np.zeros(len(s0) + 1, dtype=np.float32)  # slot n stands for "no neighbour" and stays 0
     s = s0
     for _ in range(steps):
-        s = keep * s0 + (1.0 - keep) * (np.where(valid, s[safe], 0.0).sum(axis=1) / count)
-    return np.where(valid.any(axis=1), s, s0).astype(np.float32)
+        padded[:-1] = s
+        s = np.where(share > 0, keep * s0 + (1.0 - keep) * share * padded[safe].sum(axis=1), s0)
+    return s.astype(np.float32, copy=False)
+
+
+def graph_of(neighbours: npt.NDArray[np.int32]) -> tuple[np.ndarray, np.ndarray]:
+    """The graph as :func:`diffuse` reads it: positions with -1 sent to a zero slot, and 1 / neighbour count."""
+    valid = neighbours >= 0
+    safe = np.where(valid, neighbours, len(neighbours)).astype(np.intp)
+    count = valid.sum(axis=1)
+    return safe, np.where(count > 0, 1.0 / np.maximum(count, 1), 0.0).astype(np.float32)
 
 
 def text_code(codes: npt.NDArray[np.uint8], scores: npt.NDArray[np.float32],
               seeds: int = SEEDS) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """Step 3: the word's code (the sign of the score-weighted sum of the best photos' +-1 codes) and the seeds."""
-    best = np.argsort(-scores, kind="stable")[: max(1, min(seeds, len(scores)))]
+    m = max(1, min(seeds, len(scores)))
+    best = np.argpartition(-scores, m - 1)[:m] if m < len(scores) else np.arange(len(scores))
     signs = np.unpackbits(codes[best], axis=1).astype(np.float32) * 2.0 - 1.0
     vote = (signs * np.maximum(scores[best], 1e-6)[:, None]).sum(axis=0)
     return np.packbits((vote > 0).astype(np.uint8)), best
@@ -287,7 +315,9 @@ def rank(table: Concepts, codes: npt.NDArray[np.uint8], weights: npt.ArrayLike,
     ``"classifier"`` (step 1), ``"graph"`` (1-2), ``"code"`` (all; the app's)."""
     scores = table.scores(weights)
     if steps != "classifier":
-        scores = diffuse(scores, table.neighbours)
+        if table._graph is None:
+            table._graph = graph_of(table.neighbours)
+        scores = diffuse(scores, table.neighbours, graph=table._graph)
     if steps != "code":
         return scores, np.zeros(len(scores), dtype=np.int32)
     return match_scores(scores, codes)

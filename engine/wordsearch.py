@@ -132,7 +132,8 @@ class WordSearch:
         self._lock = threading.Lock()
         self._table: Concepts | None = None
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
-        self._codes: tuple[int, int, np.ndarray] | None = None  # (id(index), len(index), codes in table order)
+        self._codes: tuple[int, int, np.ndarray] | None = None  # (id(index), index.version, codes in table order)
+        self._current: tuple[int, int, tuple[int, int] | None] | None = None  # (id(index), version, file stamp)
 
     def table(self, store: Store, index: CodeIndex,
               progress: Callable[[int, int], None] | None = None) -> Concepts:
@@ -140,6 +141,8 @@ class WordSearch:
         with self._lock:
             path = store.home / CONCEPTS_FILE
             stamp = _stamp(path)
+            if self._table is not None and self._current == (id(index), index.version, stamp):
+                return self._table  # nothing changed since the last query
             if stamp != self._stamp:  # first query, or an index run (maybe in another process) wrote it
                 self._table, self._stamp, self._codes = Concepts.load(path), stamp, None
             table, changed = refresh(self._table, store.catalog, store.features, index, progress=progress)
@@ -152,10 +155,11 @@ class WordSearch:
                         self._stamp = _stamp(path)
                     except OSError as exc:  # a full disk: the table still serves this session
                         log.warning("could not save %s: %s", path, exc)
+            self._current = (id(index), index.version, self._stamp)
             return table
 
     def _table_codes(self, table: Concepts, index: CodeIndex) -> np.ndarray:
-        key = (id(index), len(index))
+        key = (id(index), index.version)
         if self._codes is None or self._codes[:2] != key or len(self._codes[2]) != len(table):
             self._codes = (*key, index.codes_of(table.ids))
         return self._codes[2]
