@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.colours import COLOURS, colour_of, colour_shares
 from engine.concepts import CONCEPTS_FILE, Concepts, rank, refresh
 from engine.errors import UnknownWords
 from engine.types import Neighbor
@@ -39,6 +40,9 @@ _FRAMING = frozenset("a an the of with and or in on at some my our photo photos 
 # classifier takes a little for a dog (0.19) is below.
 CLEAR_MATCH = 0.25
 MIN_MATCH = 1e-3
+_COLOUR_THINGS = frozenset({"orange"})  # colour words that, alone, mean something the image model knows
+COLOUR_SHORTLIST = 400  # photos re-weighed by colour after a word query
+COLOUR_FULL = 0.5
 NEAR = 0.9  # Wu-Palmer likeness of a family close enough to stand for a word without classes of its own
 _ANCHORS_MATCH = (0.0, 0.08, CLEAR_MATCH, 0.6, 1.0)
 _ANCHORS_PERCENT = (0.0, 30.0, 60.0, 80.0, 94.0)
@@ -58,17 +62,22 @@ class WordQuery:
         terms: the words used, each with the number of ImageNet classes it stands for.
         ignored: words not understood, left out because other words were (a query of only these raises).
         weights: one weight per ImageNet class (1000,).
+        colours: basic colours asked for (``engine.colours``), e.g. ``("red",)`` for "red shoes".
     """
 
     text: str
     terms: tuple[tuple[str, int], ...]
     ignored: tuple[str, ...]
     weights: np.ndarray
+    colours: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """One plain line, e.g. ``dog (118 kinds), shoe (3 kinds)``."""
-        parts = [f"{word}" + (f" ({n} kinds)" if n > 1 else "") for word, n in self.terms]
-        return ", ".join(parts)
+        """One plain line, e.g. ``dog (118 kinds), shoe (3 kinds)`` or ``red: shoe (5 kinds)``."""
+        parts = ", ".join(f"{word}" + (f" ({n} kinds)" if n > 1 else "") for word, n in self.terms)
+        colours = " and ".join(self.colours)
+        if not parts:
+            return f"the colour {colours}"
+        return f"{colours} {parts}" if colours else parts
 
 
 def word_classes(vocab: Vocabulary, word: str) -> dict[int, float]:
@@ -97,9 +106,12 @@ def word_classes(vocab: Vocabulary, word: str) -> dict[int, float]:
 def understand(vocab: Vocabulary, text: str) -> WordQuery:
     """The ImageNet class weights of a text; raises UnknownWords (with suggestions) when no word of it is known."""
     weights = np.zeros(1000, dtype=np.float32)
-    terms, unknown = [], []
-    for term in vocab.split(text):
-        if term in _FRAMING:
+    terms, unknown, colours = [], [], []
+    words = [t for t in vocab.split(text) if t not in _FRAMING]
+    for term in words:
+        # a colour word is a colour ("white", "red shoes"), except alone when it is also a thing ("orange")
+        if colour_of(term) and (len(words) > 1 or term not in _COLOUR_THINGS):
+            colours.append(colour_of(term))
             continue
         classes = word_classes(vocab, term)
         if not classes:
@@ -108,10 +120,10 @@ def understand(vocab: Vocabulary, text: str) -> WordQuery:
         terms.append((term, len(classes)))
         for c, w in classes.items():
             weights[c] = max(weights[c], w)
-    if not terms:
+    if not terms and not colours:
         suggestions = [s for word in unknown for s in vocab.suggest(word)]
         raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
-    return WordQuery(text, tuple(terms), tuple(unknown), weights)
+    return WordQuery(text, tuple(terms), tuple(unknown), weights, tuple(dict.fromkeys(colours)))
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -120,6 +132,12 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
+
+
+def colour_weight(share: np.ndarray) -> np.ndarray:
+    """How much a photo's share of the colours asked for keeps of its word match: 0.25 with none of it, 1 from
+    ``COLOUR_FULL`` of it (the colour grids are coarse: a garment on a floor rarely fills more than half)."""
+    return 0.25 + 0.75 * np.minimum(1.0, share / COLOUR_FULL)
 
 
 class WordSearch:
@@ -158,6 +176,24 @@ class WordSearch:
             self._current = (id(index), index.version, self._stamp)
             return table
 
+    @staticmethod
+    def _coloured(store: Store, table: Concepts, colours: tuple[str, ...], match: np.ndarray, k: int) -> np.ndarray:
+        """The match re-weighed by colour (``engine.colours``), for the best ``COLOUR_SHORTLIST`` photos (or all,
+        for a colour alone); the others drop to 0."""
+        n = len(match)
+        m = min(n, max(COLOUR_SHORTLIST, 4 * int(k)))
+        cand = np.argpartition(-match, m - 1)[:m] if m < n else np.arange(n)
+        sigs = store.catalog.signatures_of([int(i) for i in table.ids[cand]])
+        keep = np.array([int(table.ids[j]) in sigs for j in cand], dtype=bool)
+        cand = cand[keep]
+        out = np.zeros(n, np.float32)
+        if not len(cand):
+            return out
+        grids = np.stack([np.frombuffer(sigs[int(table.ids[j])], np.uint8)[-48:] for j in cand])
+        shares = colour_shares(grids)[:, [list(COLOURS).index(c) for c in colours]].sum(axis=1)
+        out[cand] = match[cand] * colour_weight(shares)
+        return out
+
     def _table_codes(self, table: Concepts, index: CodeIndex) -> np.ndarray:
         key = (id(index), index.version)
         if self._codes is None or self._codes[:2] != key or len(self._codes[2]) != len(table):
@@ -171,7 +207,12 @@ class WordSearch:
             return []
         with self._lock:
             codes = self._table_codes(table, index)
-        match, dist = rank(table, codes, query.weights)
+        if query.terms:
+            match, dist = rank(table, codes, query.weights)
+        else:
+            match, dist = np.ones(len(table), np.float32), np.zeros(len(table), np.int32)
+        if query.colours:
+            match = self._coloured(store, table, query.colours, match, k)
         k = min(int(k), len(table))
         best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
         best = best[np.lexsort((dist[best], -match[best]))]

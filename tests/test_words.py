@@ -172,3 +172,43 @@ def test_cli_text_query_json_and_errors(word_library):
                  ["similar", "--text", "dog", "--max-distance", "3"]):
         two = subprocess.run(cli + args, capture_output=True, text=True, env=env, timeout=120)
         assert two.returncode == 2 and "Traceback" not in two.stderr, args
+
+
+def test_colour_shares_name_the_subject_not_the_background():
+    from engine.colours import COLOURS, colour_shares
+
+    names = list(COLOURS)
+    grid = np.full((4, 4, 3), 240, np.uint8)  # a white sheet...
+    grid[1:3, 1:3] = (200, 30, 35)  # ...under a red shirt
+    shares = colour_shares(grid.reshape(1, 48))[0]
+    assert names[int(shares.argmax())] == "red" and shares[names.index("red")] > 0.5
+    navy = np.tile(np.array([25, 35, 90], np.uint8), 16)  # a photo filled by the subject
+    assert names[int(colour_shares(navy[None])[0].argmax())] == "blue"
+
+
+def test_colour_words_modify_and_stand_alone():
+    from engine.vocab import Vocabulary
+    from engine.wordsearch import understand
+
+    vocab = Vocabulary.load()
+    q = understand(vocab, "red running shoes")
+    assert q.colours == ("red",) and q.terms and q.describe().startswith("red ")
+    assert understand(vocab, "navy").colours == ("blue",) and not understand(vocab, "navy").terms
+    fruit = understand(vocab, "orange")
+    assert fruit.colours == () and fruit.terms  # alone, orange is the fruit
+    assert understand(vocab, "orange shoes").colours == ("orange",)
+
+
+def test_colour_reorders_the_word_results(word_library):
+    from engine.colours import COLOURS, colour_shares
+
+    def black(found):
+        sigs = word_library.store.catalog.signatures_of([n.photo.id for n in found.results])
+        grids = np.stack([np.frombuffer(sigs[n.photo.id], np.uint8)[-48:] for n in found.results])
+        return colour_shares(grids)[:, list(COLOURS).index("black")]
+
+    plain, dark = word_library.similar_to_text("shoes", k=3), word_library.similar_to_text("black shoes", k=3)
+    assert all(_kind(n.photo.path) == "shoes" for n in dark.results)
+    assert black(dark).mean() > black(plain).mean()
+    sims = [n.similarity for n in dark.results]
+    assert sims == sorted(sims, reverse=True)
