@@ -20,6 +20,7 @@ import argparse
 import io
 import itertools
 import json
+import os
 import random
 import tempfile
 import time
@@ -202,23 +203,34 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "dupes-vm.json"))
+    ap.add_argument("--workdir", default=None,
+                    help="keep the folder and library here and reuse them on the next run (same arguments)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "photos"
-        truth = build(root, args.scenes, args.distractors, args.crop_pairs, args.seed)
-        lib = Library(Path(tmp) / "lib")
-        t0 = time.perf_counter()
-        run_to_end(lib.index([root]))
-        index_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        work = Path(args.workdir or tmp)
+        root, lib_home, saved = work / "photos", work / "lib", work / "truth.json"
+        index_s = None
+        if saved.exists():
+            truth = {Path(k): tuple(v) for k, v in json.loads(saved.read_text()).items()}
+            lib = Library(lib_home)
+        else:
+            truth = build(root, args.scenes, args.distractors, args.crop_pairs, args.seed)
+            lib = Library(lib_home)
+            t0 = time.perf_counter()
+            run_to_end(lib.index([root]))
+            index_s = round(time.perf_counter() - t0, 1)
+            saved.write_text(json.dumps({str(k): v for k, v in truth.items()}))
+        t0, c0 = time.perf_counter(), time.process_time()
         found = lib.duplicates()
-        dupes_s = time.perf_counter() - t0
+        dupes_s, dupes_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         groups = [[Path(p.path) for p in g.photos] for g in found if g.sure]
         maybe = [[Path(p.path) for p in g.photos] for g in found if not g.sure]
         lib.close()
     out = {"benchmark": "dupes", "scenes": args.scenes, "distractors": args.distractors,
-           "crop_pairs": args.crop_pairs, "seed": args.seed, "photos": len(truth), "index_s": round(index_s, 1),
-           "dupes_s": round(dupes_s, 2), "result": score(truth, groups, maybe), "machine": machine_info()}
+           "crop_pairs": args.crop_pairs, "seed": args.seed, "photos": len(truth), "index_s": index_s,
+           "dupes_s": round(dupes_s, 2), "dupes_cpu_s": round(dupes_cpu_s, 2),
+           "load_average": [round(x, 2) for x in os.getloadavg()],
+           "result": score(truth, groups, maybe), "machine": machine_info()}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1) if args.json else markdown(out))
     return 0
