@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["find_groups", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
 
 _CHUNK = 4096
-EXACT_UP_TO = 20_000
-PROBES = 8
+_TABLE_BITS = 16  # multi-index hashing on the codes' 16-bit pieces
+_MAX_MASKS = 4000  # beyond this many probes per photo (a wide radius) the exhaustive scan is cheaper
 NEAREST = 12
 FRAME_MIN_COSINE = 0.3  # ... and whose features agree this much
 FRAME_RADIUS = 6  # pHash bits of the whole frame within which a pair is compared whatever its features
@@ -120,46 +121,149 @@ class _Sets:
         return [sorted(g) for g in out.values() if len(g) > 1]
 
 
-def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row pairs (i < j) whose codes are within ``radius`` bits, at most the ``NEAREST`` nearest of each photo
-    (a burst of hundreds of look-alikes would otherwise make the work grow with its square).
-
-    Exact (a flat scan) up to ``EXACT_UP_TO`` photos; above, an inverted file over the codes' own clusters is
-    searched in the ``PROBES`` nearest cells, so the work grows with n x n / cells instead of n x n (copies sit
-    within a few bits of each other and nearly always share a cell).
+def _tables(bits: int, radius: int) -> list[tuple[int, int]]:
+    """(first bit, threshold) of each ``_TABLE_BITS``-bit hash table, for multi-index hashing (Norouzi et al.,
+    "Fast search in Hamming space with multi-index hashing", CVPR 2012), with the thresholds of the generalised
+    pigeonhole principle: they sum to ``radius - tables + 1``, so two codes within ``radius`` bits differ in at
+    most its threshold on at least one table's bits (were every table off by threshold + 1, the codes would
+    differ in radius + 1 bits). A threshold of -1 drops the table.
     """
+    count = bits // _TABLE_BITS
+    total = radius - count + 1
+    return [(t * _TABLE_BITS, total // count + (1 if t < total % count else 0)) for t in range(count)]
+
+
+def _masks(width: int, threshold: int) -> np.ndarray:
+    """Every ``width``-bit mask with 1 to ``threshold`` bits set."""
+    return np.array([sum(1 << b for b in c) for k in range(1, threshold + 1)
+                     for c in itertools.combinations(range(width), k)], dtype=np.int64)
+
+
+def _table_pairs(keys: np.ndarray, table: int, threshold: int, words: np.ndarray,
+                 radius: int, thresholds: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row pairs (i, j, distance) within ``radius`` whose ``table`` keys differ in at most ``threshold`` bits,
+    each pair once, and only where no earlier table would have found it (so no pair comes from two tables)."""
+    key = keys[:, table]
+    order = np.argsort(key, kind="stable").astype(np.int32)
+    skey = key[order]
+    sw = words[order]
+    start = np.zeros(2**_TABLE_BITS + 1, dtype=np.int32)
+    np.cumsum(np.bincount(skey, minlength=2**_TABLE_BITS), out=start[1:])
+
+    def probes():
+        # mask 0: pairs inside one bucket; then each pair of buckets (g, g ^ mask) once, from its lower key
+        pos = np.arange(len(skey), dtype=np.int32)
+        yield pos, pos + 1, start[skey + 1] - pos - 1
+        for mask in _masks(_TABLE_BITS, threshold):
+            other = skey ^ mask
+            q = np.flatnonzero(other > skey).astype(np.int32)
+            lo = start[other[q]]
+            yield q, lo, start[other[q] + 1] - lo
+
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for q, lo, cnt in probes():
+        for a, b in _expand(q, lo, cnt):
+            dist = _popcount(sw[a] ^ sw[b])
+            keep = np.flatnonzero(dist <= radius)
+            left, right, dist = order[a[keep]], order[b[keep]], dist[keep]
+            for earlier in range(table):  # found there already
+                if thresholds[earlier] >= 0:
+                    keep = _popcount(keys[left, earlier : earlier + 1] ^ keys[right, earlier : earlier + 1]) \
+                        > thresholds[earlier]
+                    left, right, dist = left[keep], right[keep], dist[keep]
+            out.append((left.astype(np.int64), right.astype(np.int64), dist.astype(np.int64)))
+    return tuple(np.concatenate(x) for x in zip(*out)) if out else (np.zeros(0, np.int64),) * 3  # type: ignore
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits per row of a 2-d array of unsigned or non-negative integers (at most 255)."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        counts = np.bitwise_count(x)
+        return counts[:, 0] if x.shape[1] == 1 else counts.sum(axis=1, dtype=np.uint8)
+    as_bytes = np.ascontiguousarray(x).view(np.uint8).reshape(len(x), -1)
+    return _BYTE_BITS[as_bytes].sum(axis=1, dtype=np.uint8)
+
+
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.uint8)
+
+
+def _expand(q: np.ndarray, lo: np.ndarray, cnt: np.ndarray, block: int = 1 << 22):
+    """Sorted-row pairs (q[k], lo[k] + c) for c < cnt[k], in blocks of about ``block`` pairs; yields (left,
+    right) position arrays."""
+    nz = cnt > 0
+    q, lo, cnt = q[nz], lo[nz], cnt[nz]
+    if not len(q):
+        return
+    ends = np.cumsum(cnt)
+    cuts = np.searchsorted(ends, np.arange(block, int(ends[-1]), block), side="right")
+    for s, e in zip(np.r_[0, cuts], np.r_[cuts, len(q)]):
+        if s == e:
+            continue
+        c = cnt[s:e]
+        total = int(c.sum())
+        base = np.repeat(lo[s:e] - (np.cumsum(c) - c), c)
+        base += np.arange(total, dtype=base.dtype)
+        yield np.repeat(q[s:e], c), base
+
+
+def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (i < j) whose codes are within ``radius`` bits, kept where one is among the other's
+    ``NEAREST`` nearest (a burst of hundreds of look-alikes would otherwise make the work grow with its square).
+
+    Exact: multi-index hashing on the codes' 16-bit quarters (``_tables``), each pair of buckets whose keys are
+    within a table's threshold compared on the whole code. The work is one pass over the photos per probed mask
+    plus the pairs sharing probed buckets (about n^2 / 65536 per mask: at 1M photos that dominates).
+    """
+    n, nbytes = codes.shape
+    bits = nbytes * 8
+    words = np.zeros((n, -(-nbytes // 8) * 8), dtype=np.uint8)
+    words[:, :nbytes] = codes
+    words = words.view(np.uint64)
+    tables = _tables(bits, radius) if bits % _TABLE_BITS == 0 else []
+    if not tables or sum(len(_masks(_TABLE_BITS, t)) for _, t in tables) > _MAX_MASKS:
+        return _flat_pairs(codes, radius)
+    padded = np.zeros((n, -(-nbytes // 2) * 2), dtype=np.uint8)
+    padded[:, :nbytes] = codes
+    keys = padded.view("<u2").astype(np.int64)[:, [first // _TABLE_BITS for first, _ in tables]]
+    thresholds = [t for _, t in tables]
+    parts = [_table_pairs(keys, t, thr, words, radius, thresholds) for t, thr in enumerate(thresholds) if thr >= 0]
+    left, right, dist = (np.concatenate(x) for x in zip(*parts))
+    return _nearest(np.minimum(left, right), np.maximum(left, right), dist, n)
+
+
+def _nearest(left: np.ndarray, right: np.ndarray, dist: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs where either photo is among the other's ``NEAREST`` nearest (ties: lower row first)."""
+    src, dst = np.r_[left, right], np.r_[right, left]
+    order = np.argsort((src * 65 + np.r_[dist, dist]) * n + dst, kind="stable")
+    ranked = src[order]
+    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
+    near = np.zeros(len(order), dtype=bool)
+    near[order] = rank < NEAREST
+    keep = near[: len(left)] | near[len(left) :]
+    return left[keep], right[keep]
+
+
+def _flat_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same pairs by an exhaustive scan (codes whose length or radius defeats the hash tables)."""
     import faiss
 
     n, bits = len(codes), codes.shape[1] * 8
-    if n <= EXACT_UP_TO:
-        index = faiss.IndexBinaryFlat(bits)
-    else:
-        # cells around randomly drawn codes (no k-means: at 1M photos it would take longer than the search)
-        cells = int(min(16384, max(64, n // 256)))
-        quantizer = faiss.IndexBinaryFlat(bits)
-        quantizer.add(codes[np.sort(np.random.default_rng(0).choice(n, size=cells, replace=False))])
-        index = faiss.IndexBinaryIVF(quantizer, bits, cells)
-        index.is_trained = True
-        index.nprobe = PROBES
-        index.own_fields = False
-        index._quantizer = quantizer  # keep the quantizer alive as long as the index
+    index = faiss.IndexBinaryFlat(bits)
     index.add(codes)
-    left, right = [], []
+    left, right, dist = [], [], []
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)  # an OpenMP team spinning on busy cores costs 10x the CPU (engine.codeindex)
     try:
-        found = [index.range_search(codes[start : start + 65536], int(radius) + 1) for start in range(0, n, 65536)]
+        for start in range(0, n, 65536):
+            lims, d, hits = index.range_search(codes[start : start + 65536], int(radius) + 1)
+            query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims.astype(np.int64)))
+            keep = hits > query
+            left.append(query[keep])
+            right.append(hits[keep])
+            dist.append(d[keep].astype(np.int64))
     finally:
         faiss.omp_set_num_threads(threads)
-    for start, (lims, dist, hits) in zip(range(0, n, 65536), found):
-        query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims.astype(np.int64)))
-        order = np.lexsort((hits, dist, query))  # per photo, nearest first
-        query, dist, hits = query[order], dist[order], hits[order]
-        first = np.searchsorted(query, query)  # where each photo's run starts
-        keep = (hits > query) & (np.arange(len(query)) - first < NEAREST)
-        left.append(query[keep])
-        right.append(hits[keep])
-    return np.concatenate(left), np.concatenate(right)
+    return _nearest(np.concatenate(left), np.concatenate(right), np.concatenate(dist), n)
 
 
 def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
