@@ -445,8 +445,15 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.session.settings, str(self.session.home),
                                 str(self.state.value("ui/theme", "auto")), self.session.gpu_status, self,
                                 strictness=self.similar.slider.value())
-        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
-            return
+        try:
+            if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+                self._apply_settings(dialog)
+        finally:
+            # Not left as a hidden child until exit: there PySide tears it down out of order (a combo box's popup
+            # was deleted twice under X11: "shared QObject was deleted directly", then a crash).
+            dialog.deleteLater()
+
+    def _apply_settings(self, dialog) -> None:
         self.similar.set_strictness(dialog.chosen_strictness())
         try:
             self.session.save_settings(dialog.result_settings())

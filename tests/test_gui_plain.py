@@ -302,3 +302,27 @@ def test_help_has_shortcuts_and_how_it_works(indexed, qtbot):
     window.act_how.trigger()
     pages = [d.text.toPlainText() for d in window.findChildren(HelpDialog)]
     assert any("no close match" in p and "Learn from my photos" in p for p in pages)
+
+
+def test_dialogs_are_deleted_once_closed(make_window, qtbot):
+    """A dialog left as a hidden child until exit was torn down out of order there: under X11, after the Settings
+    combo box had opened its list, quitting printed "shared QObject was deleted directly" and often crashed."""
+    from PySide6.QtCore import QTimer
+
+    from gui.widgets.help import HelpDialog
+    from gui.widgets.settings import SettingsDialog
+
+    window = make_window()
+
+    def use_and_close() -> None:
+        dialog = window.findChild(SettingsDialog)
+        dialog.theme.showPopup()
+        dialog.theme.hidePopup()
+        dialog.reject()
+
+    QTimer.singleShot(0, use_and_close)
+    window.on_settings()
+    window.act_how.trigger()
+    window.findChild(HelpDialog).close()
+    qtbot.waitUntil(lambda: not window.findChildren(SettingsDialog) and not window.findChildren(HelpDialog),
+                    timeout=5000)

@@ -276,4 +276,6 @@ def confirm_trash(parent: QWidget, photos: list[Photo]) -> bool:
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.exec()
-    return box.clickedButton() is ok
+    chosen = box.clickedButton() is ok
+    box.deleteLater()  # not kept as a hidden child of the window until exit
+    return chosen

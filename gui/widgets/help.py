@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMainWindow, QMenu, QMessageBox, QTextBrowser, QVBoxLayout
 
@@ -65,6 +66,7 @@ class HelpDialog(QDialog):
         layout.addWidget(self.text, 1)
         layout.addWidget(buttons)
         self.resize(520, 480)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per opening, gone when closed
 
 
 def build_help_menu(window: QMainWindow, menu: QMenu, home: str) -> tuple[QAction, QAction]:
