@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.signature import Alignment, align, colour_distance, frame_trim
+from engine.signature import Alignment, align, colour_distance, frame_trim, untouched
 from engine.types import DuplicateGroup, DuplicateMember, Photo, Progress
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ KEEP_RULE = DuplicateGroup.KEEP_RULE  # implemented by keep_order: derived copie
 
 @dataclass
 class _Pair:
-    cosine: float
     found: Alignment | None = None
     sure: bool = False
     maybe: bool = False
+    first: Alignment | None = None  # the untouched placement, measured for all candidates at once
 
 
 @dataclass
@@ -66,21 +66,34 @@ class _Facts:
         t, b, l, r = frame_trim(self.frames[pid])
         return max((p.width or 1) * (1 - l - r), 1e-3) / max((p.height or 1) * (1 - t - b), 1e-3)
 
-    def check(self, a: int, b: int, cosine: float = 1.0) -> _Pair:
+    def check(self, a: int, b: int) -> _Pair:
         """The pair (a, b) aligned and judged once; alignments are cached in both directions."""
         key = (min(a, b), max(a, b))
         pair = self.pairs.get(key)
         if pair is not None and pair.found is not None:
             return pair
-        pair = pair or _Pair(cosine)
+        pair = pair or _Pair()
         if a in self.frames and b in self.frames and key[0] in self.photos and key[1] in self.photos:
-            pair.found = align(self.frames[key[0]], self.frames[key[1]], self.aspect(key[0]), self.aspect(key[1]))
+            pair.found = align(self.frames[key[0]], self.frames[key[1]], self.aspect(key[0]), self.aspect(key[1]),
+                               first=pair.first)
         f = pair.found
         if f is not None:
             pair.sure = f.layout >= SURE[0] and f.detail >= SURE[1] and min(f.width, f.height) >= MIN_SIDE
             pair.maybe = not pair.sure and f.layout >= MAYBE[0] and f.detail >= MAYBE[1]
         self.pairs[key] = pair
         return pair
+
+    def untouched(self, pairs: list[tuple[int, int]]) -> None:
+        """Measure the untouched placement of many pairs at once (``engine.signature.untouched``); ``check``
+        then starts from it, and a plain copy (resized, recompressed, recoloured) needs nothing more."""
+        keys = [(min(a, b), max(a, b)) for a, b in pairs]
+        keys = [k for k in dict.fromkeys(keys) if k not in self.pairs and k[0] in self.frames and
+                k[1] in self.frames and k[0] in self.photos and k[1] in self.photos]
+        firsts = untouched([self.frames[a] for a, _ in keys], [self.frames[b] for _, b in keys],
+                           [self.aspect(b) for _, b in keys])
+        for key, first in zip(keys, firsts):
+            if first is not None:
+                self.pairs[key] = _Pair(first=first)
 
     def relation(self, keep: int, other: int) -> tuple[Alignment | None, bool]:
         """The alignment of ``other`` against ``keep`` and whether ``other`` is the inner photo."""
@@ -266,8 +279,8 @@ def _flat_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
     return _nearest(np.concatenate(left), np.concatenate(right), np.concatenate(dist), n)
 
 
-def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
-                min_cosine: float) -> list[tuple[float, int, int]]:
+def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int, min_cosine: float,
+                report: Callable[[int, int | None, str], None]) -> list[tuple[float, int, int]]:
     """(cosine, a, b) of every pair within the radius whose features agree, best first."""
     ids = np.sort(index.ids())
     known_ids, known_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
@@ -277,6 +290,7 @@ def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
     if len(ids) < 2:
         return []
     left, right = _near_pairs(index.codes_of(ids), radius)
+    report(0, None, "looking for look-alikes: photos with a close thumbnail")
     # the photos' own pixels propose pairs too: a black-and-white or recoloured copy can drift out of the radius
     hash_ids, hashes = catalog.frame_hashes()
     if len(hash_ids) > 1:
@@ -291,6 +305,7 @@ def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
         floor = np.where(np.isin(both, by_pixels), min(min_cosine, FRAME_MIN_COSINE), min_cosine)
     else:
         floor = np.full(len(left), min_cosine)
+    report(0, None, f"looking for look-alikes: comparing the features of {len(left)} close pairs")
     out = []
     for start in range(0, len(left), _CHUNK):
         a, b = left[start : start + _CHUNK], right[start : start + _CHUNK]
@@ -396,16 +411,18 @@ def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
     if len(index) < 2:
         return []
     report(0, None, f"looking for look-alikes among {len(index)} photos")
-    candidates = _candidates(catalog, features, index, radius, min_cosine)
+    candidates = _candidates(catalog, features, index, radius, min_cosine, report)
     involved = sorted({i for _, a, b in candidates for i in (a, b)})
+    report(0, len(candidates), f"comparing the pixels of {len(candidates)} look-alike pairs")
     facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved))
+    facts.untouched([(a, b) for _, a, b in candidates])
     sure, maybe = _Sets(), _Sets()
-    for n, (cosine, a, b) in enumerate(candidates):
+    for n, (_, a, b) in enumerate(candidates):
         if n % 64 == 0:
             report(n, len(candidates), "comparing the pixels of look-alike photos")
         if sure.root(a) == sure.root(b):
             continue  # already in one group: the member-to-kept check below decides
-        pair = facts.check(a, b, cosine)
+        pair = facts.check(a, b)
         if pair.sure:
             sure.join(a, b)
         elif pair.maybe:

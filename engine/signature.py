@@ -7,13 +7,15 @@ cropped, rotated) must also keep the same layout and colours. Both signatures ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = ["SIGNATURE_BYTES", "FRAME_BYTES", "signature", "phash_distance", "colour_distance", "frame_signature",
-           "frame_trim", "frame_hash", "align", "Alignment"]
+           "frame_trim", "frame_hash", "align", "untouched", "Alignment"]
 
 _GRID = 4
 SIGNATURE_BYTES = 8 + _GRID * _GRID * 3  # 64-bit pHash + 4x4 RGB means
@@ -165,8 +167,10 @@ def _span(lo: float, hi: float) -> npt.NDArray[np.float64]:
     return np.linspace(lo, hi, int(np.ceil((hi - lo) / _STEP - 0.25)) + 1)
 
 
+@lru_cache(maxsize=4096)
 def _hypotheses(r_in: float, r_out: float) -> npt.NDArray[np.float64]:
-    """Rows (size, angle, centre x, centre y, mirror) that keep the inner photo inside the outer one."""
+    """Rows (size, angle, centre x, centre y, mirror) that keep the inner photo inside the outer one (cached:
+    most photos of a library share a few aspect ratios; the rows are read-only)."""
     rows = []
     for s in _SIZES:
         for t in _ANGLES:
@@ -180,7 +184,9 @@ def _hypotheses(r_in: float, r_out: float) -> npt.NDArray[np.float64]:
                 for cy in ys:
                     rows.append((s, t, cx, cy, 1.0))
                     rows.append((s, t, cx, cy, -1.0))
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    out = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    out.flags.writeable = False
+    return out
 
 
 def _placed(outer: npt.NDArray[np.float32], shape: tuple[int, int], hyp: npt.NDArray[np.float64], r_in: float,
@@ -261,18 +267,74 @@ def _refine(t_in, t_out, start: npt.NDArray[np.float64], r_in, r_out, inner_is: 
                      s_ * r_in / r_out, s_)
 
 
-def align(a: bytes, b: bytes, aspect_a: float, aspect_b: float, good_enough: float = 0.9) -> Alignment | None:
+def untouched(a: Sequence[bytes], b: Sequence[bytes], aspect_b: Sequence[float]) -> list[Alignment | None]:
+    """The first step of ``align`` for many pairs at once: photo ``a[k]`` compared with ``b[k]`` in the same
+    frame, mirrored or not (None where a thumbnail is flat). The same arithmetic as ``align``'s, vectorised
+    across pairs, so a copy that this settles costs tens of microseconds instead of a millisecond.
+    """
+    out: list[Alignment | None] = []
+    for start in range(0, len(a), 128):  # blocks that stay in the CPU's cache
+        out.extend(_untouched_block(a[start : start + 128], b[start : start + 128], aspect_b[start : start + 128]))
+    return out
+
+
+def _untouched_block(a: Sequence[bytes], b: Sequence[bytes], aspect_b: Sequence[float]) -> list[Alignment | None]:
+    ta = np.frombuffer(b"".join(x[4:FRAME_BYTES] for x in a), np.uint8).reshape(-1, THUMB, THUMB).astype(np.float32)
+    tb = np.frombuffer(b"".join(x[4:FRAME_BYTES] for x in b), np.uint8).reshape(-1, THUMB, THUMB).astype(np.float32)
+    flat = (ta.std(axis=(1, 2)) < _FLAT) | (tb.std(axis=(1, 2)) < _FLAT)
+    n, m = len(ta), THUMB
+    r = np.asarray(aspect_b, dtype=np.float64)
+    # the coordinates _placed computes for the rows (size 1, angle 0, centre, mirror +-1), per pair
+    du, dv = np.meshgrid((np.arange(m, dtype=np.float32) + 0.5) / m - 0.5,
+                         (np.arange(m, dtype=np.float32) + 0.5) / m - 0.5)
+    du, dv = du.ravel()[None, None, :], dv.ravel()[None, None, :]
+    r32, cx = r.astype(np.float32)[:, None, None], (r / 2).astype(np.float32)[:, None, None]
+    f = np.array([1.0, -1.0], dtype=np.float32)[None, :, None]
+    one, zero = np.float32(1.0), np.float32(0.0)
+    lx, ly = du * (one * r32 * f), dv * one
+    x = (cx + one * lx - zero * ly) * (m / r).astype(np.float32)[:, None, None] - 0.5
+    y = (np.float32(0.5) + zero * lx + one * ly) * m - 0.5
+    x = np.clip(x, 0, m - 1.001, dtype=np.float32)
+    y = np.clip(y, 0, m - 1.001, dtype=np.float32)
+    x0, y0 = x.astype(np.intp), y.astype(np.intp)
+    fx, fy = x - x0, y - y0
+    i = y0 * m + x0 + (np.arange(n) * m * m)[:, None, None]
+    img = tb.ravel()
+    top = img.take(i) * (1 - fx) + img.take(i + 1) * fx
+    bottom = img.take(i + m) * (1 - fx) + img.take(i + m + 1) * fx
+    got = top + (bottom - top) * fy  # (pairs, 2, pixels)
+    fine = _detail(got.reshape(n, 2, m, m)).reshape(n, 2, -1)
+    layout = _corr_rows(got, ta.reshape(n, -1))
+    detail = _corr_rows(fine, _detail(ta).reshape(n, -1))
+    k = np.argmax(layout + detail, axis=1)
+    return [None if flat[j] else Alignment(float(layout[j, k[j]]), float(detail[j, k[j]]), 0, bool(k[j] == 1),
+                                           0.0, 1.0, 1.0) for j in range(n)]
+
+
+def _corr_rows(got: npt.NDArray, want: npt.NDArray) -> npt.NDArray[np.float64]:
+    """``_corr`` per pair: rows (pairs, k, pixels) against (pairs, pixels)."""
+    got = got - got.mean(axis=2, keepdims=True)
+    want = want - want.mean(axis=1, keepdims=True)
+    dot = np.einsum("pkx,px->pk", got, want.astype(got.dtype))
+    return dot / (np.linalg.norm(got, axis=2) * np.linalg.norm(want, axis=1)[:, None] + 1e-6)
+
+
+def align(a: bytes, b: bytes, aspect_a: float, aspect_b: float, good_enough: float = 0.9,
+          first: Alignment | None = None) -> Alignment | None:
     """The best placement of one photo inside the other (either way), or None when a thumbnail is flat.
 
     ``aspect_*`` are width / height of each photo's trimmed frame. The untouched placement (same frame, mirrored
-    or not) is tried first and kept when its texture correlation reaches ``good_enough``.
+    or not; ``first`` when ``untouched`` has already measured it) is tried first and kept when its texture
+    correlation reaches ``good_enough``.
     """
     ta, tb = frame_thumb(a), frame_thumb(b)
     if ta.std() < _FLAT or tb.std() < _FLAT:
         return None
     pairs = ((0, ta, tb, aspect_a, aspect_b), (1, tb, ta, aspect_b, aspect_a))
-    same = np.array([[1.0, 0.0, aspect_b / 2, 0.5, 1.0], [1.0, 0.0, aspect_b / 2, 0.5, -1.0]])
-    best = _best(ta, tb, same, aspect_b, aspect_b, 0)
+    if first is None:
+        same = np.array([[1.0, 0.0, aspect_b / 2, 0.5, 1.0], [1.0, 0.0, aspect_b / 2, 0.5, -1.0]])
+        first = _best(ta, tb, same, aspect_b, aspect_b, 0)
+    best = first
     if best.detail >= good_enough and abs(np.log(aspect_a / aspect_b)) < 0.05:
         return best
     for inner_is, t_in, t_out, r_in, r_out in pairs:
