@@ -85,6 +85,8 @@ class Catalog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
+            if not read_only:
+                self.adopt_nested()
         except sqlite3.DatabaseError as exc:
             raise catalog_error(self.path, exc) from exc
 
@@ -184,6 +186,27 @@ class Catalog:
         mine = [(folder_id, pid) for pid, p in rows
                 if not any(bytes(p).startswith(_below(d)[0]) for d in deeper)]
         self.db.executemany("UPDATE photos SET folder_id=? WHERE id=?", mine)
+
+    def adopt_nested(self) -> int:
+        """Give every photo to the innermost library folder that covers it; returns the photos that changed folder.
+
+        A library written before nested folders were handled (a folder and its subfolder both added) keeps the
+        subfolder's photos under the outer folder. The next scan would then see them vanish from one folder and
+        appear in the other: new rows, read again, features stored twice. Healed when the catalog is opened; free
+        when no library folder lies inside another.
+        """
+        folders = sorted(((i, fs_bytes(p)) for i, p in self.folders()), key=lambda f: len(f[1]))
+        inner = [(i, raw) for i, raw in folders if any(raw.startswith(_below(o)[0]) for _, o in folders)]
+        if not inner:
+            return 0
+        before = self.db.total_changes
+        with self.transaction():
+            for folder_id, raw in inner:  # outer first: each folder then takes what lies inside it
+                self._adopt(folder_id, raw)
+        moved = self.db.total_changes - before
+        if moved:
+            log.warning("%d photos of nested library folders were stored under the outer folder; moved", moved)
+        return moved
 
     def nested_folders(self, raw: bytes) -> list[tuple[int, bytes]]:
         """Library folders strictly inside the folder ``raw``."""

@@ -267,6 +267,33 @@ def test_folder_and_its_subfolder_one_photo_one_row(tmp_path):
     assert feats.stat().st_size == size
 
 
+def test_folder_and_subfolder_stored_by_an_older_simili_are_merged_not_read_again(tmp_path):
+    root = tmp_path / "photos"
+    photos = demo_photos(per_class=2)
+    photo_folder(root, photos[:12])
+    photo_folder(root / "sub", photos[12:])
+    home = tmp_path / "lib"
+    ok_json("index", str(root), home=home)
+    con = sqlite3.connect(home / "catalog.sqlite")  # as an older Simili stored `simili index photos photos/sub`:
+    with con:  # the subfolder's row, its photos still under the outer folder
+        con.execute("INSERT INTO folders (path, added) VALUES (?, '2026-01-01T00:00:00')", (str(root / "sub").encode(),))
+        ids = dict(con.execute("SELECT CAST(path AS TEXT), id FROM photos").fetchall())
+    con.close()
+    size = (home / "features.f16").stat().st_size
+    out = ok_json("index", home=home)
+    assert (out["added"], out["removed"], out["updated"], out["moved"]) == (0, 0, 0, 0), out
+    assert out["indexed"] == N_PHOTOS
+    assert (home / "features.f16").stat().st_size == size  # nothing read again, no feature stored twice
+    con = sqlite3.connect(home / "catalog.sqlite")
+    after = dict(con.execute("SELECT CAST(path AS TEXT), id FROM photos").fetchall())
+    owners = dict(con.execute("SELECT CAST(f.path AS TEXT), count(*) FROM photos p JOIN folders f ON f.id = p.folder_id"
+                              " GROUP BY f.id").fetchall())
+    con.close()
+    assert after == ids  # one photo, one row, the same row as before
+    assert owners == {str(root): 12, str(root / "sub"): N_PHOTOS - 12}
+    assert ok_json("dupes", home=home)["groups"] == []
+
+
 def _bmp_pair(a: Path, b: Path) -> None:
     """Two different photos of the same byte size whose first and last 64 KiB are identical."""
     rng = np.random.default_rng(3)
