@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["COLOURS", "colour_of", "colour_shares"]
+__all__ = ["COLOURS", "GRID_BYTES", "colour_of", "colour_shares"]
 
 # basic colour term -> sRGB prototype
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -28,6 +28,7 @@ _SYNONYMS = {
     "crimson": "red", "scarlet": "red", "maroon": "red", "beige": "brown", "tan": "brown", "golden": "yellow",
     "gold": "yellow", "khaki": "brown", "olive": "green",
 }
+GRID_BYTES = 48  # the 4x4 RGB grid: the last bytes of engine.signature.signature
 TEMP = 18.0  # CIELAB units: how softly a cell is named (about the distance between neighbouring prototypes / 2)
 BACKGROUND = 15.0  # CIELAB units: a cell this far from the edge colour counts ~40 % as a subject cell
 _EDGE = np.array([0, 1, 2, 3, 4, 7, 8, 11, 12, 13, 14, 15])

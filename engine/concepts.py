@@ -3,7 +3,7 @@
 The backbone's last layer is linear (``logits = W f + b``, exported by ``engine.export_head``), so the concepts of
 every indexed photo come from the feature cache: no photo is decoded again. Per photo the cache keeps the
 ``TOP`` most likely classes with their probabilities, and the photo's ``NEIGHBOURS`` nearest photos by code
-(Hamming distance): 88 bytes a photo, in one file ``concepts.bin`` beside the catalog. It is derived data:
+(Hamming distance), and its share of each basic colour (``engine.colours``): 107 bytes a photo, in one file ``concepts.bin`` beside the catalog. It is derived data:
 checked when read (a checksum over the body), rebuilt from the features when missing or damaged.
 
 A word query is ranked in three steps, the idea of UGACH (Zhang, Peng and Yuan, AAAI 2018: one Hamming space for
@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine._atomic import atomic_write_bytes, sha256_file
+from engine.colours import COLOURS, GRID_BYTES, colour_shares
 from engine.errors import ModelCorrupt, ModelMissing
 from engine.resources import resource_path
 
@@ -43,9 +44,8 @@ if TYPE_CHECKING:
     from engine.codeindex import CodeIndex
     from engine.featstore import FeatureStore
 
-__all__ = ["TOP", "NEIGHBOURS", "CONCEPTS_FILE", "ClassifierHead", "Concepts", "refresh", "update_file", "rank", "neighbours_of",
-           "diffuse", "graph_of", "text_code", "match_scores",
-           "hamming"]
+__all__ = ["TOP", "NEIGHBOURS", "CONCEPTS_FILE", "ClassifierHead", "Concepts", "refresh", "update_file", "rank",
+           "neighbours_of", "diffuse", "graph_of", "text_code", "match_scores", "hamming"]
 
 TOP = 10  # classes kept per photo: beyond the 10th the probabilities of the backbone sum to ~2 %
 NEIGHBOURS = 10  # photo-photo graph degree
@@ -53,7 +53,7 @@ KEEP = 0.5  # own share in each diffusion step
 STEPS = 2
 SEEDS = 20  # photos whose codes make the word's code
 TAU = 8.0  # bits: how fast the match decays with the distance from the word's code
-_MAGIC = b"SIMILI-CONCEPTS 1\n"
+_MAGIC = b"SIMILI-CONCEPTS 2\n"
 CONCEPTS_FILE = "concepts.bin"
 _HEAD_FILE = "imagenet_head.npy"
 REGRAPH_GROWTH = 1.25  # rebuild every photo's neighbours when the library grew by a quarter since
@@ -119,9 +119,11 @@ class Concepts:
     """Per photo (``ids``, in one order): top classes, their probabilities and the nearest photos' positions."""
 
     ids: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64]  # each photo's feature row when it was read (a photo re-read gets a new one)
     classes: npt.NDArray[np.uint16]  # (n, TOP)
     probs: npt.NDArray[np.float16]  # (n, TOP)
     neighbours: npt.NDArray[np.int32]  # (n, NEIGHBOURS), positions in this table, -1 where none
+    colours: npt.NDArray[np.uint8]  # (n, len(COLOURS)): share of each basic colour x 255 (engine.colours)
     graph_n: int = 0  # photos when the graph was last built in full
     _by_class: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
     _graph: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
@@ -155,13 +157,13 @@ class Concepts:
         """The rows where ``keep`` is true, with the graph's positions renumbered (lost neighbours become -1)."""
         new_pos = np.full(len(self) + 1, -1, dtype=np.int32)  # last slot maps -1 to -1
         new_pos[:-1][keep] = np.arange(int(keep.sum()), dtype=np.int32)
-        return Concepts(self.ids[keep], self.classes[keep], self.probs[keep], new_pos[self.neighbours[keep]],
-                        self.graph_n)
+        return Concepts(self.ids[keep], self.rows[keep], self.classes[keep], self.probs[keep], new_pos[self.neighbours[keep]],
+                        self.colours[keep], self.graph_n)
 
     # -- file ----------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         body = b"".join(np.ascontiguousarray(a).tobytes()
-                        for a in (self.ids, self.classes, self.probs, self.neighbours))
+                        for a in (self.ids, self.rows, self.classes, self.probs, self.neighbours, self.colours))
         header = {"n": len(self), "top": self.classes.shape[1], "neighbours": self.neighbours.shape[1],
                   "graph_n": int(self.graph_n), "crc32": zlib.crc32(body)}
         atomic_write_bytes(path, _MAGIC + json.dumps(header).encode() + b"\n" + body)
@@ -180,17 +182,17 @@ class Concepts:
             header = json.loads(data[len(_MAGIC) : end])
             n, top, k = int(header["n"]), int(header["top"]), int(header["neighbours"])
             body = memoryview(data)[end + 1 :]
-            sizes = (n * 8, n * top * 2, n * top * 2, n * k * 4)
+            sizes = (n * 8, n * 8, n * top * 2, n * top * 2, n * k * 4, n * len(COLOURS))
             if len(body) != sum(sizes) or zlib.crc32(body) != int(header["crc32"]) or top != TOP or k != NEIGHBOURS:
                 return None
             parts, at = [], 0
-            for size, dtype in zip(sizes, (np.int64, np.uint16, np.float16, np.int32)):
+            for size, dtype in zip(sizes, (np.int64, np.int64, np.uint16, np.float16, np.int32, np.uint8)):
                 parts.append(np.frombuffer(body[at : at + size], dtype=dtype))
                 at += size
         except (ValueError, KeyError, TypeError):
             return None
-        table = cls(parts[0], parts[1].reshape(n, top), parts[2].reshape(n, top), parts[3].reshape(n, k),
-                    int(header.get("graph_n", n)))
+        table = cls(parts[0], parts[1], parts[2].reshape(n, top), parts[3].reshape(n, top), parts[4].reshape(n, k),
+                    parts[5].reshape(n, len(COLOURS)), int(header.get("graph_n", n)))
         sane = (table.classes < 1000).all() and np.isfinite(table.probs).all() and \
             ((table.neighbours >= -1) & (table.neighbours < max(n, 1))).all()
         return table if sane else None
@@ -247,8 +249,8 @@ def match_scores(scores: npt.NDArray[np.float32], codes: npt.NDArray[np.uint8],
 
 
 def _empty() -> Concepts:
-    return Concepts(np.zeros(0, np.int64), np.zeros((0, TOP), np.uint16), np.zeros((0, TOP), np.float16),
-                    np.zeros((0, NEIGHBOURS), np.int32), 0)
+    return Concepts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, TOP), np.uint16), np.zeros((0, TOP), np.float16),
+                    np.zeros((0, NEIGHBOURS), np.int32), np.zeros((0, len(COLOURS)), np.uint8), 0)
 
 
 def neighbours_of(index: CodeIndex, ids: np.ndarray, all_ids: np.ndarray) -> np.ndarray:
@@ -273,30 +275,32 @@ def refresh(table: Concepts | None, catalog: Catalog, features: FeatureStore, in
             progress: Callable[[int, int], None] | None = None) -> tuple[Concepts, bool]:
     """The table for the photos of ``index`` now, reusing ``table``'s rows; ``(table, changed)``.
 
-    Photos gone from the index are dropped; new ones get their classes from the feature cache and their
+    Photos gone from the index, or read again since (a new feature row: the file changed), are dropped; new ones get their classes from the feature cache and their
     neighbours from the index. Every photo's neighbours are found again when the library grew by a quarter
     since they last were (``REGRAPH_GROWTH``), so early photos are not left with the neighbours of a small
     library. ``progress(done, total)`` is called as new photos are done.
     """
     table = table if table is not None else _empty()
-    ids = np.sort(index.ids())
-    keep = np.isin(table.ids, ids)
+    cat_ids, cat_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
+    wanted = np.isin(cat_ids, index.ids())
+    ids, rows = cat_ids[wanted], cat_rows[wanted]  # in id order
+    # keep a row while its photo is searchable and was not read again (same feature row)
+    at = np.searchsorted(ids, table.ids).clip(0, max(len(ids) - 1, 0))
+    keep = (ids[at] == table.ids) & (rows[at] == table.rows) if len(ids) else np.zeros(len(table), bool)
     changed = not bool(keep.all())
     if changed:
         table = table.subset(keep)
-    new = ids[~np.isin(ids, table.ids)]
+    fresh = ~np.isin(ids, table.ids)
+    new, new_rows = ids[fresh], rows[fresh]
     regraph = len(ids) > 0 and len(ids) >= REGRAPH_GROWTH * max(table.graph_n, 1) and len(ids) > table.graph_n
     if not len(new) and not regraph:
         return table, changed
     head = head or ClassifierHead.shipped()
-    rows_of = catalog.feat_row_of(new.tolist())
-    new = np.array([i for i in new.tolist() if i in rows_of], dtype=np.int64)
     classes = np.empty((len(new), TOP), np.uint16)
     probs = np.empty((len(new), TOP), np.float16)
     for start in range(0, len(new), CHUNK):
-        part = new[start : start + CHUNK]
-        classes[start : start + len(part)], probs[start : start + len(part)] = head.top(
-            features.get([rows_of[i] for i in part.tolist()]))
+        part = new_rows[start : start + CHUNK]
+        classes[start : start + len(part)], probs[start : start + len(part)] = head.top(features.get(part))
         if progress:
             progress(start + len(part), len(new))
     all_ids = np.concatenate([table.ids, new])
@@ -304,8 +308,21 @@ def refresh(table: Concepts | None, catalog: Catalog, features: FeatureStore, in
     todo = np.arange(len(all_ids)) if regraph else np.arange(len(table), len(all_ids))
     nbrs[todo] = neighbours_of(index, all_ids[todo], all_ids)
     graph_n = len(all_ids) if regraph else table.graph_n
-    return Concepts(all_ids, np.concatenate([table.classes, classes]), np.concatenate([table.probs, probs]),
-                    nbrs, graph_n), True
+    return Concepts(all_ids, np.concatenate([table.rows, new_rows]), np.concatenate([table.classes, classes]), np.concatenate([table.probs, probs]),
+                    nbrs, np.concatenate([table.colours, _colours_of(catalog, new)]), graph_n), True
+
+
+def _colours_of(catalog: Catalog, ids: np.ndarray) -> np.ndarray:
+    """Colour shares x 255 of photos, from the colour grid of their catalog signature (zeros where none)."""
+    out = np.zeros((len(ids), len(COLOURS)), np.uint8)
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK].tolist()
+        sigs = catalog.signatures_of(part)
+        have = [j for j, i in enumerate(part) if i in sigs and len(sigs[i]) >= GRID_BYTES]
+        if have:
+            grids = np.stack([np.frombuffer(sigs[part[j]], np.uint8)[-GRID_BYTES:] for j in have])
+            out[start + np.array(have)] = np.round(colour_shares(grids) * 255).astype(np.uint8)
+    return out
 
 
 def rank(table: Concepts, codes: npt.NDArray[np.uint8], weights: npt.ArrayLike,

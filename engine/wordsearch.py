@@ -1,8 +1,10 @@
 """Search by words: "dog" or "red shoes" in, the photos that show them out, ranked like a photo query.
 
 Words become ImageNet classes through WordNet (``engine.vocab``): a word stands for every class at or below its most
-frequent sense that has any ("dog": the 118 breeds; "shoes": running shoe, loafer, sandal...). The photos are then ranked by ``engine.concepts``: word-photo correlation from the classifier,
-spread along the photo graph, and the word's own 64-bit code in the photos' Hamming space (docs/words.md).
+frequent sense that has any ("dog": the 118 breeds; "shoes": running shoe, loafer, sandal...). The photos are then
+ranked by ``engine.concepts``: word-photo correlation from the classifier, spread along the photo graph, and the
+word's own 64-bit code in the photos' Hamming space; colour words re-order them by colour (``engine.colours``).
+docs/words.md has the method and the measurements.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.colours import COLOURS, colour_of, colour_shares
+from engine.colours import COLOURS, colour_of
 from engine.concepts import CONCEPTS_FILE, Concepts, rank, refresh
 from engine.errors import UnknownWords
 from engine.types import Neighbor
@@ -41,7 +43,6 @@ _FRAMING = frozenset("a an the of with and or in on at some my our photo photos 
 CLEAR_MATCH = 0.25
 MIN_MATCH = 1e-3
 _COLOUR_THINGS = frozenset({"orange"})  # colour words that, alone, mean something the image model knows
-COLOUR_SHORTLIST = 400  # photos re-weighed by colour after a word query
 COLOUR_FULL = 0.5
 NEAR = 0.9  # Wu-Palmer likeness of a family close enough to stand for a word without classes of its own
 _ANCHORS_MATCH = (0.0, 0.08, CLEAR_MATCH, 0.6, 1.0)
@@ -176,24 +177,6 @@ class WordSearch:
             self._current = (id(index), index.version, self._stamp)
             return table
 
-    @staticmethod
-    def _coloured(store: Store, table: Concepts, colours: tuple[str, ...], match: np.ndarray, k: int) -> np.ndarray:
-        """The match re-weighed by colour (``engine.colours``), for the best ``COLOUR_SHORTLIST`` photos (or all,
-        for a colour alone); the others drop to 0."""
-        n = len(match)
-        m = min(n, max(COLOUR_SHORTLIST, 4 * int(k)))
-        cand = np.argpartition(-match, m - 1)[:m] if m < n else np.arange(n)
-        sigs = store.catalog.signatures_of([int(i) for i in table.ids[cand]])
-        keep = np.array([int(table.ids[j]) in sigs for j in cand], dtype=bool)
-        cand = cand[keep]
-        out = np.zeros(n, np.float32)
-        if not len(cand):
-            return out
-        grids = np.stack([np.frombuffer(sigs[int(table.ids[j])], np.uint8)[-48:] for j in cand])
-        shares = colour_shares(grids)[:, [list(COLOURS).index(c) for c in colours]].sum(axis=1)
-        out[cand] = match[cand] * colour_weight(shares)
-        return out
-
     def _table_codes(self, table: Concepts, index: CodeIndex) -> np.ndarray:
         key = (id(index), index.version)
         if self._codes is None or self._codes[:2] != key or len(self._codes[2]) != len(table):
@@ -212,7 +195,8 @@ class WordSearch:
         else:
             match, dist = np.ones(len(table), np.float32), np.zeros(len(table), np.int32)
         if query.colours:
-            match = self._coloured(store, table, query.colours, match, k)
+            share = table.colours[:, [list(COLOURS).index(c) for c in query.colours]].sum(axis=1) / 255.0
+            match = match * colour_weight(share) if query.terms else share.astype(np.float32)
         k = min(int(k), len(table))
         best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
         best = best[np.lexsort((dist[best], -match[best]))]

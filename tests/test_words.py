@@ -67,9 +67,11 @@ def test_damaged_head_is_refused(tmp_path):
 
 def _table(n: int, seed: int = 0) -> concepts.Concepts:
     rng = np.random.default_rng(seed)
-    return concepts.Concepts(np.arange(n, dtype=np.int64) * 3, rng.integers(0, 1000, (n, concepts.TOP), np.uint16),
+    return concepts.Concepts(np.arange(n, dtype=np.int64) * 3, np.arange(n, dtype=np.int64),
+                             rng.integers(0, 1000, (n, concepts.TOP), np.uint16),
                              rng.random((n, concepts.TOP)).astype(np.float16),
-                             rng.integers(-1, n, (n, concepts.NEIGHBOURS), dtype=np.int32), n)
+                             rng.integers(-1, n, (n, concepts.NEIGHBOURS), dtype=np.int32),
+                             rng.integers(0, 256, (n, 11), dtype=np.uint8), n)
 
 
 def test_table_file_round_trip_and_damage(tmp_path):
@@ -212,3 +214,31 @@ def test_colour_reorders_the_word_results(word_library):
     assert black(dark).mean() > black(plain).mean()
     sims = [n.similarity for n in dark.results]
     assert sims == sorted(sims, reverse=True)
+
+
+def test_a_changed_photo_is_described_again(tmp_path):
+    """A file replaced by another photo keeps its id but gets new features: its concepts follow."""
+    import shutil
+
+    from engine.api import Library
+
+    shoes = [p for p in demo_photos(per_class=2) if p.parent.name == "shoes"]
+    tshirts = [p for p in demo_photos(per_class=2) if p.parent.name == "t-shirt"]
+    folder = tmp_path / "p"
+    folder.mkdir()
+    shutil.copyfile(shoes[0], folder / "a.jpg")
+    shutil.copyfile(shoes[1], folder / "b.jpg")
+    with Library(tmp_path / "lib") as lib:
+        for _ in lib.index([folder]):
+            pass
+        before = concepts.Concepts.load(lib.home / concepts.CONCEPTS_FILE)
+        shutil.copyfile(tshirts[0], folder / "a.jpg")
+        os.utime(folder / "a.jpg", (1, 1))
+        for _ in lib.index():
+            pass
+        after = concepts.Concepts.load(lib.home / concepts.CONCEPTS_FILE)
+        pid = lib.photo_at(folder / "a.jpg").id
+    assert len(after) == 2
+    row_before = before.classes[list(before.ids).index(pid)]
+    row_after = after.classes[list(after.ids).index(pid)]
+    assert row_before[0] != row_after[0]
