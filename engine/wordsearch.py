@@ -104,6 +104,17 @@ def word_classes(vocab: Vocabulary, word: str) -> dict[int, float]:
     return out
 
 
+def _spelling(vocab: Vocabulary, term: str) -> str:
+    """How WordNet writes a vocabulary entry ("t shirt" -> "T-shirt"), for saying what a query was read as."""
+    from engine.vocab import normalise
+
+    for sense in vocab.senses(term):
+        for lemma in sense.lemmas:
+            if normalise(lemma) == term:
+                return lemma
+    return term
+
+
 def understand(vocab: Vocabulary, text: str) -> WordQuery:
     """The ImageNet class weights of a text; raises UnknownWords (with suggestions) when no word of it is known."""
     weights = np.zeros(1000, dtype=np.float32)
@@ -118,7 +129,7 @@ def understand(vocab: Vocabulary, text: str) -> WordQuery:
         if not classes:
             unknown.append(term)
             continue
-        terms.append((term, len(classes)))
+        terms.append((_spelling(vocab, term), len(classes)))
         for c, w in classes.items():
             weights[c] = max(weights[c], w)
     if not terms and not colours:
