@@ -189,14 +189,23 @@ def _hypotheses(r_in: float, r_out: float) -> npt.NDArray[np.float64]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _grid(shape: tuple[int, int]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Offsets (1, pixels) of a ``shape`` grid's pixel centres from its centre, as fractions of its sides."""
+    du, dv = np.meshgrid((np.arange(shape[1], dtype=np.float32) + 0.5) / shape[1] - 0.5,
+                         (np.arange(shape[0], dtype=np.float32) + 0.5) / shape[0] - 0.5)
+    du, dv = du.ravel()[None, :], dv.ravel()[None, :]
+    du.flags.writeable = dv.flags.writeable = False
+    return du, dv
+
+
 def _placed(outer: npt.NDArray[np.float32], shape: tuple[int, int], hyp: npt.NDArray[np.float64], r_in: float,
             r_out: float) -> npt.NDArray[np.float32]:
     """The outer thumbnail resampled on a grid of ``shape`` over the inner photo's place, for each hypothesis."""
     m = outer.shape[0]
-    du, dv = np.meshgrid((np.arange(shape[1], dtype=np.float32) + 0.5) / shape[1] - 0.5,
-                         (np.arange(shape[0], dtype=np.float32) + 0.5) / shape[0] - 0.5)
-    du, dv = du.ravel()[None, :], dv.ravel()[None, :]
-    s, t, cx, cy, f = (hyp[:, i : i + 1].astype(np.float32) for i in range(5))
+    du, dv = _grid(shape)
+    h32 = hyp.astype(np.float32)
+    s, t, cx, cy, f = (h32[:, i : i + 1] for i in range(5))
     lx, ly = du * (s * r_in * f), dv * s
     c, si = np.cos(t), np.sin(t)
     x = (cx + c * lx - si * ly) * (m / r_out) - 0.5
