@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
-    QWidget,
+    QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QSizePolicy, QSlider, QSplitter, QStackedWidget, QToolBar,
+    QVBoxLayout, QWidget,
 )
 
 from engine.types import Photo
