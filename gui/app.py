@@ -1,8 +1,8 @@
 """Entry point of the desktop app (``simili-gui`` / ``python -m gui``): logging, theme, library, window.
 
 Test and automation flags: ``--home`` (library folder), ``--folder DIR`` (add and index it), ``--query FILE``
-(search by it), ``--screenshot OUT.png`` (save the window once everything has loaded, then exit),
-``--quit-after-ready`` (exit once the first screen of photos shows; prints the start time), ``--self-test``.
+(search by it), ``--words TEXT`` (search by words), ``--screenshot OUT.png`` (save the window once everything has
+loaded, then exit), ``--quit-after-ready`` (exit once the first screen of photos shows; prints the start time), ``--self-test``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="library folder (default: $SIMILI_HOME, the last one used, or the user data dir)")
     p.add_argument("--folder", action="append", default=[], help="add this photo folder and index it")
     p.add_argument("--query", help="search by this image once the library is indexed")
+    p.add_argument("--words", help='search by these words once the library is indexed, e.g. "shoes"')
     p.add_argument("--page", choices=("photos", "duplicates", "problems"), help="show this view")
     p.add_argument("--screenshot", help="save a PNG of the window once everything has loaded, then exit")
     p.add_argument("--while-indexing", action="store_true",
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.page:
         window.show_page(args.page)
     window.show()
-    if not automated and not args.folder and not args.query:
+    if not automated and not args.folder and not args.query and not args.words:
         return app.exec()
 
     from gui.automation import Automation

@@ -116,7 +116,11 @@ class Automation(QObject):
     def after_index(self) -> None:
         if self.args.page:
             self.window.show_page(self.args.page)
-        if self.args.query:
+        if getattr(self.args, "words", None):
+            self.window.similar.searched.connect(self.on_searched)
+            self.window.word_box.setText(self.args.words)
+            self.window.on_word_search()
+        elif self.args.query:
             self.window.similar.searched.connect(self.on_searched)
             path = str(Path(self.args.query).expanduser().absolute())
             photo = self.session.reader.photo_at(path)

@@ -33,6 +33,7 @@ def test_typing_words_shows_the_photos_that_show_them(indexed, qtbot):
     assert window.similar.isVisible() and window.similar.model.rowCount() > 0
     assert window.similar.query_caption.text() == "Photos showing red shoes (3 kinds)"
     assert window.similar.query() == ("text", "red shoes")
+    assert window.similar.title.text() == "Photos showing" and "showing “red shoes”" in window.similar.count_label.text()
 
 
 def test_unknown_words_are_said_with_suggestions(indexed, qtbot):

@@ -57,7 +57,7 @@ class SimilarPanel(QWidget):
         self.back_button.clicked.connect(self.on_back)
         self.close_button = self._tool("cancel", "Close the similar photos panel (Esc)", "Close")
         self.close_button.clicked.connect(self.on_close)
-        title = QLabel("Similar photos")
+        self.title = title = QLabel("Similar photos")
         title.setObjectName("panelTitle")
         head = QHBoxLayout()
         head.addWidget(self.back_button)
@@ -234,6 +234,7 @@ class SimilarPanel(QWidget):
     # -- display -------------------------------------------------------------------------------------
     def _show_query(self, query: tuple[str, object]) -> None:
         kind, target = query
+        self.title.setText("Photos showing" if kind == "text" else "Similar photos")
         dpr = self.devicePixelRatioF()
         edge = int(QUERY_EDGE * dpr)
         if kind == "text":
@@ -338,13 +339,17 @@ class SimilarPanel(QWidget):
         else:
             close = sum(1 for n in self.model.neighbors() if n.close)
             hidden = total - shown
-            parts = [f"{shown} similar photo{'s' if shown != 1 else ''}, most similar first"]
+            plural = "s" if shown != 1 else ""
+            kind = "clear" if words else "close"
+            parts = [f"{shown} photo{plural} showing “{self._query[1]}”, best match first" if words else
+                     f"{shown} similar photo{plural}, most similar first"]
             if 0 < close < shown:
-                first = "the first is a close match" if close == 1 else f"the first {close} are close matches"
+                first = f"the first is a {kind} match" if close == 1 else f"the first {close} are {kind} matches"
                 parts.append(f"; {first} ({CLOSE_MATCH:.0f}% or more)")
             if hidden:
-                parts.append(f" ({hidden} less similar ones hidden)")
-            self.count_label.setText("".join(parts) + ". The badge says how similar each one is.")
+                parts.append(f" ({hidden} weaker ones hidden)" if words else f" ({hidden} less similar ones hidden)")
+            badge = "how well each one matches" if words else "how similar each one is"
+            self.count_label.setText("".join(parts) + f". The badge says {badge}.")
         self.searched.emit(self.model.passing())
 
     def _update_buttons(self) -> None:
