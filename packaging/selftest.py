@@ -94,6 +94,11 @@ def _engine(work: Path, per_class: int) -> dict:
         hits = [by_class[lib.similar(p, k=1, max_distance=ANY)[0].photo.path] == c for p, c in by_class.items()]
         out["top1_same_class"] = round(sum(hits) / len(hits), 3)
         _expect(out["top1_same_class"] >= 0.25, f"search quality too low: top-1 class match {out['top1_same_class']}")
+        # Search by words: the bundle ships the classifier head and the WordNet vocabulary.
+        shoes = lib.similar_to_text("shoes", k=min(3, per_class)).results
+        _expect(bool(shoes) and all(by_class[n.photo.path] == "shoes" for n in shoes),
+                f"the words 'shoes' found {[by_class.get(n.photo.path) for n in shoes]}")
+        out["words_shoes"] = [n.photo.path for n in shoes]
         out["query"] = query
         out["results"] = [n.photo.path for n in near]
     return out
