@@ -297,11 +297,11 @@ def test_help_has_shortcuts_and_how_it_works(indexed, qtbot):
     window.act_shortcuts.trigger()
     dialog = window.findChild(HelpDialog)
     text = dialog.text.toPlainText()
-    assert "Ctrl+F" in text and "F1" in text and "Esc" in text
+    assert "Ctrl+F" in text and "F1" in text and "Esc" in text and "Ctrl+L" in text
     dialog.close()
     window.act_how.trigger()
     pages = [d.text.toPlainText() for d in window.findChildren(HelpDialog)]
-    assert any("no close match" in p and "Learn from my photos" in p for p in pages)
+    assert any("no close match" in p and "Learn from my photos" in p and "Ctrl+L" in p for p in pages)
 
 
 def test_dialogs_are_deleted_once_closed(make_window, qtbot):
