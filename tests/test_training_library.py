@@ -76,6 +76,9 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     assert [x["kind"] for x in models] == ["distillhash", "itq"]
     after = json.loads(_cli(home, "--json", "similar", str(query), "-k", "5").stdout)
     assert len(after["results"]) == 5
+    # words are searched in the trained model's Hamming space too: their code is made from its codes
+    words = json.loads(_cli(home, "--json", "similar", "--text", "shoes", "-k", "5").stdout)
+    assert [Path(r["path"]).name.split("-")[0] for r in words["results"]] == ["shoes"] * 5
     # a dropped copy of a library photo still finds that photo first, although it is stored under its neighbourhood
     dropped = tmp_path / "dropped.jpg"
     shutil.copyfile(query, dropped)
