@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
                                     "Add a folder of photos to the library (Ctrl+O)")
         self.act_search = self._action("search-image", "Search by image…", self.on_search_by_image, "Ctrl+F",
                                        "Find photos similar to any image file (Ctrl+F), or drop one on the window")
-        self.act_words = self._action(None, "Search by words", self.focus_word_search, "Ctrl+L",
+        self.act_words = self._action("search-words", "Search by words", self.focus_word_search, "Ctrl+L",
                                       "Type what the photos show: dog, shoes, fruit, red car (Ctrl+L)")
         self.act_paste = self._action("paste", "Search by pasted image", self.on_paste, k.Paste,
                                       "Search with the image or file on the clipboard (Ctrl+V)")
@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.word_box.setObjectName("wordSearch")
         self.word_box.setPlaceholderText("Search by words: dog, shoes…")
         self.word_box.setClearButtonEnabled(True)
+        self.word_box.addAction(icon("search-words"), QLineEdit.ActionPosition.LeadingPosition)
         self.word_box.setToolTip(self.act_words.toolTip())
         self.word_box.setAccessibleName("Search by words")
         self.word_box.setMinimumWidth(120)
