@@ -32,6 +32,7 @@ QToolBar {{ border: none; spacing: 4px; padding: 4px 8px; }}
 QToolButton {{ padding: 4px 6px; border-radius: 6px; }}
 QToolButton:hover {{ background: {hover}; }}
 QStatusBar {{ border-top: 1px solid {line}; }}
+QMenu::separator {{ height: 1px; background: {line}; margin: 4px 10px; }}
 QStatusBar::item {{ border: none; }}
 QSplitter::handle {{ background: {line}; }}
 QSplitter::handle:horizontal {{ width: 1px; }}

@@ -197,6 +197,29 @@ def test_unticked_keep_box_is_visible_in_dark_mode(qtbot):
         apply_theme(QApplication.instance(), "light")
 
 
+def test_menu_separators_are_visible_in_dark_mode(qtbot):
+    from PySide6.QtWidgets import QMenu
+
+    from gui.theme import apply_theme
+
+    apply_theme(QApplication.instance(), "dark")
+    try:
+        menu = QMenu()
+        qtbot.addWidget(menu)
+        menu.addAction("A")  # short labels: the middle column below crosses no letter, only the separator
+        menu.addSeparator()
+        menu.addAction("B")
+        menu.setMinimumWidth(240)
+        menu.adjustSize()
+        image = menu.grab().toImage()
+        x = image.width() * 2 // 3
+        column = [image.pixelColor(x, y).lightness() for y in range(image.height())]
+        background = image.pixelColor(x, 2).lightness()
+        assert max(abs(v - background) for v in column) > 20, column  # some row (the separator) stands out
+    finally:
+        apply_theme(QApplication.instance(), "light")
+
+
 def test_clicking_a_sidebar_folder_filters_the_grid(make_window, qtbot, tmp_path):
     window = make_window(FakeLibrary(tmp_path / "home"))
     make_images(tmp_path / "a", 3)
