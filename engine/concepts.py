@@ -55,6 +55,7 @@ SEEDS = 20  # photos whose codes make the word's code
 TAU = 8.0  # bits: how fast the match decays with the distance from the word's code
 _MAGIC = b"SIMILI-CONCEPTS 2\n"
 CONCEPTS_FILE = "concepts.bin"
+_HEADER_MAX = 4096
 _HEAD_FILE = "imagenet_head.npy"
 REGRAPH_GROWTH = 1.25  # rebuild every photo's neighbours when the library grew by a quarter since
 CHUNK = 8192
@@ -170,26 +171,33 @@ class Concepts:
 
     @classmethod
     def load(cls, path: Path) -> Concepts | None:
-        """The table in ``path``; None when it is missing, of another format, or damaged (it is rebuilt)."""
+        """The table in ``path``; None when it is missing, of another format, or damaged (it is rebuilt).
+
+        The header is read first and the file's size checked against it, so a planted or runaway file is never
+        read whole into memory.
+        """
         try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if not data.startswith(_MAGIC):
-            return None
-        try:
-            end = data.index(b"\n", len(_MAGIC))
-            header = json.loads(data[len(_MAGIC) : end])
-            n, top, k = int(header["n"]), int(header["top"]), int(header["neighbours"])
-            body = memoryview(data)[end + 1 :]
-            sizes = (n * 8, n * 8, n * top * 2, n * top * 2, n * k * 4, n * len(COLOURS))
-            if len(body) != sum(sizes) or zlib.crc32(body) != int(header["crc32"]) or top != TOP or k != NEIGHBOURS:
+            with open(path, "rb") as f:
+                head = f.read(_HEADER_MAX)
+                if not head.startswith(_MAGIC) or b"\n" not in head[len(_MAGIC) :]:
+                    return None
+                end = head.index(b"\n", len(_MAGIC))
+                header = json.loads(head[len(_MAGIC) : end])
+                n, top, k = int(header["n"]), int(header["top"]), int(header["neighbours"])
+                if n < 0 or top != TOP or k != NEIGHBOURS:
+                    return None
+                sizes = (n * 8, n * 8, n * top * 2, n * top * 2, n * k * 4, n * len(COLOURS))
+                if os.fstat(f.fileno()).st_size != end + 1 + sum(sizes):
+                    return None
+                f.seek(end + 1)
+                body = f.read()
+            if zlib.crc32(body) != int(header["crc32"]):
                 return None
             parts, at = [], 0
             for size, dtype in zip(sizes, (np.int64, np.int64, np.uint16, np.float16, np.int32, np.uint8)):
-                parts.append(np.frombuffer(body[at : at + size], dtype=dtype))
+                parts.append(np.frombuffer(body, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=at))
                 at += size
-        except (ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         table = cls(parts[0], parts[1], parts[2].reshape(n, top), parts[3].reshape(n, top), parts[4].reshape(n, k),
                     parts[5].reshape(n, len(COLOURS)), int(header.get("graph_n", n)))

@@ -242,3 +242,14 @@ def test_a_changed_photo_is_described_again(tmp_path):
     row_before = before.classes[list(before.ids).index(pid)]
     row_after = after.classes[list(after.ids).index(pid)]
     assert row_before[0] != row_after[0]
+
+
+def test_a_planted_table_is_not_read_whole(tmp_path):
+    """A header that lies about its size, or a huge file: refused from the header, the body never loaded."""
+    path = tmp_path / concepts.CONCEPTS_FILE
+    _table(5).save(path)
+    with open(path, "ab") as f:
+        f.truncate(3 * 2**30)  # 3 GiB sparse tail
+    assert concepts.Concepts.load(path) is None
+    path.write_bytes(b"SIMILI-CONCEPTS 2\n" + b"{" * 8000)  # no end of header in sight
+    assert concepts.Concepts.load(path) is None
