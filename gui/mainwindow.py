@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.word_box.setObjectName("wordSearch")
         self.word_box.setPlaceholderText("Search by words: dog, shoes…")
         self.word_box.setClearButtonEnabled(True)
+        self.word_box.setMaxLength(200)
         self.word_box.addAction(icon("search-words"), QLineEdit.ActionPosition.LeadingPosition)
         self.word_box.setToolTip(self.act_words.toolTip())
         self.word_box.setAccessibleName("Search by words")
