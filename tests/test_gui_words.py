@@ -5,21 +5,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.test_gui_fakes import fake_gpu, grid_filled, index_done, make_images, make_window  # noqa: F401
+from tests.test_gui_fakes import fake_gpu, make_window  # noqa: F401
+from tests.test_gui_widgets import indexed  # noqa: F401  (a window on 12 fake photos, indexed through the UI)
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def indexed(make_window, qtbot, tmp_path):
-    """A window on a fake library holding 6 photos, indexed through the UI."""
-    folder = tmp_path / "photos"
-    make_images(folder, 6)
-    window = make_window()
-    with index_done(qtbot, window):
-        window.session.add_folders([str(folder)])
-    grid_filled(qtbot, window)
-    return window
 
 
 def test_typing_words_shows_the_photos_that_show_them(indexed, qtbot):

@@ -244,13 +244,19 @@ def test_folder_with_dotdot_is_stored_canonical_and_counted_once(template, tmp_p
     assert ok_json("dupes", home=home)["groups"] == []
 
 
-def test_folder_and_its_subfolder_one_photo_one_row(tmp_path):
+def _nested_library(tmp_path) -> tuple[Path, Path]:
+    """(photo folder with 12 photos and a subfolder of the rest, library that indexed the outer folder)."""
     root = tmp_path / "photos"
     photos = demo_photos(per_class=2)
     photo_folder(root, photos[:12])
     photo_folder(root / "sub", photos[12:])
     home = tmp_path / "lib"
     ok_json("index", str(root), home=home)
+    return root, home
+
+
+def test_folder_and_its_subfolder_one_photo_one_row(tmp_path):
+    root, home = _nested_library(tmp_path)
     feats = home / "features.f16"
     size = feats.stat().st_size
     assert ok_json("index", str(root / "sub"), home=home)["added"] == 0
@@ -268,12 +274,7 @@ def test_folder_and_its_subfolder_one_photo_one_row(tmp_path):
 
 
 def test_folder_and_subfolder_stored_by_an_older_simili_are_merged_not_read_again(tmp_path):
-    root = tmp_path / "photos"
-    photos = demo_photos(per_class=2)
-    photo_folder(root, photos[:12])
-    photo_folder(root / "sub", photos[12:])
-    home = tmp_path / "lib"
-    ok_json("index", str(root), home=home)
+    root, home = _nested_library(tmp_path)
     con = sqlite3.connect(home / "catalog.sqlite")  # as an older Simili stored `simili index photos photos/sub`:
     with con:  # the subfolder's row, its photos still under the outer folder
         con.execute("INSERT INTO folders (path, added) VALUES (?, '2026-01-01T00:00:00')", (str(root / "sub").encode(),))
