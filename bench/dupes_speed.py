@@ -174,7 +174,7 @@ def plant(home: Path, copies: float, bursts: float, seed: int = 0) -> dict:
 
 def _recall(pairs: list[list[int]], groups: list[list[int]]) -> float:
     where = {i: g for g, members in enumerate(groups) for i in members}
-    return round(float(np.mean([where.get(a, -1) == where.get(b, -2) for a, b in pairs])), 4) if pairs else 1.0
+    return round(float(np.mean([where.get(a, -1) == where.get(b, -2) for a, b in pairs])), 5) if pairs else 1.0
 
 
 def main(argv=None) -> int:

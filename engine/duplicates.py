@@ -247,7 +247,8 @@ def _near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
 def _nearest(left: np.ndarray, right: np.ndarray, dist: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The pairs where either photo is among the other's ``NEAREST`` nearest (ties: lower row first)."""
     src, dst = np.r_[left, right], np.r_[right, left]
-    order = np.argsort((src * 65 + np.r_[dist, dist]) * n + dst, kind="stable")
+    spread = int(dist.max()) + 1 if len(dist) else 1
+    order = np.argsort((src * spread + np.r_[dist, dist]) * n + dst, kind="stable")
     ranked = src[order]
     rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
     near = np.zeros(len(order), dtype=bool)
