@@ -276,7 +276,10 @@ def _print_similar(query: str, results: list, close: bool, what: str = "photo") 
 def _cmd_dupes(lib, args, bars) -> dict:
     from engine.types import DuplicateGroup
 
-    found = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine)
+    try:
+        found = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine, progress=bars.update)
+    finally:
+        bars.close()
 
     def rows(g):
         return [{"path": m.photo.path, "id": int(m.photo.id), "keep": m.keep, "differences": m.differences,

@@ -34,3 +34,20 @@ def test_bars_off_when_disabled(monkeypatch):
     bars.update(Progress("scan", 1, 2))
     bars.close()
     assert err.getvalue() == "" and bars.shown == []
+
+
+def test_dupes_shows_its_progress(monkeypatch):
+    """`simili dupes` hands the comparison's progress to the bars (it can take minutes on a large library)."""
+    from engine import cli
+
+    seen = []
+    monkeypatch.setattr(cli._Bars, "update", lambda self, p: seen.append(p.stage))
+
+    class Lib:
+        def duplicates(self, max_distance=None, min_cosine=None, progress=None):
+            progress(Progress("dupes", 1, 2, message="comparing"))
+            return []
+
+    args = type("Args", (), {"max_distance": None, "min_cosine": None, "json": True})()
+    assert cli._cmd_dupes(Lib(), args, cli._Bars(enabled=True))["groups"] == []
+    assert seen == ["dupes"]
