@@ -389,6 +389,9 @@ class Catalog:
     def set_frames(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
         """Whole-frame signatures of photos: (id, ``engine.signature.frame_signature``, its ``frame_hash``).
 
+        An empty signature marks a photo whose frame could not be read: it is not tried again until the file
+        changes (and is read again), and it takes no part in the duplicate check.
+
         The table is created on first write, so a library of an older Simili gains it on its next index run.
         """
         self._frames_table(write=True)
@@ -398,7 +401,8 @@ class Catalog:
         """(photo ids, 64-bit frame hashes as int64) of every photo with a whole-frame signature."""
         if not self._frames_table(write=False):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        rows = np.array(self.db.execute("SELECT id, hash FROM frames").fetchall(), dtype=np.int64).reshape(-1, 2)
+        rows = np.array(self.db.execute("SELECT id, hash FROM frames WHERE length(frame) > 0").fetchall(),
+                        dtype=np.int64).reshape(-1, 2)
         return rows[:, 0], rows[:, 1]
 
     def frames_of(self, ids: Sequence[int]) -> dict[int, bytes]:
@@ -409,7 +413,8 @@ class Catalog:
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            out.update(dict(self.db.execute(f"SELECT id, frame FROM frames WHERE id IN ({marks})", chunk)))
+            out.update(dict(self.db.execute(f"SELECT id, frame FROM frames WHERE id IN ({marks})"
+                                            " AND length(frame) > 0", chunk)))
         return out
 
     def without_frame(self) -> list[tuple[int, bytes]]:

@@ -201,6 +201,7 @@ def _add_frames(store: Store) -> Generator[Progress, None, None]:
                 rows.append(_framed(pid, decode(os.fsdecode(raw), size=FRAME).frame))
             except (OSError, DecodeError) as exc:
                 log.info("no duplicate signature for %s: %s", os.fsdecode(raw), exc)
+                rows.append((pid, b"", 0))  # marked, so the next index run does not try it again
         with store.catalog.transaction():
             store.catalog.set_frames(rows)
         yield rate.progress("frames", start + len(rows), "preparing photos for the duplicate check")

@@ -152,3 +152,35 @@ def test_a_library_without_frames_is_read_as_having_none_and_gains_them_on_write
     assert [i for i, _ in catalog.without_frame()] == [pid]
     catalog.set_frames([(pid, b"f" * 8, -5)])
     assert catalog.frames_of([pid]) == {pid: b"f" * 8} and catalog.frame_hashes()[1].tolist() == [-5]
+
+
+def test_a_frame_that_cannot_be_read_is_marked_and_not_tried_again(tmp_path, monkeypatch):
+    """An older library filling its frames: a photo whose frame fails to decode is marked, not decoded again on
+    every index run, and stays out of the duplicate check."""
+    import engine.decode
+    from engine.api import Library
+    from engine.errors import DecodeError
+    from tests.conftest import demo_photos, photo_folder
+
+    folder = tmp_path / "p"
+    photo_folder(folder, demo_photos(per_class=1)[:3])
+    with Library(tmp_path / "lib") as lib:
+        for _ in lib.index([folder]):
+            pass
+        catalog = lib.store.catalog
+        pid = lib.photos()[0].id
+        with catalog.transaction():
+            catalog.db.execute("DELETE FROM frames WHERE id = ?", (pid,))  # as if indexed by an older Simili
+        calls = []
+
+        def failing(path, size=224, **kw):
+            calls.append(path)
+            raise DecodeError("corrupt", "cannot read it now")
+
+        monkeypatch.setattr(engine.decode, "decode", failing)
+        for _ in range(2):
+            for _ in lib.index():
+                pass
+        assert len(calls) == 1
+        assert pid not in catalog.frames_of([pid]) and pid not in catalog.frame_hashes()[0].tolist()
+        assert all(pid not in [m.photo.id for m in g.members] for g in lib.duplicates())
