@@ -231,7 +231,7 @@ def diffuse(s0: npt.ArrayLike, neighbours: npt.NDArray[np.int32], keep: float = 
 def graph_of(neighbours: npt.NDArray[np.int32]) -> tuple[np.ndarray, np.ndarray]:
     """The graph as :func:`diffuse` reads it: positions with -1 sent to a zero slot, and 1 / neighbour count."""
     valid = neighbours >= 0
-    safe = np.where(valid, neighbours, len(neighbours)).astype(np.intp)
+    safe = np.where(valid, neighbours, len(neighbours)).astype(np.int32)  # int32: 40 MB, not 80, at 1M photos
     count = valid.sum(axis=1)
     return safe, np.where(count > 0, 1.0 / np.maximum(count, 1), 0.0).astype(np.float32)
 
