@@ -208,7 +208,7 @@ class WordSearch:
         if query.colours:
             share = table.colours[:, [list(COLOURS).index(c) for c in query.colours]].sum(axis=1) / 255.0
             match = match * colour_weight(share) if query.terms else share.astype(np.float32)
-        k = min(int(k), len(table))
+        k = max(1, min(int(k), len(table)))
         best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
         best = best[np.lexsort((dist[best], -match[best]))]
         best = best[match[best] >= MIN_MATCH]  # a photo with none of the word's classes in its top ones is no hit
