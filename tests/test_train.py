@@ -242,6 +242,7 @@ def test_holdout_check_accepts_a_good_model_and_rejects_a_scrambled_one():
     assert not same.passed and same.gain == 0  # no gain is no reason to switch
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the planted file itself
 def test_planted_pickle_in_the_checkpoint_is_never_run(tmp_path):
     import pickle
 
