@@ -41,7 +41,7 @@ _FRAMING = frozenset("a an the of with and or in on at some my our photo photos 
 # bench.words: 91 % of the true hits among the first 20 of each grocery word are above 0.25; a furry hat that the
 # classifier takes a little for a dog (0.19) is below.
 CLEAR_MATCH = 0.25
-MIN_MATCH = 1e-3
+MIN_MATCH = 0.01  # below this (4 %) a photo shows none of the words: not listed
 _COLOUR_THINGS = frozenset({"orange"})  # colour words that, alone, mean something the image model knows
 COLOUR_FULL = 0.5
 NEAR = 0.9  # Wu-Palmer likeness of a family close enough to stand for a word without classes of its own

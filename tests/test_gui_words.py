@@ -32,6 +32,7 @@ def test_unknown_words_are_said_with_suggestions(indexed, qtbot):
         window.on_word_search()
     text = window.similar.count_label.text()
     assert "zzzfoo" in text and "dog" in text and window.similar.model.rowCount() == 0
+    assert window.similar.query_caption.text() == "Words Simili does not know"
 
 
 def QApplicationFocus(window) -> bool:

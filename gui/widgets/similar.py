@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.errors import NotIndexed
+from engine.errors import NotIndexed, UnknownWords
 from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Photo
 from gui.errors import describe
 from gui.itemmodels import ResultsModel
@@ -224,6 +224,9 @@ class SimilarPanel(QWidget):
         if token != self._token:
             return
         self.model.set_results([], self.model.bits)
+        if self._query is not None and self._query[0] == "text":
+            self.query_caption.setText("Words Simili does not know" if isinstance(exc, UnknownWords) else
+                                       "The words could not be searched")
         if isinstance(exc, NotIndexed):
             self.count_label.setText(f"{exc} — results appear as soon as indexing has made the search codes.")
         else:
