@@ -23,7 +23,9 @@ adversarial training (docs/words.md):
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TOP", "NEIGHBOURS", "CONCEPTS_FILE", "ClassifierHead", "Concepts", "refresh", "update_file", "rank",
            "neighbours_of", "diffuse", "graph_of", "text_code", "match_scores", "hamming"]
+
+log = logging.getLogger(__name__)
 
 TOP = 10  # classes kept per photo: beyond the 10th the probabilities of the backbone sum to ~2 %
 NEIGHBOURS = 10  # photo-photo graph degree
@@ -177,6 +181,8 @@ class Concepts:
         read whole into memory.
         """
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None  # a folder, a FIFO or a device planted there: never opened (a FIFO would hang)
             with open(path, "rb") as f:
                 head = f.read(_HEADER_MAX)
                 if not head.startswith(_MAGIC) or b"\n" not in head[len(_MAGIC) :]:
@@ -353,6 +359,9 @@ def update_file(home: Path, catalog: Catalog, features: FeatureStore, index: Cod
     """Bring ``home/concepts.bin`` up to date with ``index`` (a writer's step at the end of ``index``)."""
     path = Path(home) / CONCEPTS_FILE
     table, changed = refresh(Concepts.load(path), catalog, features, index, progress=progress)
-    if changed or not path.exists():
-        table.save(path)
+    if changed or not path.is_file():
+        try:
+            table.save(path)
+        except OSError as exc:  # a full disk, or something planted in its place: word search rebuilds it in memory
+            log.warning("could not save %s: %s", path, exc)
     return table

@@ -253,3 +253,25 @@ def test_a_planted_table_is_not_read_whole(tmp_path):
     assert concepts.Concepts.load(path) is None
     path.write_bytes(b"SIMILI-CONCEPTS 2\n" + b"{" * 8000)  # no end of header in sight
     assert concepts.Concepts.load(path) is None
+
+
+def test_something_planted_in_place_of_the_table_neither_hangs_nor_stops_indexing(tmp_path):
+    """A FIFO (reading it would block for ever) or a folder where concepts.bin belongs: ignored, search works."""
+    from engine.api import Library
+
+    folder = tmp_path / "p"
+    photo_folder(folder, [p for p in demo_photos(per_class=2) if p.parent.name == "shoes"])
+    home = tmp_path / "lib"
+    home.mkdir()
+    os.mkfifo(home / concepts.CONCEPTS_FILE)
+    assert concepts.Concepts.load(home / concepts.CONCEPTS_FILE) is None
+    with Library(home) as lib:
+        for _ in lib.index([folder]):
+            pass
+        assert lib.similar_to_text("shoes", k=2).results
+    (home / concepts.CONCEPTS_FILE).unlink()
+    (home / concepts.CONCEPTS_FILE).mkdir()
+    with Library(home) as lib:
+        for _ in lib.index():
+            pass
+        assert lib.similar_to_text("shoes", k=2).results
