@@ -218,6 +218,9 @@ def test_read_only_library_answers_queries_and_refuses_writes_saying_read_only(l
     assert "read-only" in json.loads(status.stdout)["health"]["problems"][0]
     by_image = simili("--json", "similar", "--image", _query(folder), "-k", "2", home=home, wrap=wrap)
     assert by_image.returncode == 0 and len(json.loads(by_image.stdout)["results"]) == 2
+    (home / "concepts.bin").unlink(missing_ok=True)  # an older library: word search describes photos in memory
+    by_words = simili("--json", "similar", "--text", "shoes", "-k", "2", home=home, wrap=wrap)
+    assert by_words.returncode == 0 and len(json.loads(by_words.stdout)["results"]) == 2, by_words.stderr
     # the app's thumbnails of a read-only library are cached elsewhere
     code = ("import sys; from engine.api import Library; lib = Library(sys.argv[1]);"
             " print(lib.thumbnail_file(sys.argv[2], 128)); lib.close()")
