@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize", "asymmetric_scores",
+__all__ = ["popcount", "LinearCoder", "fit_lsh", "fit_pca", "fit_itq", "fit", "pack_signs", "l2_normalize", "asymmetric_scores",
            "shortlist_size", "refine_size", "blended_scores", "FEATURE_WEIGHT", "itq_rotation",
            "FeatureDecoder", "fit_decoder"]
 
@@ -25,6 +25,19 @@ Floats = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.uint8]
 
 BITS_CHOICES = (16, 32, 64, 128)
+
+
+def popcount(x: npt.NDArray) -> npt.NDArray[np.uint8]:
+    """Set bits per row of a 2-d array of unsigned or non-negative integers (at most 255 a row): the Hamming
+    distance of XOR-ed codes. ``numpy.bitwise_count`` where numpy has it (2.0+), a byte table otherwise."""
+    if hasattr(np, "bitwise_count"):
+        counts = np.bitwise_count(x)
+        return counts[:, 0] if x.shape[1] == 1 else counts.sum(axis=1, dtype=np.uint8)
+    as_bytes = np.ascontiguousarray(x).view(np.uint8).reshape(len(x), -1)
+    return _BYTE_BITS[as_bytes].sum(axis=1, dtype=np.uint8)
+
+
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.uint8)
 
 
 def l2_normalize(x: npt.ArrayLike) -> Floats:

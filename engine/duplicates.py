@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.codes import popcount
 from engine.signature import Alignment, align, colour_distance, frame_trim, untouched
 from engine.types import DuplicateGroup, DuplicateMember, Photo, Progress
 
@@ -176,28 +177,16 @@ def _table_pairs(keys: np.ndarray, table: int, threshold: int, words: np.ndarray
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for q, lo, cnt in probes():
         for a, b in _expand(q, lo, cnt):
-            dist = _popcount(sw[a] ^ sw[b])
+            dist = popcount(sw[a] ^ sw[b])
             keep = np.flatnonzero(dist <= radius)
             left, right, dist = order[a[keep]], order[b[keep]], dist[keep]
             for earlier in range(table):  # found there already
                 if thresholds[earlier] >= 0:
-                    keep = _popcount(keys[left, earlier : earlier + 1] ^ keys[right, earlier : earlier + 1]) \
+                    keep = popcount(keys[left, earlier : earlier + 1] ^ keys[right, earlier : earlier + 1]) \
                         > thresholds[earlier]
                     left, right, dist = left[keep], right[keep], dist[keep]
             out.append((left.astype(np.int64), right.astype(np.int64), dist.astype(np.int64)))
     return tuple(np.concatenate(x) for x in zip(*out)) if out else (np.zeros(0, np.int64),) * 3  # type: ignore
-
-
-def _popcount(x: np.ndarray) -> np.ndarray:
-    """Set bits per row of a 2-d array of unsigned or non-negative integers (at most 255)."""
-    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
-        counts = np.bitwise_count(x)
-        return counts[:, 0] if x.shape[1] == 1 else counts.sum(axis=1, dtype=np.uint8)
-    as_bytes = np.ascontiguousarray(x).view(np.uint8).reshape(len(x), -1)
-    return _BYTE_BITS[as_bytes].sum(axis=1, dtype=np.uint8)
-
-
-_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.uint8)
 
 
 def _expand(q: np.ndarray, lo: np.ndarray, cnt: np.ndarray, block: int = 1 << 22):
