@@ -3,8 +3,9 @@
 The backbone's last layer is linear (``logits = W f + b``, exported by ``engine.export_head``), so the concepts of
 every indexed photo come from the feature cache: no photo is decoded again. Per photo the cache keeps the
 ``TOP`` most likely classes with their probabilities, and the photo's ``NEIGHBOURS`` nearest photos by code
-(Hamming distance), and its share of each basic colour (``engine.colours``): 107 bytes a photo, in one file ``concepts.bin`` beside the catalog. It is derived data:
-checked when read (a checksum over the body), rebuilt from the features when missing or damaged.
+(Hamming distance), and its share of each basic colour (``engine.colours``): 107 bytes a photo, in one file
+``concepts.bin`` beside the catalog. It is derived data: checked when read (a checksum over the body), rebuilt from
+the features when missing or damaged.
 
 A word query is ranked in three steps, the idea of UGACH (Zhang, Peng and Yuan, AAAI 2018: one Hamming space for
 words and photos, and a correlation graph that carries the manifold structure across the two), without the
@@ -35,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine._atomic import atomic_write_bytes, sha256_file
+from engine.codes import popcount
 from engine.colours import COLOURS, GRID_BYTES, colour_shares
 from engine.errors import ModelCorrupt, ModelMissing
 from engine.resources import resource_path
@@ -91,10 +93,6 @@ class ClassifierHead:
         if cls._cached is None:
             cls._cached = cls()
         return cls._cached
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.bias.shape[0])
 
     def probabilities(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Softmax of the logits, ``(n, 1000)``."""
@@ -162,8 +160,8 @@ class Concepts:
         """The rows where ``keep`` is true, with the graph's positions renumbered (lost neighbours become -1)."""
         new_pos = np.full(len(self) + 1, -1, dtype=np.int32)  # last slot maps -1 to -1
         new_pos[:-1][keep] = np.arange(int(keep.sum()), dtype=np.int32)
-        return Concepts(self.ids[keep], self.rows[keep], self.classes[keep], self.probs[keep], new_pos[self.neighbours[keep]],
-                        self.colours[keep], self.graph_n)
+        return Concepts(self.ids[keep], self.rows[keep], self.classes[keep], self.probs[keep],
+                        new_pos[self.neighbours[keep]], self.colours[keep], self.graph_n)
 
     # -- file ----------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
@@ -172,6 +170,16 @@ class Concepts:
         header = {"n": len(self), "top": self.classes.shape[1], "neighbours": self.neighbours.shape[1],
                   "graph_n": int(self.graph_n), "crc32": zlib.crc32(body)}
         atomic_write_bytes(path, _MAGIC + json.dumps(header).encode() + b"\n" + body)
+
+    def save_or_warn(self, path: Path) -> bool:
+        """:meth:`save`, logging instead of raising when the disk refuses (full, or something planted in its
+        place): the table is derived data, and search keeps it in memory meanwhile."""
+        try:
+            self.save(path)
+        except OSError as exc:
+            log.warning("could not save %s: %s", path, exc)
+            return False
+        return True
 
     @classmethod
     def load(cls, path: Path) -> Concepts | None:
@@ -218,7 +226,7 @@ def hamming(codes: npt.ArrayLike, code: npt.ArrayLike) -> npt.NDArray[np.int32]:
     one = np.ascontiguousarray(code, dtype=np.uint8).reshape(1, -1)
     if rows.shape[1] % 8 == 0:
         rows, one = rows.view(np.uint64), one.view(np.uint64)
-    return np.bitwise_count(rows ^ one).sum(axis=1, dtype=np.int32)
+    return popcount(rows ^ one).astype(np.int32)
 
 
 def diffuse(s0: npt.ArrayLike, neighbours: npt.NDArray[np.int32], keep: float = KEEP, steps: int = STEPS,
@@ -263,8 +271,9 @@ def match_scores(scores: npt.NDArray[np.float32], codes: npt.NDArray[np.uint8],
 
 
 def _empty() -> Concepts:
-    return Concepts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, TOP), np.uint16), np.zeros((0, TOP), np.float16),
-                    np.zeros((0, NEIGHBOURS), np.int32), np.zeros((0, len(COLOURS)), np.uint8), 0)
+    return Concepts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, TOP), np.uint16),
+                    np.zeros((0, TOP), np.float16), np.zeros((0, NEIGHBOURS), np.int32),
+                    np.zeros((0, len(COLOURS)), np.uint8), 0)
 
 
 def neighbours_of(index: CodeIndex, ids: np.ndarray, all_ids: np.ndarray) -> np.ndarray:
@@ -289,10 +298,10 @@ def refresh(table: Concepts | None, catalog: Catalog, features: FeatureStore, in
             progress: Callable[[int, int], None] | None = None) -> tuple[Concepts, bool]:
     """The table for the photos of ``index`` now, reusing ``table``'s rows; ``(table, changed)``.
 
-    Photos gone from the index, or read again since (a new feature row: the file changed), are dropped; new ones get their classes from the feature cache and their
-    neighbours from the index. Every photo's neighbours are found again when the library grew by a quarter
-    since they last were (``REGRAPH_GROWTH``), so early photos are not left with the neighbours of a small
-    library. ``progress(done, total)`` is called as new photos are done.
+    Photos gone from the index, or read again since (a new feature row: the file changed), are dropped; new ones
+    get their classes from the feature cache and their neighbours from the index. Every photo's neighbours are
+    found again when the library grew by a quarter since they last were (``REGRAPH_GROWTH``), so early photos are
+    not left with the neighbours of a small library. ``progress(done, total)`` is called as new photos are done.
     """
     table = table if table is not None else _empty()
     cat_ids, cat_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
@@ -322,8 +331,9 @@ def refresh(table: Concepts | None, catalog: Catalog, features: FeatureStore, in
     todo = np.arange(len(all_ids)) if regraph else np.arange(len(table), len(all_ids))
     nbrs[todo] = neighbours_of(index, all_ids[todo], all_ids)
     graph_n = len(all_ids) if regraph else table.graph_n
-    return Concepts(all_ids, np.concatenate([table.rows, new_rows]), np.concatenate([table.classes, classes]), np.concatenate([table.probs, probs]),
-                    nbrs, np.concatenate([table.colours, _colours_of(catalog, new)]), graph_n), True
+    return Concepts(all_ids, np.concatenate([table.rows, new_rows]), np.concatenate([table.classes, classes]),
+                    np.concatenate([table.probs, probs]), nbrs,
+                    np.concatenate([table.colours, _colours_of(catalog, new)]), graph_n), True
 
 
 def _colours_of(catalog: Catalog, ids: np.ndarray) -> np.ndarray:
@@ -360,8 +370,5 @@ def update_file(home: Path, catalog: Catalog, features: FeatureStore, index: Cod
     path = Path(home) / CONCEPTS_FILE
     table, changed = refresh(Concepts.load(path), catalog, features, index, progress=progress)
     if changed or not path.is_file():
-        try:
-            table.save(path)
-        except OSError as exc:  # a full disk, or something planted in its place: word search rebuilds it in memory
-            log.warning("could not save %s: %s", path, exc)
+        table.save_or_warn(path)
     return table

@@ -9,7 +9,6 @@ docs/words.md has the method and the measurements.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
     from engine.vocab import Vocabulary
 
 __all__ = ["WordQuery", "understand", "WordSearch", "word_percent", "CLEAR_MATCH"]
-
-log = logging.getLogger(__name__)
 
 # Words that only frame a query ("photos of dogs", "a red hat"): dropped without a word.
 _FRAMING = frozenset("a an the of with and or in on at some my our photo photos picture pictures image images shot "
@@ -179,12 +176,8 @@ class WordSearch:
             self._table = table
             if changed:
                 self._codes = None
-                if not store.read_only:
-                    try:
-                        table.save(path)
-                        self._stamp = _stamp(path)
-                    except OSError as exc:  # a full disk: the table still serves this session
-                        log.warning("could not save %s: %s", path, exc)
+                if not store.read_only and table.save_or_warn(path):
+                    self._stamp = _stamp(path)
             self._current = (id(index), index.version, self._stamp)
             return table
 

@@ -275,3 +275,17 @@ def test_something_planted_in_place_of_the_table_neither_hangs_nor_stops_indexin
         for _ in lib.index():
             pass
         assert lib.similar_to_text("shoes", k=2).results
+
+
+def test_popcount_without_numpy_2(monkeypatch):
+    """The Hamming distances word search and duplicates share also hold on numpy 1.x (no bitwise_count)."""
+    from engine.codes import popcount
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2**63, (50, 2), dtype=np.uint64)
+    want = np.array([bin(int(a)).count("1") + bin(int(b)).count("1") for a, b in x])
+    assert (popcount(x) == want).all()
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    assert (popcount(x) == want).all()
+    codes = rng.integers(0, 256, (20, 8), dtype=np.uint8)
+    assert (concepts.hamming(codes, codes[3]) == [int(np.unpackbits(c ^ codes[3]).sum()) for c in codes]).all()
