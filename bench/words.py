@@ -133,7 +133,8 @@ def speed(n: int, queries: int = 50, seed: int = 0) -> dict:
 
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(TOP, 0.3), size=n).astype(np.float16)
-    table = Concepts(np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64), rng.integers(0, 1000, (n, TOP), dtype=np.uint16), probs,
+    ids = np.arange(n, dtype=np.int64)
+    table = Concepts(ids, ids, rng.integers(0, 1000, (n, TOP), dtype=np.uint16), probs,
                      rng.integers(0, n, (n, NEIGHBOURS), dtype=np.int32),
                      rng.integers(0, 256, (n, len(COLOURS)), dtype=np.uint8), n)
     codes = rng.integers(0, 256, (n, 8), dtype=np.uint8)

@@ -26,9 +26,9 @@ from engine.decode import IMAGE_EXTENSIONS
 from engine.errors import NotIndexed, SimiliError
 from engine.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
 from engine.store import FEATURE_DIM, Store
-from engine.types import (DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings, Status,
-                          WordMatches)
-from engine.wordsearch import WordSearch
+from engine.types import (DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings,
+                          Status, WordMatches)
+from engine.wordsearch import WordSearch, understand
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -57,7 +57,6 @@ def repair_catalog(home: str | os.PathLike[str] | None = None) -> str | None:
 
 
 def resources_root() -> Path:
-
     """The folder of the app's bundled resources (models, icons) in a checkout, a wheel or a frozen build."""
     from engine.resources import resources_root as root
 
@@ -90,7 +89,6 @@ class LibraryView:
             key = hashlib.blake2b(os.fsencode(self.home), digest_size=8).hexdigest()
             return Path(tempfile.gettempdir()) / f"simili-read-only-{key}"
         return cache_dir(self.home)
-
 
     # -- catalog -------------------------------------------------------------------------------------
     def folders(self) -> list[str]:
@@ -174,7 +172,6 @@ class LibraryView:
         older Simili reads what every photo shows from the feature cache once (``engine.concepts``).
         """
         from engine.vocab import Vocabulary
-        from engine.wordsearch import understand
 
         index = self._searchable()
         query = understand(Vocabulary.load(), text)

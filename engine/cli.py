@@ -203,8 +203,6 @@ def _cmd_index(lib, args, bars) -> dict:
 
 
 def _cmd_similar(lib, args, bars) -> dict:
-    if sum(map(bool, (args.photo, args.image, args.text))) != 1:
-        raise SimiliError(_ONE_QUERY)
     if args.text:
         return _similar_text(lib, args)
     if args.image:

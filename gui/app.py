@@ -2,7 +2,8 @@
 
 Test and automation flags: ``--home`` (library folder), ``--folder DIR`` (add and index it), ``--query FILE``
 (search by it), ``--words TEXT`` (search by words), ``--screenshot OUT.png`` (save the window once everything has
-loaded, then exit), ``--quit-after-ready`` (exit once the first screen of photos shows; prints the start time), ``--self-test``.
+loaded, then exit), ``--quit-after-ready`` (exit once the first screen of photos shows; prints the start time),
+``--self-test``.
 """
 
 from __future__ import annotations
