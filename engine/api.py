@@ -192,9 +192,14 @@ class LibraryView:
         index = store.models.index()
         if index is None or len(index) == 0:
             return []
-        radius = search.distance_limit(max_distance, store.settings.dupe_max_distance, index.bits)
-        min_cos = store.settings.dupe_min_cosine if min_cosine is None else float(min_cosine)
+        radius, min_cos = self._dupe_limits(index, max_distance, min_cosine)
         return duplicates.find_groups(store.catalog, store.features, index, radius, min_cos, progress)
+
+    def _dupe_limits(self, index, max_distance: int | None = None,
+                     min_cosine: float | None = None) -> tuple[int, float]:
+        settings = self.store.settings
+        radius = search.distance_limit(max_distance, settings.dupe_max_distance, index.bits)
+        return radius, settings.dupe_min_cosine if min_cosine is None else float(min_cosine)
 
     # -- runtime -------------------------------------------------------------------------------------
     def training_available(self) -> tuple[bool, str]:
@@ -314,6 +319,7 @@ class Library(LibraryView):
                 self.add_folder(folder)
             heal(self.store)
             report = yield from run_index(self.store)
+            yield from self._check_copies()
         return report
 
     def train(self, bits: int | None = None, device: str | None = None, seed: int = 0,
@@ -322,7 +328,16 @@ class Library(LibraryView):
         with self.writing():
             info = yield from learn.run_training(self.store, bits or self.settings.bits,
                                                  device or self.settings.device, seed, should_stop)
+            yield from self._check_copies()
         return info
+
+    def _check_copies(self) -> Generator[Progress, None, None]:
+        """After a job that changed photos or codes: the pixel checks the next duplicate search needs, measured
+        now (``engine.duplicates.check_job``), so the duplicates open in seconds."""
+        store = self.store
+        index = store.models.index()
+        if index is not None:
+            yield from duplicates.check_job(store.catalog, store.features, index, *self._dupe_limits(index))
 
     def train_in_subprocess(self, bits: int | None = None, device: str | None = None, seed: int = 0,
                             should_stop: Callable[[], bool] | None = None) -> Generator[Progress, None, ModelInfo]:

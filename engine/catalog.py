@@ -417,6 +417,41 @@ class Catalog:
                                             " AND length(frame) > 0", chunk)))
         return out
 
+    # -- pixel checks of look-alike pairs (engine.duplicates) -------------------------------------------------------
+    _PAIR_COLUMNS = ("layout", "detail", "inner", "mirrored", "angle", "width", "height")
+    _PAIRS = ("CREATE TABLE IF NOT EXISTS pair_checks (a INTEGER NOT NULL, b INTEGER NOT NULL, stamp INTEGER NOT NULL,"
+              " layout REAL NOT NULL, detail REAL NOT NULL, inner INTEGER NOT NULL, mirrored INTEGER NOT NULL,"
+              " angle REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID")
+
+    def _has_pair_checks(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pair_checks'").fetchone() \
+            is not None
+
+    def pair_checks(self) -> dict[tuple[int, int], tuple[int, tuple]]:
+        """{(a, b): (stamp, (layout, detail, inner, mirrored, angle, width, height))} of the stored pixel checks.
+
+        A check is derived data: its ``stamp`` says which frames it was measured on, and the caller ignores a check
+        whose stamp no longer matches. The table is created on first write (a library of an older Simili has none).
+        """
+        if not self._has_pair_checks():
+            return {}
+        return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
+            f"SELECT a, b, stamp, {', '.join(self._PAIR_COLUMNS)} FROM pair_checks")}
+
+    def set_pair_checks(self, rows: Iterable[tuple[int, int, int, tuple]]) -> None:
+        """Store pixel checks: (a, b, stamp, (layout, detail, inner, mirrored, angle, width, height))."""
+        self.db.execute(self._PAIRS)
+        marks = ", ".join("?" * (3 + len(self._PAIR_COLUMNS)))
+        self.db.executemany(f"INSERT OR REPLACE INTO pair_checks VALUES ({marks})",
+                            [(int(a), int(b), int(stamp), *values) for a, b, stamp, values in rows])
+
+    def prune_pair_checks(self) -> int:
+        """Forget the checks of photos that have left the library (or lost their frame); returns how many."""
+        if not self._has_pair_checks():
+            return 0
+        return self.db.execute("DELETE FROM pair_checks WHERE a NOT IN (SELECT id FROM frames WHERE length(frame) > 0)"
+                               " OR b NOT IN (SELECT id FROM frames WHERE length(frame) > 0)").rowcount
+
     def without_frame(self) -> list[tuple[int, bytes]]:
         """(id, path) of indexed photos that have no whole-frame signature yet (indexed by an older Simili)."""
         with self.transaction():

@@ -15,15 +15,21 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.codes import popcount
-from engine.signature import Alignment, align, colour_distance, frame_trim, untouched
+from engine.errors import CatalogError
+from engine.jobs import run_to_end
+from engine.signature import ALIGN_VERSION, Alignment, align, colour_distance, frame_trim, untouched
 from engine.types import DuplicateGroup, DuplicateMember, Photo, Progress
 
 if TYPE_CHECKING:
@@ -31,11 +37,15 @@ if TYPE_CHECKING:
     from engine.codeindex import CodeIndex
     from engine.featstore import FeatureStore
 
-__all__ = ["find_groups", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
+__all__ = ["find_groups", "group_job", "check_job", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 4096
 _TABLE_BITS = 16  # multi-index hashing on the codes' 16-bit pieces
 _MAX_MASKS = 4000  # beyond this many probes per photo (a wide radius) the exhaustive scan is cheaper
+_UNTOUCHED_BATCH = 1024
+_SAVE_EVERY_S = 5.0  # new pixel checks are stored at least this often, so a cancelled run keeps them
 NEAREST = 12
 FRAME_MIN_COSINE = 0.3  # ... and whose features agree this much
 FRAME_RADIUS = 6  # pHash bits of the whole frame within which a pair is compared whatever its features
@@ -57,10 +67,46 @@ class _Pair:
 
 @dataclass
 class _Facts:
+    """What the pixel check reads (photos, frames, colour signatures) and what it has found.
+
+    ``stored`` holds the checks of earlier runs (``Catalog.pair_checks``): a check depends only on the two
+    photos' frames and sizes, so it is reused while its stamp (``stamp``) still matches; ``fresh`` collects the
+    checks measured now, for ``save``.
+    """
+
     photos: dict[int, Photo]
     frames: dict[int, bytes]
     sigs: dict[int, bytes]
+    stored: dict[tuple[int, int], tuple[int, tuple]] = field(default_factory=dict)
     pairs: dict[tuple[int, int], _Pair] = field(default_factory=dict)
+    fresh: list[tuple[int, int, int, tuple]] = field(default_factory=list)
+
+    def stamp(self, a: int, b: int) -> int:
+        """A checksum of what the check of (a, b) depends on: both frames, both sizes and the aligner's version."""
+        out = ALIGN_VERSION
+        for pid in (a, b):
+            p = self.photos[pid]
+            out = zlib.crc32(self.frames[pid] + f"{p.width}x{p.height}".encode(), out)
+        return out
+
+    def _known(self, key: tuple[int, int]) -> Alignment | None:
+        hit = self.stored.get(key)
+        if hit is None or hit[0] != self.stamp(*key):
+            return None
+        layout, detail, inner, mirrored, angle, width, height = hit[1]
+        return Alignment(float(layout), float(detail), int(inner), bool(mirrored), float(angle), float(width),
+                         float(height))
+
+    def save(self, catalog: Catalog) -> None:
+        """Store the checks measured since the last save (a cache: a library that cannot be written keeps none)."""
+        rows, self.fresh = self.fresh, []
+        if not rows or catalog.read_only:
+            return
+        try:
+            with catalog.transaction():
+                catalog.set_pair_checks(rows)
+        except (CatalogError, sqlite3.Error) as exc:
+            log.warning("the pixel checks of %d look-alike pairs were not stored: %s", len(rows), exc)
 
     def aspect(self, pid: int) -> float:
         p = self.photos[pid]
@@ -74,9 +120,13 @@ class _Facts:
         if pair is not None and pair.found is not None:
             return pair
         pair = pair or _Pair()
-        if a in self.frames and b in self.frames and key[0] in self.photos and key[1] in self.photos:
-            pair.found = align(self.frames[key[0]], self.frames[key[1]], self.aspect(key[0]), self.aspect(key[1]),
-                               first=pair.first)
+        if self._ready(key):
+            pair.found = self._known(key)
+            if pair.found is None:
+                pair.found = align(self.frames[key[0]], self.frames[key[1]], self.aspect(key[0]),
+                                   self.aspect(key[1]), first=pair.first)
+                if pair.found is not None:
+                    self.fresh.append((*key, self.stamp(*key), tuple(pair.found)))
         f = pair.found
         if f is not None:
             pair.sure = f.layout >= SURE[0] and f.detail >= SURE[1] and min(f.width, f.height) >= MIN_SIDE
@@ -88,13 +138,19 @@ class _Facts:
         """Measure the untouched placement of many pairs at once (``engine.signature.untouched``); ``check``
         then starts from it, and a plain copy (resized, recompressed, recoloured) needs nothing more."""
         keys = [(min(a, b), max(a, b)) for a, b in pairs]
-        keys = [k for k in dict.fromkeys(keys) if k not in self.pairs and k[0] in self.frames and
-                k[1] in self.frames and k[0] in self.photos and k[1] in self.photos]
+        keys = [k for k in dict.fromkeys(keys) if self.unmeasured(*k)]
         firsts = untouched([self.frames[a] for a, _ in keys], [self.frames[b] for _, b in keys],
                            [self.aspect(b) for _, b in keys])
         for key, first in zip(keys, firsts):
-            if first is not None:
-                self.pairs[key] = _Pair(first=first)
+            self.pairs[key] = _Pair(first=first)
+
+    def unmeasured(self, a: int, b: int) -> bool:
+        """Whether the pair (a, b) has neither been measured in this run nor has a stored check."""
+        key = (min(a, b), max(a, b))
+        return key not in self.pairs and self._ready(key) and self._known(key) is None
+
+    def _ready(self, key: tuple[int, int]) -> bool:
+        return all(pid in self.frames and pid in self.photos for pid in key)
 
     def relation(self, keep: int, other: int) -> tuple[Alignment | None, bool]:
         """The alignment of ``other`` against ``keep`` and whether ``other`` is the inner photo."""
@@ -269,8 +325,8 @@ def _flat_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
     return _nearest(np.concatenate(left), np.concatenate(right), np.concatenate(dist), n)
 
 
-def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int, min_cosine: float,
-                report: Callable[[int, int | None, str], None]) -> list[tuple[float, int, int]]:
+def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+                min_cosine: float) -> Generator[Progress, None, list[tuple[float, int, int]]]:
     """(cosine, a, b) of every pair within the radius whose features agree, best first."""
     ids = np.sort(index.ids())
     known_ids, known_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
@@ -280,7 +336,7 @@ def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
     if len(ids) < 2:
         return []
     left, right = _near_pairs(index.codes_of(ids), radius)
-    report(0, None, "looking for look-alikes: photos with a close thumbnail")
+    yield _progress(0, None, "looking for look-alikes: photos with a close thumbnail")
     # the photos' own pixels propose pairs too: a black-and-white or recoloured copy can drift out of the radius
     hash_ids, hashes = catalog.frame_hashes()
     if len(hash_ids) > 1:
@@ -295,7 +351,7 @@ def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
         floor = np.where(np.isin(both, by_pixels), min(min_cosine, FRAME_MIN_COSINE), min_cosine)
     else:
         floor = np.full(len(left), min_cosine)
-    report(0, None, f"looking for look-alikes: comparing the features of {len(left)} close pairs")
+    yield _progress(0, None, f"looking for look-alikes: comparing the features of {len(left)} close pairs")
     out = []
     for start in range(0, len(left), _CHUNK):
         a, b = left[start : start + _CHUNK], right[start : start + _CHUNK]
@@ -388,48 +444,93 @@ def _group(facts: _Facts, ids: list[int], sure: bool) -> DuplicateGroup:
     return DuplicateGroup(members, sure)
 
 
+def _crc(arrays: list[np.ndarray]) -> int:
+    out = 0
+    for a in arrays:
+        out = zlib.crc32(a.tobytes(), out)
+    return out
+
+
+def _progress(done: int, total: int | None, message: str) -> Progress:
+    return Progress("dupes", done, total, message=message)
+
+
 def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int, min_cosine: float,
                 progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]:
     """Sure groups (largest first), then "maybe" groups; members kept copy first.
 
     ``progress`` (called from this thread) hears how far the search is: stage ``dupes``, pairs compared so far.
     """
-    def report(done: int, total: int | None, message: str) -> None:
-        if progress is not None:
-            progress(Progress("dupes", done, total, message=message))
+    return run_to_end(group_job(catalog, features, index, radius, min_cosine), progress)
 
+
+def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+              min_cosine: float) -> Generator[Progress, None, list[DuplicateGroup]]:
+    """``find_groups`` as a job: yields its progress, returns the groups. The pixel checks it measures are stored
+    in the catalog as it goes (``Catalog.pair_checks``), so the next search, or one cancelled half-way and run
+    again, measures only pairs it has not seen."""
     if len(index) < 2:
         return []
-    report(0, None, f"looking for look-alikes among {len(index)} photos")
-    candidates = _candidates(catalog, features, index, radius, min_cosine, report)
+    yield _progress(0, None, f"looking for look-alikes among {len(index)} photos")
+    candidates = yield from _candidates(catalog, features, index, radius, min_cosine)
     involved = sorted({i for _, a, b in candidates for i in (a, b)})
-    report(0, len(candidates), f"comparing the pixels of {len(candidates)} look-alike pairs")
-    facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved))
-    facts.untouched([(a, b) for _, a, b in candidates])
-    sure, maybe = _Sets(), _Sets()
-    for n, (_, a, b) in enumerate(candidates):
-        if n % 64 == 0:
-            report(n, len(candidates), "comparing the pixels of look-alike photos")
-        if sure.root(a) == sure.root(b):
-            continue  # already in one group: the member-to-kept check below decides
-        pair = facts.check(a, b)
-        if pair.sure:
-            sure.join(a, b)
-        elif pair.maybe:
-            maybe.join(a, b)
-    groups, doubtful = [], []
-    for ids in sure.groups():
-        keep = keep_order(facts, ids)[0]
-        ok = [keep] + [i for i in ids if i != keep and facts.check(keep, i).sure]
-        if len(ok) > 1:
-            groups.append(_group(facts, ok, True))
-        for i in ids:
-            if i not in ok:
-                maybe.join(keep, i)
-    sure_of = {m.photo.id: n for n, g in enumerate(groups) for m in g.members}
-    for ids in maybe.groups():
-        if len({sure_of.get(i, -1 - i) for i in ids}) > 1:  # not all already surely together
-            doubtful.append(_group(facts, ids, False))
-    report(len(candidates), len(candidates), f"{len(groups)} groups of copies")
+    yield _progress(0, len(candidates), f"comparing the pixels of {len(candidates)} look-alike pairs")
+    facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved),
+                   catalog.pair_checks() if candidates else {})
+    saved = time.monotonic()
+    try:
+        sure, maybe = _Sets(), _Sets()
+        for n, (_, a, b) in enumerate(candidates):
+            if n % 64 == 0:
+                yield _progress(n, len(candidates), "comparing the pixels of look-alike photos")
+                if time.monotonic() - saved > _SAVE_EVERY_S:
+                    facts.save(catalog)
+                    saved = time.monotonic()
+            if sure.root(a) == sure.root(b):
+                continue  # already in one group: the member-to-kept check below decides
+            if facts.unmeasured(a, b):  # the untouched placement of the next unmeasured pairs, at once
+                facts.untouched([(c, d) for _, c, d in candidates[n : n + _UNTOUCHED_BATCH]
+                                 if sure.root(c) != sure.root(d)])
+            pair = facts.check(a, b)
+            if pair.sure:
+                sure.join(a, b)
+            elif pair.maybe:
+                maybe.join(a, b)
+        groups, doubtful = [], []
+        for ids in sure.groups():
+            keep = keep_order(facts, ids)[0]
+            ok = [keep] + [i for i in ids if i != keep and facts.check(keep, i).sure]
+            if len(ok) > 1:
+                groups.append(_group(facts, ok, True))
+            for i in ids:
+                if i not in ok:
+                    maybe.join(keep, i)
+        sure_of = {m.photo.id: n for n, g in enumerate(groups) for m in g.members}
+        for ids in maybe.groups():
+            if len({sure_of.get(i, -1 - i) for i in ids}) > 1:  # not all already surely together
+                doubtful.append(_group(facts, ids, False))
+    finally:
+        facts.save(catalog)
+    yield _progress(len(candidates), len(candidates), f"{len(groups)} groups of copies")
     key = lambda g: (-len(g.members), int(g.members[0].photo.id))  # noqa: E731
     return sorted(groups, key=key) + sorted(doubtful, key=key)
+
+
+def check_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+              min_cosine: float) -> Generator[Progress, None, None]:
+    """Measure ahead what the next duplicate search will need (run after indexing and training), so that opening
+    the duplicates costs seconds, not minutes. A library unchanged since the last check is not searched again:
+    the check's inputs (codes, frame hashes, settings, the aligner's version) are summed in the catalog's meta."""
+    if catalog.read_only or len(index) < 2:
+        return
+    ids = np.sort(index.ids())
+    hash_ids, hashes = catalog.frame_hashes()
+    inputs = [np.ascontiguousarray(a) for a in (ids, index.codes_of(ids), hash_ids, hashes)]
+    digest = f"{ALIGN_VERSION}:{radius}:{min_cosine!r}:{_crc(inputs):08x}"
+    if catalog.get_meta("pair_checks_for") == digest:
+        return
+    with catalog.transaction():
+        catalog.prune_pair_checks()
+    yield from group_job(catalog, features, index, radius, min_cosine)
+    with catalog.transaction():
+        catalog.set_meta("pair_checks_for", digest)

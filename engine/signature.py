@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["SIGNATURE_BYTES", "FRAME_BYTES", "signature", "phash_distance", "colour_distance", "frame_signature",
-           "frame_trim", "frame_hash", "align", "untouched", "Alignment"]
+           "frame_trim", "frame_hash", "align", "untouched", "Alignment", "ALIGN_VERSION"]
 
 _GRID = 4
 SIGNATURE_BYTES = 8 + _GRID * _GRID * 3  # 64-bit pHash + 4x4 RGB means
@@ -65,6 +65,7 @@ def colour_distance(a: bytes, b: bytes) -> float:
 # saturation and black-and-white edits), the best few are refined at full thumbnail resolution.
 
 THUMB = 32
+ALIGN_VERSION = 1  # raise it when align's verdicts change: the pixel checks a library stored are then measured again
 FRAME_BYTES = 4 + THUMB * THUMB  # trimmed borders (top, bottom, left, right in frame pixels) + grey thumbnail
 _TRIM_MAX = 0.4
 _COARSE = 12

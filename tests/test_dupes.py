@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from engine import duplicates
 from engine.api import Library
 from engine.cli import main
 from engine.signature import align, frame_signature
@@ -184,3 +186,70 @@ def test_a_frame_that_cannot_be_read_is_marked_and_not_tried_again(tmp_path, mon
         assert len(calls) == 1
         assert pid not in catalog.frames_of([pid]) and pid not in catalog.frame_hashes()[0].tolist()
         assert all(pid not in [m.photo.id for m in g.members] for g in lib.duplicates())
+
+
+# -- stored pixel checks: duplicates open in seconds after indexing ----------------------------------------------
+
+FAMILY = {"original.jpg", "crop.jpg", "mirror-half.jpg"}
+
+
+def _sure_names(lib) -> list[set[str]]:
+    return [{Path(m.photo.path).name for m in g.members} for g in lib.duplicates() if g.sure]
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("a pixel check was measured again")
+
+
+def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    for n, photo in enumerate(sorted(DEMO.glob("images/*/*.jpg"))[:160]):
+        if photo != ORIGINAL:
+            (folder / photo.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(photo, folder / photo.parent.name / photo.name)
+    im = Image.open(ORIGINAL).convert("RGB")
+    w, h = im.size
+    im.save(folder / "original.jpg", quality=95)
+    im.crop((int(0.08 * w), int(0.08 * h), int(0.92 * w), int(0.92 * h))).save(folder / "crop.jpg", quality=90)
+    ImageOps.mirror(im).resize((w // 2, h // 2)).save(folder / "mirror-half.jpg", quality=85)
+    lib = Library(tmp_path / "lib")
+    run(lib.index([folder]))
+    checks = lib.store.catalog.pair_checks()
+    assert checks
+    with monkeypatch.context() as m:
+        m.setattr(duplicates, "align", _never)
+        m.setattr(duplicates, "untouched", _never)
+        assert _sure_names(lib) == [FAMILY]
+        m.setattr(duplicates, "group_job", _never)
+        run(lib.index())  # nothing changed: no search at all
+
+    im.resize((200, round(200 * h / w))).save(folder / "thumb.jpg", quality=60)
+    steps, _ = run(lib.index())
+    assert any(p.stage == "dupes" for p in steps)
+    with monkeypatch.context() as m:
+        m.setattr(duplicates, "align", _never)
+        m.setattr(duplicates, "untouched", _never)
+        assert _sure_names(lib) == [FAMILY | {"thumb.jpg"}]
+
+    crop = lib.photo_at(folder / "crop.jpg").id
+    assert any(crop in pair for pair in lib.store.catalog.pair_checks())
+    (folder / "crop.jpg").unlink()
+    run(lib.index())
+    assert lib.store.catalog.pair_checks() and not any(crop in pair for pair in lib.store.catalog.pair_checks())
+    lib.close()
+
+
+def test_a_stored_check_counts_only_while_its_photos_are_unchanged(demo_library):
+    lib, _, extra = demo_library
+    catalog = lib.store.catalog
+    key = tuple(sorted((lib.photo_at(ORIGINAL).id, lib.photo_at(extra / "half-q50.jpg").id)))
+    stamp, _ = catalog.pair_checks()[key]
+    different = (0.1, 0.0, 0, 0, 0.0, 1.0, 1.0)  # what the check says of two different photos
+    family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
+    with catalog.transaction():
+        catalog.set_pair_checks([(*key, stamp, different)])
+    assert family - {"half-q50.jpg"} in _sure_names(lib)  # the stored verdict decided
+    with catalog.transaction():
+        catalog.set_pair_checks([(*key, stamp ^ 1, different)])  # measured on other frames: not trusted
+    assert family in _sure_names(lib)
+    assert catalog.pair_checks()[key][0] == stamp  # and measured again
