@@ -452,6 +452,24 @@ class Catalog:
         return self.db.execute("DELETE FROM pair_checks WHERE a NOT IN (SELECT id FROM frames WHERE length(frame) > 0)"
                                " OR b NOT IN (SELECT id FROM frames WHERE length(frame) > 0)").rowcount
 
+    def look_alikes(self, digest: str) -> list[tuple[float, int, int]] | None:
+        """The look-alike pairs (cosine, a, b) stored for the search inputs ``digest``, or None (another digest,
+        or none stored)."""
+        if self.get_meta("look_alikes_for") != digest:
+            return None
+        try:
+            return [tuple(r) for r in self.db.execute("SELECT cosine, a, b FROM look_alikes")]
+        except sqlite3.OperationalError:  # the mark without its table: search again
+            return None
+
+    def set_look_alikes(self, digest: str, rows: Iterable[tuple[float, int, int]]) -> None:
+        """Replace the stored look-alike pairs (cosine, a, b) with ``rows``, found for the inputs ``digest``."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS look_alikes (a INTEGER NOT NULL, b INTEGER NOT NULL,"
+                        " cosine REAL NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID")
+        self.db.execute("DELETE FROM look_alikes")
+        self.db.executemany("INSERT INTO look_alikes (cosine, a, b) VALUES (?, ?, ?)", rows)
+        self.set_meta("look_alikes_for", digest)
+
     def without_frame(self) -> list[tuple[int, bytes]]:
         """(id, path) of indexed photos that have no whole-frame signature yet (indexed by an older Simili)."""
         with self.transaction():

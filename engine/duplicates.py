@@ -100,13 +100,8 @@ class _Facts:
     def save(self, catalog: Catalog) -> None:
         """Store the checks measured since the last save (a cache: a library that cannot be written keeps none)."""
         rows, self.fresh = self.fresh, []
-        if not rows or catalog.read_only:
-            return
-        try:
-            with catalog.transaction():
-                catalog.set_pair_checks(rows)
-        except (CatalogError, sqlite3.Error) as exc:
-            log.warning("the pixel checks of %d look-alike pairs were not stored: %s", len(rows), exc)
+        if rows:
+            _store(catalog, f"pixel checks of {len(rows)} look-alike pairs", lambda: catalog.set_pair_checks(rows))
 
     def aspect(self, pid: int) -> float:
         p = self.photos[pid]
@@ -325,20 +320,50 @@ def _flat_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
     return _nearest(np.concatenate(left), np.concatenate(right), np.concatenate(dist), n)
 
 
-def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
+@dataclass
+class _Inputs:
+    """What the look-alike search reads: photos with features and a code (ids sorted), and the frame hashes."""
+
+    ids: np.ndarray
+    feat_rows: np.ndarray
+    codes: np.ndarray
+    hash_ids: np.ndarray
+    hashes: np.ndarray
+
+    @classmethod
+    def read(cls, catalog: Catalog, index: CodeIndex) -> _Inputs:
+        ids = np.sort(index.ids())
+        known_ids, known_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
+        at = np.minimum(np.searchsorted(known_ids, ids), max(len(known_ids) - 1, 0))
+        has_row = (known_ids[at] == ids) if len(known_ids) else np.zeros(len(ids), bool)
+        ids = ids[has_row]
+        return cls(ids, known_rows[at[has_row]], index.codes_of(ids), *catalog.frame_hashes())
+
+    def digest(self, radius: int, min_cosine: float) -> str:
+        """A checksum of everything the search's answer depends on (with the aligner's version, for the checks)."""
+        crc = 0
+        for a in (self.ids, self.feat_rows, self.codes, self.hash_ids, self.hashes):
+            crc = zlib.crc32(np.ascontiguousarray(a).tobytes(), crc)
+        return f"{ALIGN_VERSION}:{radius}:{min_cosine!r}:{len(self.ids)}:{crc:08x}"
+
+
+def _candidates(catalog: Catalog, features: FeatureStore, inputs: _Inputs, radius: int,
                 min_cosine: float) -> Generator[Progress, None, list[tuple[float, int, int]]]:
-    """(cosine, a, b) of every pair within the radius whose features agree, best first."""
-    ids = np.sort(index.ids())
-    known_ids, known_rows = (np.asarray(a, dtype=np.int64) for a in catalog.feature_rows())
-    at = np.minimum(np.searchsorted(known_ids, ids), max(len(known_ids) - 1, 0))
-    has_row = (known_ids[at] == ids) if len(known_ids) else np.zeros(len(ids), bool)
-    ids, feat_rows = ids[has_row], known_rows[at[has_row]]
+    """(cosine, a, b) of every pair within the radius whose features agree, best first.
+
+    The list is stored in the catalog with the digest of its inputs (``Catalog.look_alikes``): while the library
+    is unchanged, the next search reads it instead of searching again.
+    """
+    digest = inputs.digest(radius, min_cosine)
+    stored = catalog.look_alikes(digest)
+    if stored is not None:
+        return sorted(stored, reverse=True)
+    ids, feat_rows, hash_ids, hashes = inputs.ids, inputs.feat_rows, inputs.hash_ids, inputs.hashes
     if len(ids) < 2:
         return []
-    left, right = _near_pairs(index.codes_of(ids), radius)
+    left, right = _near_pairs(inputs.codes, radius)
     yield _progress(0, None, "looking for look-alikes: photos with a close thumbnail")
     # the photos' own pixels propose pairs too: a black-and-white or recoloured copy can drift out of the radius
-    hash_ids, hashes = catalog.frame_hashes()
     if len(hash_ids) > 1:
         at = np.searchsorted(ids, hash_ids)
         ok = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == hash_ids)
@@ -359,7 +384,19 @@ def _candidates(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
         cos = (fa * fb).sum(axis=1) / np.maximum(np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1), 1e-12)
         ok = cos >= floor[start : start + _CHUNK]
         out.extend(zip(cos[ok].tolist(), ids[a[ok]].tolist(), ids[b[ok]].tolist()))
+    _store(catalog, "look-alike pairs", lambda: catalog.set_look_alikes(digest, out))
     return sorted(out, reverse=True)
+
+
+def _store(catalog: Catalog, what: str, write: Callable[[], None]) -> None:
+    """Write derived data in one transaction; a library that cannot be written (or is busy) keeps none."""
+    if catalog.read_only:
+        return
+    try:
+        with catalog.transaction():
+            write()
+    except (CatalogError, sqlite3.Error) as exc:
+        log.warning("the %s were not stored: %s", what, exc)
 
 
 def _bytes_per_pixel(p: Photo) -> float:
@@ -444,13 +481,6 @@ def _group(facts: _Facts, ids: list[int], sure: bool) -> DuplicateGroup:
     return DuplicateGroup(members, sure)
 
 
-def _crc(arrays: list[np.ndarray]) -> int:
-    out = 0
-    for a in arrays:
-        out = zlib.crc32(a.tobytes(), out)
-    return out
-
-
 def _progress(done: int, total: int | None, message: str) -> Progress:
     return Progress("dupes", done, total, message=message)
 
@@ -472,7 +502,7 @@ def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius
     if len(index) < 2:
         return []
     yield _progress(0, None, f"looking for look-alikes among {len(index)} photos")
-    candidates = yield from _candidates(catalog, features, index, radius, min_cosine)
+    candidates = yield from _candidates(catalog, features, _Inputs.read(catalog, index), radius, min_cosine)
     involved = sorted({i for _, a, b in candidates for i in (a, b)})
     yield _progress(0, len(candidates), f"comparing the pixels of {len(candidates)} look-alike pairs")
     facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved),
@@ -519,18 +549,14 @@ def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius
 def check_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
               min_cosine: float) -> Generator[Progress, None, None]:
     """Measure ahead what the next duplicate search will need (run after indexing and training), so that opening
-    the duplicates costs seconds, not minutes. A library unchanged since the last check is not searched again:
-    the check's inputs (codes, frame hashes, settings, the aligner's version) are summed in the catalog's meta."""
+    the duplicates costs seconds, not minutes. A library unchanged since the last check (same digest of the
+    search's inputs, ``_Inputs.digest``) is not searched again."""
     if catalog.read_only or len(index) < 2:
         return
-    ids = np.sort(index.ids())
-    hash_ids, hashes = catalog.frame_hashes()
-    inputs = [np.ascontiguousarray(a) for a in (ids, index.codes_of(ids), hash_ids, hashes)]
-    digest = f"{ALIGN_VERSION}:{radius}:{min_cosine!r}:{_crc(inputs):08x}"
+    digest = _Inputs.read(catalog, index).digest(radius, min_cosine)
     if catalog.get_meta("pair_checks_for") == digest:
         return
     with catalog.transaction():
         catalog.prune_pair_checks()
     yield from group_job(catalog, features, index, radius, min_cosine)
-    with catalog.transaction():
-        catalog.set_meta("pair_checks_for", digest)
+    _store(catalog, "checked-library mark", lambda: catalog.set_meta("pair_checks_for", digest))

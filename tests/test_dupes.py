@@ -219,6 +219,7 @@ def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path,
     with monkeypatch.context() as m:
         m.setattr(duplicates, "align", _never)
         m.setattr(duplicates, "untouched", _never)
+        m.setattr(duplicates, "_near_pairs", _never)  # nor the look-alike search: its answer is stored too
         assert _sure_names(lib) == [FAMILY]
         m.setattr(duplicates, "group_job", _never)
         run(lib.index())  # nothing changed: no search at all
