@@ -135,18 +135,34 @@ class Alignment(NamedTuple):
     height: float
 
 
-def _sample(img: npt.NDArray[np.float32], x: npt.NDArray, y: npt.NDArray) -> npt.NDArray[np.float32]:
-    """Bilinear samples of ``img`` at pixel coordinates (x, y), clamped to the image."""
-    m = img.shape[0]
-    x = np.clip(x, 0, m - 1.001, dtype=np.float32)
-    y = np.clip(y, 0, m - 1.001, dtype=np.float32)
-    x0, y0 = x.astype(np.intp), y.astype(np.intp)
-    fx, fy = x - x0, y - y0
-    i = y0 * m + x0
+def _sample(img: npt.NDArray[np.float32], x: npt.NDArray, y: npt.NDArray,
+            offset: npt.NDArray | None = None) -> npt.NDArray[np.float32]:
+    """Bilinear samples of the square ``img`` at pixel coordinates (x, y), clamped to the image. With a stack of
+    images, ``offset`` (broadcast against x) says where in the stack each sample's image starts (k * m * m)."""
+    m = img.shape[-1]
+    fx = np.clip(x, 0, m - 1.001, dtype=np.float32)
+    fy = np.clip(y, 0, m - 1.001, dtype=np.float32)
+    x0, i = fx.astype(np.int32), fy.astype(np.int32)
+    fx -= x0  # in float32 and in place: these few lines are most of the alignment's time
+    fy -= i
+    i *= m
+    i += x0
+    if offset is not None:
+        i += offset.astype(np.int32)
     flat = img.ravel()
-    top = flat.take(i) * (1 - fx) + flat.take(i + 1) * fx
-    bottom = flat.take(i + m) * (1 - fx) + flat.take(i + m + 1) * fx
-    return top + (bottom - top) * fy
+    top, right = flat.take(i), flat.take(i + 1)
+    i += m
+    bottom, corner = flat.take(i), flat.take(i + 1)
+    right -= top
+    right *= fx
+    top += right
+    corner -= bottom
+    corner *= fx
+    bottom += corner
+    bottom -= top
+    bottom *= fy
+    top += bottom
+    return top
 
 
 def _detail(imgs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -304,15 +320,7 @@ def _untouched_block(a: Sequence[bytes], b: Sequence[bytes], aspect_b: Sequence[
     lx, ly = du * (one * r32 * f), dv * one
     x = (cx + one * lx - zero * ly) * (m / r).astype(np.float32)[:, None, None] - 0.5
     y = (np.float32(0.5) + zero * lx + one * ly) * m - 0.5
-    x = np.clip(x, 0, m - 1.001, dtype=np.float32)
-    y = np.clip(y, 0, m - 1.001, dtype=np.float32)
-    x0, y0 = x.astype(np.intp), y.astype(np.intp)
-    fx, fy = x - x0, y - y0
-    i = y0 * m + x0 + (np.arange(n) * m * m)[:, None, None]
-    img = tb.ravel()
-    top = img.take(i) * (1 - fx) + img.take(i + 1) * fx
-    bottom = img.take(i + m) * (1 - fx) + img.take(i + m + 1) * fx
-    got = top + (bottom - top) * fy  # (pairs, 2, pixels)
+    got = _sample(tb, x, y, offset=(np.arange(n) * m * m)[:, None, None])  # (pairs, 2, pixels)
     fine = _detail(got.reshape(n, 2, m, m)).reshape(n, 2, -1)
     layout = _corr_rows(got, ta.reshape(n, -1))
     detail = _corr_rows(fine, _detail(ta).reshape(n, -1))
