@@ -222,10 +222,15 @@ def main(argv=None) -> int:
                "load_average_after": [round(x, 2) for x in os.getloadavg()]}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
-    result = {"benchmark": "dupes_speed", "machine": machine_info(), "runs": rows,
+    machine = machine_info()
+    out = REPO / "bench" / "results" / f"dupes-speed-{machine['host']}.json"
+    try:  # rows of other sizes from an earlier run are kept, so the sizes can be run one at a time
+        earlier = [r for r in json.loads(out.read_text()).get("runs", []) if r.get("n") not in {r["n"] for r in rows}]
+    except (OSError, ValueError, AttributeError):
+        earlier = []
+    result = {"benchmark": "dupes_speed", "machine": machine, "runs": sorted(earlier + rows, key=lambda r: r["n"]),
               "bars": {"100000": "< 10 s", "1000000": "< 120 s"}}
-    (REPO / "bench" / "results" / f"dupes-speed-{result['machine']['host']}.json").write_text(
-        json.dumps(result, indent=1) + "\n")
+    out.write_text(json.dumps(result, indent=1) + "\n")
     if args.json:
         print(json.dumps(result))
     return 0
