@@ -513,12 +513,14 @@ def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius
     yield _progress(0, len(candidates), f"comparing the pixels of {len(candidates)} look-alike pairs")
     facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved),
                    catalog.pair_checks() if candidates else {})
-    saved = time.monotonic()
+    saved = started = time.monotonic()
     try:
         sure, maybe = _Sets(), _Sets()
         for n, (_, a, b) in enumerate(candidates):
             if n % 64 == 0:
-                yield _progress(n, len(candidates), "comparing the pixels of look-alike photos")
+                rate = n / max(time.monotonic() - started, 1e-6) if n else None
+                yield Progress("dupes", n, len(candidates), rate, (len(candidates) - n) / rate if rate else None,
+                               "comparing the pixels of look-alike photos")
                 if time.monotonic() - saved > _SAVE_EVERY_S:
                     facts.save(catalog)
                     saved = time.monotonic()

@@ -17,7 +17,8 @@ class Progress:
     """One step of a long job.
 
     Attributes:
-        stage: what runs now: ``scan``, ``encode``, ``codes``, ``index``, ``train``, ``export``, ``reencode``.
+        stage: what runs now: ``scan``, ``encode``, ``frames``, ``codes``, ``index``, ``words``, ``dupes``, ``train``,
+            ``export``, ``reencode``.
         done: units finished in this stage.
         total: units in this stage, or None while unknown.
         rate: units per second, when known.

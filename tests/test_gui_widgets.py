@@ -395,6 +395,8 @@ def test_describe_progress_lines():
     title, detail = describe_progress(Progress("train", 3, 20, None, 60, metrics={"loss": 0.25, "epoch": 3}), 245)
     assert title == "Learning from your photos"
     assert detail == "studying 245 photos · 15% done · about 1 min 00 s left"  # photos and time, no epochs or loss
+    title, detail = describe_progress(Progress("dupes", 64, 7389, 20.0, 366.0))
+    assert (title, detail) == ("Checking look-alike photos for copies", "64 of 7,389 pairs · about 6 min 06 s left")
 
 
 def test_context_menu_actions(indexed, qtbot, monkeypatch):

@@ -24,8 +24,11 @@ STAGES = {
     "train": "Learning from your photos",
     "export": "Saving what was learned",
     "reencode": "Applying what was learned to your photos",
+    "frames": "Preparing photos for the duplicate check",
+    "words": "Noting what each photo shows",
+    "dupes": "Checking look-alike photos for copies",
 }
-UNITS = {"scan": "files", "encode": "photos", "reencode": "photos"}
+UNITS = {"scan": "files", "encode": "photos", "reencode": "photos", "frames": "photos", "dupes": "pairs"}
 PERCENT_STAGES = ("train", "export", "codes", "index")  # their units mean nothing to people: a share of the work
 
 
