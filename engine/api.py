@@ -329,12 +329,13 @@ class Library(LibraryView):
         with self.writing():
             info = yield from learn.run_training(self.store, bits or self.settings.bits,
                                                  device or self.settings.device, seed, should_stop)
-            yield from self._check_copies()
         return info
 
     def _check_copies(self) -> Generator[Progress, None, None]:
-        """After a job that changed photos or codes: the pixel checks the next duplicate search needs, measured
-        now (``engine.duplicates.check_job``), so the duplicates open in seconds."""
+        """At the end of an index run: the pixel checks the next duplicate search needs, measured now
+        (``engine.duplicates.check_job``), so the duplicates open in seconds. (Not after training: its codes bring
+        few new look-alike pairs, which the next search measures, and a training run cancelled during the check
+        would look unfinished.)"""
         store = self.store
         index = store.models.index()
         if index is not None:

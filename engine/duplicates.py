@@ -12,10 +12,10 @@
    a member that fails moves to the "maybe" groups, which are never marked for the trash.
 4. **Stored**: the pixel check of a pair depends only on the two photos' frames and sizes, so its result is kept in
    the catalog (``pair_checks``, stamped with what it was measured on) and the look-alike pairs with a digest of
-   the search's inputs (``look_alikes``). The index run and training end with ``check_job``, which measures what
-   the next search will need; opening the duplicates then reads the stored answers (about 3 s at 100k photos
-   instead of 5 minutes; bench/DUPES.md). A search with other settings, or of photos added since, measures only
-   the pairs it has not seen.
+   the search's inputs (``look_alikes``). The index run ends with ``check_job``, which measures what the next
+   search will need; opening the duplicates then reads the stored answers (1.2 s at 100k photos instead of 4
+   minutes; bench/DUPES.md). A search with other settings, after training changed the codes, or of photos added
+   since, measures only the pairs it has not seen.
 """
 
 from __future__ import annotations
@@ -556,7 +556,7 @@ def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius
 
 def check_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
               min_cosine: float) -> Generator[Progress, None, None]:
-    """Measure ahead what the next duplicate search will need (run after indexing and training), so that opening
+    """Measure ahead what the next duplicate search will need (the index run's last stage), so that opening
     the duplicates costs seconds, not minutes. A library unchanged since the last check (same digest of the
     search's inputs, ``_Inputs.digest``) is not searched again."""
     if catalog.read_only or len(index) < 2:
