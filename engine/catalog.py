@@ -423,9 +423,16 @@ class Catalog:
               " layout REAL NOT NULL, detail REAL NOT NULL, inner INTEGER NOT NULL, mirrored INTEGER NOT NULL,"
               " angle REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID")
 
-    def _has_pair_checks(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pair_checks'").fetchone() \
-            is not None
+    def _has_pair_checks(self, write: bool = False) -> bool:
+        """Whether the table is there in its current shape; a writer creates it, or replaces one of another shape
+        (its rows are only a cache)."""
+        cols = [r[1] for r in self.db.execute("PRAGMA table_info(pair_checks)")]
+        if cols == ["a", "b", "stamp", *self._PAIR_COLUMNS]:
+            return True
+        if write:
+            self.db.execute("DROP TABLE IF EXISTS pair_checks")
+            self.db.execute(self._PAIRS)
+        return write
 
     def pair_checks(self) -> dict[tuple[int, int], tuple[int, tuple]]:
         """{(a, b): (stamp, (layout, detail, inner, mirrored, angle, width, height))} of the stored pixel checks.
@@ -440,7 +447,7 @@ class Catalog:
 
     def set_pair_checks(self, rows: Iterable[tuple[int, int, int, tuple]]) -> None:
         """Store pixel checks: (a, b, stamp, (layout, detail, inner, mirrored, angle, width, height))."""
-        self.db.execute(self._PAIRS)
+        self._has_pair_checks(write=True)
         marks = ", ".join("?" * (3 + len(self._PAIR_COLUMNS)))
         self.db.executemany(f"INSERT OR REPLACE INTO pair_checks VALUES ({marks})",
                             [(int(a), int(b), int(stamp), *values) for a, b, stamp, values in rows])
@@ -464,9 +471,9 @@ class Catalog:
 
     def set_look_alikes(self, digest: str, rows: Iterable[tuple[float, int, int]]) -> None:
         """Replace the stored look-alike pairs (cosine, a, b) with ``rows``, found for the inputs ``digest``."""
-        self.db.execute("CREATE TABLE IF NOT EXISTS look_alikes (a INTEGER NOT NULL, b INTEGER NOT NULL,"
-                        " cosine REAL NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID")
-        self.db.execute("DELETE FROM look_alikes")
+        self.db.execute("DROP TABLE IF EXISTS look_alikes")  # replaced whole, whatever shape it had
+        self.db.execute("CREATE TABLE look_alikes (a INTEGER NOT NULL, b INTEGER NOT NULL, cosine REAL NOT NULL,"
+                        " PRIMARY KEY (a, b)) WITHOUT ROWID")
         self.db.executemany("INSERT INTO look_alikes (cosine, a, b) VALUES (?, ?, ?)", rows)
         self.set_meta("look_alikes_for", digest)
 

@@ -254,3 +254,17 @@ def test_a_stored_check_counts_only_while_its_photos_are_unchanged(demo_library)
         catalog.set_pair_checks([(*key, stamp ^ 1, different)])  # measured on other frames: not trusted
     assert family in _sure_names(lib)
     assert catalog.pair_checks()[key][0] == stamp  # and measured again
+
+
+def test_stored_tables_of_another_shape_are_replaced_not_fatal(demo_library):
+    lib, _, extra = demo_library
+    catalog = lib.store.catalog
+    with catalog.transaction():
+        for table in ("pair_checks", "look_alikes"):
+            catalog.db.execute(f"DROP TABLE IF EXISTS {table}")
+            catalog.db.execute(f"CREATE TABLE {table} (a INTEGER, b INTEGER, verdict TEXT)")
+            catalog.db.execute(f"INSERT INTO {table} VALUES (1, 2, 'same')")
+    assert catalog.pair_checks() == {}
+    family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
+    assert family in _sure_names(lib)  # measured again, and stored in the table's own shape
+    assert catalog.pair_checks() and family in _sure_names(lib)
