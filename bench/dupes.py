@@ -177,6 +177,51 @@ def score(truth: dict[Path, tuple[str, str]], groups: list[list[Path]], maybe: l
             "per_edit_recall": per_edit, "false_pairs": false[:40]}
 
 
+def _average_precision(ranked: list[Path], query: Path, truth: dict[Path, tuple[str, str]], n_relevant: int) -> float:
+    """AP of one ranked list against "same scene", over all ``n_relevant`` photos of the scene (one the list lacks
+    counts as never found); the query and its scene's don't-care crops are left out."""
+    scene = truth[query][0]
+    hits, total = 0, 0.0
+    rank = 0
+    for p in ranked:
+        t = truth.get(p)
+        if p == query or t is None or (t[0] == scene and t[1] in DONT_CARE):
+            continue
+        rank += 1
+        if t[0] == scene:
+            hits += 1
+            total += hits / rank
+    return total / max(n_relevant, 1)
+
+
+def ranking_map(lib, truth: dict[Path, tuple[str, str]]) -> dict:
+    """Similar-photos ranking on the same folder: every scene photo (the don't-care crops aside) queries the whole
+    library, in the app's order (``Library.similar``, no distance limit) and by float cosine of the same backbone
+    features; mAP against "same scene"."""
+    catalog = lib.store.catalog
+    ids, rows = catalog.feature_rows()
+    photos = catalog.photos_by_ids(ids)
+    paths = [Path(photos[i].path) for i in ids]
+    row_of = {p: k for k, p in enumerate(paths)}
+    feats = lib.store.features.get(np.asarray(rows))
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    scene_size: dict[str, int] = {}
+    for p, (scene, edit) in truth.items():
+        if edit not in DONT_CARE and p in row_of:
+            scene_size[scene] = scene_size.get(scene, 0) + 1
+    app, cosine = [], []
+    n = len(paths)
+    for q, (scene, edit) in truth.items():
+        if edit in DONT_CARE or edit in ("distractor", "crop-of-large") or q not in row_of:
+            continue
+        ranked = [Path(r.photo.path) for r in lib.similar(q, k=n - 1, max_distance=lib.store.settings.bits)]
+        app.append(_average_precision(ranked, q, truth, scene_size[scene] - 1))
+        order = np.argsort(-(feats @ feats[row_of[q]]), kind="stable")
+        cosine.append(_average_precision([paths[k] for k in order], q, truth, scene_size[scene] - 1))
+    return {"queries": len(app), "map_app": round(float(np.mean(app)), 4),
+            "map_float_cosine": round(float(np.mean(cosine)), 4)}
+
+
 def markdown(out: dict) -> str:
     r = out["result"]
     lines = [f"## Near-duplicates (`python -m bench.dupes`), {out['scenes']} scenes x {len(EDITS) - 2} edits "
@@ -225,12 +270,13 @@ def main(argv=None) -> int:
         dupes_s, dupes_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         groups = [[Path(p.path) for p in g.photos] for g in found if g.sure]
         maybe = [[Path(p.path) for p in g.photos] for g in found if not g.sure]
+        ranking = ranking_map(lib, truth)
         lib.close()
     out = {"benchmark": "dupes", "scenes": args.scenes, "distractors": args.distractors,
            "crop_pairs": args.crop_pairs, "seed": args.seed, "photos": len(truth), "index_s": index_s,
            "dupes_s": round(dupes_s, 2), "dupes_cpu_s": round(dupes_cpu_s, 2),
            "load_average": [round(x, 2) for x in os.getloadavg()],
-           "result": score(truth, groups, maybe), "machine": machine_info()}
+           "result": score(truth, groups, maybe), "ranking": ranking, "machine": machine_info()}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1) if args.json else markdown(out))
     return 0

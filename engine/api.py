@@ -142,12 +142,14 @@ class LibraryView:
     def _search(self, index, feature, k: int | None, max_distance: int | None, exclude: int | None) -> list[Neighbor]:
         store = self.store
         limit = search.distance_limit(max_distance, store.settings.similar_max_distance, index.bits)
+        copies = duplicates.copies_of(store.catalog, exclude) if exclude is not None else None
         return search.search(store.catalog, store.features, index, store.models.coder(), feature,
-                             int(k or store.settings.similar_k), limit, exclude)
+                             int(k or store.settings.similar_k), limit, exclude, copies)
 
     def similar(self, photo: int | str | os.PathLike[str], k: int | None = None,
                 max_distance: int | None = None) -> list[Neighbor]:
-        """Photos most similar to a photo of the library (by id or path), nearest first, itself excluded."""
+        """Photos most similar to a photo of the library (by id or path), nearest first, itself excluded. Copies of
+        it that the duplicate check confirmed on the pixels come first (``engine.search.search``, point 4)."""
         index = self._searchable()
         if not isinstance(photo, (int, np.integer)):
             photo = self._stored_path(photo)

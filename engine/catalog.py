@@ -427,12 +427,14 @@ class Catalog:
         """Whether the table is there in its current shape; a writer creates it, or replaces one of another shape
         (its rows are only a cache)."""
         cols = [r[1] for r in self.db.execute("PRAGMA table_info(pair_checks)")]
-        if cols == ["a", "b", "stamp", *self._PAIR_COLUMNS]:
-            return True
-        if write:
+        if cols != ["a", "b", "stamp", *self._PAIR_COLUMNS]:
+            if not write:
+                return False
             self.db.execute("DROP TABLE IF EXISTS pair_checks")
             self.db.execute(self._PAIRS)
-        return write
+        if write:
+            self.db.execute("CREATE INDEX IF NOT EXISTS pair_checks_b ON pair_checks(b)")
+        return True
 
     def pair_checks(self) -> dict[tuple[int, int], tuple[int, tuple]]:
         """{(a, b): (stamp, (layout, detail, inner, mirrored, angle, width, height))} of the stored pixel checks.
@@ -444,6 +446,15 @@ class Catalog:
             return {}
         return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
             f"SELECT a, b, stamp, {', '.join(self._PAIR_COLUMNS)} FROM pair_checks")}
+
+    def pair_checks_of(self, photo_id: int) -> dict[tuple[int, int], tuple[int, tuple]]:
+        """``pair_checks`` of the pairs one photo belongs to."""
+        if not self._has_pair_checks():
+            return {}
+        columns = ", ".join(self._PAIR_COLUMNS)
+        return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
+            f"SELECT a, b, stamp, {columns} FROM pair_checks WHERE a = ?1 UNION ALL"
+            f" SELECT a, b, stamp, {columns} FROM pair_checks WHERE b = ?1", (int(photo_id),))}
 
     def set_pair_checks(self, rows: Iterable[tuple[int, int, int, tuple]]) -> None:
         """Store pixel checks: (a, b, stamp, (layout, detail, inner, mirrored, angle, width, height))."""

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from engine.codeindex import CodeIndex
     from engine.featstore import FeatureStore
 
-__all__ = ["find_groups", "group_job", "check_job", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
+__all__ = ["find_groups", "group_job", "check_job", "copies_of", "KEEP_RULE", "keep_order", "SURE", "MAYBE"]
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class _Facts:
                     self.fresh.append((*key, self.stamp(*key), tuple(pair.found)))
         f = pair.found
         if f is not None:
-            pair.sure = f.layout >= SURE[0] and f.detail >= SURE[1] and min(f.width, f.height) >= MIN_SIDE
+            pair.sure = _sure(f)
             pair.maybe = not pair.sure and f.layout >= MAYBE[0] and f.detail >= MAYBE[1]
         self.pairs[key] = pair
         return pair
@@ -403,6 +403,39 @@ def _store(catalog: Catalog, what: str, write: Callable[[], None]) -> None:
             write()
     except (CatalogError, sqlite3.Error) as exc:
         log.warning("the %s were not stored: %s", what, exc)
+
+
+def _sure(f: Alignment) -> bool:
+    """Whether an alignment shows the same picture (the "sure" verdict)."""
+    return f.layout >= SURE[0] and f.detail >= SURE[1] and min(f.width, f.height) >= MIN_SIDE
+
+
+def copies_of(catalog: Catalog, photo_id: int) -> dict[int, float]:
+    """{photo id: texture correlation} of the photos that stored pixel checks found to be copies of ``photo_id``
+    (sure verdicts on unchanged frames), directly or through one photo both are copies of, as a duplicate group
+    joins its members through the copy it keeps; for the similar-photos search to rank first. Reads only stored
+    checks: a library indexed before they existed, or a photo whose pairs were not checked yet, has none."""
+    first = _sure_partners(catalog, photo_id)
+    out = dict(first)
+    for middle, detail in first.items():
+        for other, d in _sure_partners(catalog, middle).items():
+            if other != photo_id and other not in out:
+                out[other] = min(d, detail)
+    return out
+
+
+def _sure_partners(catalog: Catalog, photo_id: int) -> dict[int, float]:
+    stored = catalog.pair_checks_of(photo_id)
+    if not stored:
+        return {}
+    ids = sorted({i for key in stored for i in key})
+    facts = _Facts(catalog.photos_by_ids(ids), catalog.frames_of(ids), {}, stored)
+    out = {}
+    for key in stored:
+        found = facts._known(key) if facts._ready(key) else None
+        if found is not None and _sure(found):
+            out[key[1] if key[0] == photo_id else key[0]] = found.detail
+    return out
 
 
 def _bytes_per_pixel(p: Photo) -> float:

@@ -7,12 +7,13 @@ test can search a hand-built index without a library or an image model.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.codes import asymmetric_scores, blended_scores, pack_signs, refine_size, shortlist_size
+from engine.codes import asymmetric_scores, blended_scores, pack_signs, popcount, refine_size, shortlist_size
 from engine.errors import NotIndexed
 from engine.types import Neighbor
 
@@ -61,8 +62,11 @@ def library_photo(catalog: Catalog, index: CodeIndex, photo: int | str | os.Path
     return pid
 
 
+COPY_SCORE = 1.4  # a copy the pixel check confirmed scores at least this + 0.1 x its texture correlation (98.5-100 %)
+
+
 def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, feature: np.ndarray, k: int,
-           limit: int, exclude: int | None = None) -> list[Neighbor]:
+           limit: int, exclude: int | None = None, copies: Mapping[int, float] | None = None) -> list[Neighbor]:
     """The ``k`` photos nearest to a backbone ``feature`` within Hamming distance ``limit``, best first.
 
     1. faiss gives the ``shortlist_size`` nearest codes by Hamming distance (from the query's sign code);
@@ -71,20 +75,34 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
        features (read only for those), which separates near-duplicates finer than 64 bits can.
     A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
     a trained model also carry each photo's neighbourhood (``engine.train.database_features``), queries never do.
+    4. ``copies`` ({photo id: texture correlation}, from the duplicate check's stored verdicts) are the photos
+       whose pixels were found to be the same picture as the query's: a black-and-white, cropped or captioned copy
+       whose features drifted. They take part whatever their code distance and score at least ``COPY_SCORE``, so
+       they come first, their percentage saying so.
     """
     projection = coder.project(feature[None])[0]
+    query_code = pack_signs(projection[None])
     want = shortlist_size(k + (exclude is not None), len(index))
-    dist, ids = index.search(pack_signs(projection[None]), want)
+    dist, ids = index.search(query_code, want)
     hit = (ids[0] >= 0) & (ids[0] != (-1 if exclude is None else exclude)) & (dist[0] <= limit)
     cand, cand_dist = ids[0][hit], dist[0][hit]
+    copies = {i: d for i, d in (copies or {}).items() if i != exclude and i in index}
+    extra = np.array(sorted(set(copies) - set(cand.tolist())), dtype=np.int64)
+    if len(extra):
+        cand = np.r_[cand, extra]
+        cand_dist = np.r_[cand_dist, popcount(index.codes_of(extra) ^ query_code).astype(cand_dist.dtype)]
     if not len(cand):
         return []
     match = asymmetric_scores(projection, index.codes_of(cand)) / max(float(np.abs(projection).sum()), 1e-12)
     head = np.lexsort((cand_dist, -match))[: refine_size(k)]  # best match first; equal ones by Hamming distance
+    if copies:
+        head = np.r_[head, np.setdiff1d(np.flatnonzero(np.isin(cand, list(copies))), head)]
     top = [int(i) for i in cand[head]]
     rows = catalog.feat_row_of(top)
     cos = _cosine(features.get([rows[i] for i in top]), feature)
     blended = blended_scores(match[head], cos)
+    if copies:
+        blended = np.maximum(blended, [COPY_SCORE + 0.1 * copies[i] if i in copies else -np.inf for i in top])
     final = np.argsort(-blended, kind="stable")[:k]
     percent = similarity_percent(blended)
     photos = catalog.photos_by_ids([top[j] for j in final])

@@ -268,3 +268,39 @@ def test_stored_tables_of_another_shape_are_replaced_not_fatal(demo_library):
     family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
     assert family in _sure_names(lib)  # measured again, and stored in the table's own shape
     assert catalog.pair_checks() and family in _sure_names(lib)
+
+
+def test_similar_photos_put_confirmed_copies_first_with_percentages_in_order(demo_library):
+    lib, _, extra = demo_library
+    lib.duplicates()  # the pixel checks are stored
+    copies = {extra / "half-q50.jpg", extra / "mirrored-grey.png"}
+    for query in (ORIGINAL, extra / "mirrored-grey.png"):  # the black-and-white copy finds the other through it
+        found = lib.similar(query, k=6)
+        assert {Path(n.photo.path) for n in found[:2]} == ({ORIGINAL} | copies) - {query}
+        assert all(n.similarity >= 98.5 for n in found[:2])
+        percents = [n.similarity for n in found]
+        assert percents == sorted(percents, reverse=True)
+
+
+def test_only_a_sure_stored_check_lifts_a_photo_in_similar_photos(demo_library):
+    lib, _, extra = demo_library
+    catalog = lib.store.catalog
+    lib.duplicates()
+    original, grey = lib.photo_at(ORIGINAL).id, lib.photo_at(extra / "mirrored-grey.png").id
+    key = (min(original, grey), max(original, grey))
+    stamp, verdict = catalog.pair_checks()[key]
+    assert duplicates.copies_of(catalog, original)[grey] > 0.7
+
+    def grey_percent() -> float:
+        return next((n.similarity for n in lib.similar(ORIGINAL, k=50) if n.photo.id == grey), 0.0)
+
+    with catalog.transaction():
+        catalog.db.execute("DELETE FROM pair_checks WHERE a = ? OR b = ?", (grey, grey))
+    assert grey not in duplicates.copies_of(catalog, original)
+    assert grey_percent() < 98.5  # its features alone: not a near-identical photo
+    with catalog.transaction():
+        catalog.set_pair_checks([(*key, stamp ^ 1, verdict)])  # measured on other frames: not trusted
+    assert grey_percent() < 98.5
+    with catalog.transaction():
+        catalog.set_pair_checks([(*key, stamp, verdict)])
+    assert grey_percent() >= 98.5
