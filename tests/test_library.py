@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine import duplicates
 from engine.api import Library
 from engine.codes import blended_scores
 from engine.errors import LibraryBusy, ModelCorrupt, NotIndexed
@@ -70,8 +71,13 @@ def test_similar_results_are_sorted_and_exclude_query(copies_library):
     results = lib.similar(original, k=20)
     assert len(results) > 0
     assert all(Path(n.photo.path) != original for n in results)
-    final = blended_scores([n.match for n in results], [n.score for n in results])
-    assert (np.diff(final) <= 1e-6).all()  # code match + feature cosine, best first
+    assert all(a.similarity >= b.similarity for a, b in zip(results, results[1:]))  # the order the numbers say
+    copies_confirmed = duplicates.copies_of(lib.store.catalog, lib.photo_at(original).id)
+    assert copies_confirmed  # the index run checked its copies
+    assert {n.photo.id for n in results[: len(copies_confirmed)]} == set(copies_confirmed)  # confirmed copies first
+    rest = [n for n in results if n.photo.id not in copies_confirmed]
+    final = blended_scores([n.match for n in rest], [n.score for n in rest])
+    assert (np.diff(final) <= 1e-6).all()  # then code match + feature cosine, best first
     # by id works the same as by path
     pid = lib.store.catalog.photo_by_path(original)[0].id
     assert [n.photo.id for n in lib.similar(pid, k=20)] == [n.photo.id for n in results]
