@@ -73,12 +73,12 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
     2. they are ordered by the asymmetric score (``asymmetric_scores``: the query keeps its real projection);
     3. the best ``refine_size(k)`` are re-ordered by ``blended_scores``: code match plus the cosine of the stored
        features (read only for those), which separates near-duplicates finer than 64 bits can.
-    A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
-    a trained model also carry each photo's neighbourhood (``engine.train.database_features``), queries never do.
     4. ``copies`` ({photo id: texture correlation}, from the duplicate check's stored verdicts) are the photos
        whose pixels were found to be the same picture as the query's: a black-and-white, cropped or captioned copy
        whose features drifted. They take part whatever their code distance and score at least ``COPY_SCORE``, so
        they come first, their percentage saying so.
+    A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
+    a trained model also carry each photo's neighbourhood (``engine.train.database_features``), queries never do.
     """
     projection = coder.project(feature[None])[0]
     query_code = pack_signs(projection[None])
