@@ -356,6 +356,9 @@ def _cmd_train(lib, args, bars) -> dict:
     if args.progress_jsonl:
         bars = _JsonLines()
         args.json = True
+        # The app stops this child with SIGINT (engine.learn.train_in_subprocess). An app started as a shell's
+        # background job passes SIGINT on ignored, and Python would then never raise KeyboardInterrupt.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     info = _drive(lib.train(bits=args.bits, device=args.device, seed=args.seed), bars)
     out = {"model": asdict(info), "active": info.active}
     if not args.json:

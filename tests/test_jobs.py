@@ -6,6 +6,7 @@ well under a second and says exactly which parts a job needs.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +179,28 @@ def test_learning_job_trains_checks_and_switches_only_when_the_check_passes(tmp_
     assert not store.training_dir(16).exists()  # finished: nothing left to resume
     assert {m.id for m in store.models.infos()} == {itq.id, info.id}
     store.close()
+
+
+@pytest.mark.train
+def test_the_app_can_stop_training_even_when_it_was_started_with_ctrl_c_ignored(tmp_path):
+    pytest.importorskip("torch")
+    from engine.errors import Cancelled
+    from engine.learn import train_in_subprocess
+
+    store = Store(tmp_path / "lib")
+    feats = np.abs(_clustered(160, FEATURE_DIM))
+    ids = _fill(store.catalog, store.features, feats, tmp_path / "photos")
+    store.models.save_linear(fit_itq(feats, 16), len(ids))
+    store.close()
+    learning = []
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a GUI started as `simili-gui &` has
+    try:
+        job = train_in_subprocess(tmp_path / "lib", bits=16, device="cpu", should_stop=lambda: bool(learning))
+        with pytest.raises(Cancelled):
+            for p in job:
+                if p.stage == "train":
+                    learning.append(p)  # the child is learning: ask it to stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert learning
+    assert not [m for m in Store(tmp_path / "lib").catalog.model_records() if m.info.kind == "distillhash"]
