@@ -442,19 +442,17 @@ class Catalog:
         A check is derived data: its ``stamp`` says which frames it was measured on, and the caller ignores a check
         whose stamp no longer matches. The table is created on first write (a library of an older Simili has none).
         """
-        if not self._has_pair_checks():
-            return {}
-        return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
-            f"SELECT a, b, stamp, {', '.join(self._PAIR_COLUMNS)} FROM pair_checks")}
+        return self._pair_rows("")
 
     def pair_checks_of(self, photo_id: int) -> dict[tuple[int, int], tuple[int, tuple]]:
         """``pair_checks`` of the pairs one photo belongs to."""
+        return self._pair_rows("WHERE a = ?1", photo_id) | self._pair_rows("WHERE b = ?1", photo_id)
+
+    def _pair_rows(self, where: str, *params) -> dict[tuple[int, int], tuple[int, tuple]]:
         if not self._has_pair_checks():
             return {}
-        columns = ", ".join(self._PAIR_COLUMNS)
         return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
-            f"SELECT a, b, stamp, {columns} FROM pair_checks WHERE a = ?1 UNION ALL"
-            f" SELECT a, b, stamp, {columns} FROM pair_checks WHERE b = ?1", (int(photo_id),))}
+            f"SELECT a, b, stamp, {', '.join(self._PAIR_COLUMNS)} FROM pair_checks {where}", params)}
 
     def set_pair_checks(self, rows: Iterable[tuple[int, int, int, tuple]]) -> None:
         """Store pixel checks: (a, b, stamp, (layout, detail, inner, mirrored, angle, width, height))."""

@@ -533,15 +533,15 @@ def find_groups(catalog: Catalog, features: FeatureStore, index: CodeIndex, radi
     return run_to_end(group_job(catalog, features, index, radius, min_cosine), progress)
 
 
-def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int,
-              min_cosine: float) -> Generator[Progress, None, list[DuplicateGroup]]:
+def group_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius: int, min_cosine: float,
+              inputs: _Inputs | None = None) -> Generator[Progress, None, list[DuplicateGroup]]:
     """``find_groups`` as a job: yields its progress, returns the groups. The pixel checks it measures are stored
     in the catalog as it goes (``Catalog.pair_checks``), so the next search, or one cancelled half-way and run
-    again, measures only pairs it has not seen."""
+    again, measures only pairs it has not seen. ``inputs``: the search's inputs when the caller has read them."""
     if len(index) < 2:
         return []
     yield _progress(0, None, f"looking for look-alikes among {len(index)} photos")
-    candidates = yield from _candidates(catalog, features, _Inputs.read(catalog, index), radius, min_cosine)
+    candidates = yield from _candidates(catalog, features, inputs or _Inputs.read(catalog, index), radius, min_cosine)
     involved = sorted({i for _, a, b in candidates for i in (a, b)})
     yield _progress(0, len(candidates), f"comparing the pixels of {len(candidates)} look-alike pairs")
     facts = _Facts(catalog.photos_by_ids(involved), catalog.frames_of(involved), catalog.signatures_of(involved),
@@ -594,10 +594,11 @@ def check_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius
     search's inputs, ``_Inputs.digest``) is not searched again."""
     if catalog.read_only or len(index) < 2:
         return
-    digest = _Inputs.read(catalog, index).digest(radius, min_cosine)
+    inputs = _Inputs.read(catalog, index)
+    digest = inputs.digest(radius, min_cosine)
     if catalog.get_meta("pair_checks_for") == digest:
         return
     with catalog.transaction():
         catalog.prune_pair_checks()
-    yield from group_job(catalog, features, index, radius, min_cosine)
+    yield from group_job(catalog, features, index, radius, min_cosine, inputs)
     _store(catalog, "checked-library mark", lambda: catalog.set_meta("pair_checks_for", digest))

@@ -311,9 +311,7 @@ def _untouched_block(a: Sequence[bytes], b: Sequence[bytes], aspect_b: Sequence[
     n, m = len(ta), THUMB
     r = np.asarray(aspect_b, dtype=np.float64)
     # the coordinates _placed computes for the rows (size 1, angle 0, centre, mirror +-1), per pair
-    du, dv = np.meshgrid((np.arange(m, dtype=np.float32) + 0.5) / m - 0.5,
-                         (np.arange(m, dtype=np.float32) + 0.5) / m - 0.5)
-    du, dv = du.ravel()[None, None, :], dv.ravel()[None, None, :]
+    du, dv = (g[None] for g in _grid((m, m)))
     r32, cx = r.astype(np.float32)[:, None, None], (r / 2).astype(np.float32)[:, None, None]
     f = np.array([1.0, -1.0], dtype=np.float32)[None, :, None]
     one, zero = np.float32(1.0), np.float32(0.0)
