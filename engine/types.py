@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar, NewType
 
 __all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings",
            "DuplicateMember", "DuplicateGroup", "WordMatches",
-           "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level"]
+           "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level", "shown_percent"]
 
 PhotoId = NewType("PhotoId", int)
 
@@ -61,19 +62,31 @@ def similarity_level(percent: float) -> str:
     return next(name for low, name in SIMILARITY_LEVELS if percent >= low)
 
 
+def shown_percent(percent: float) -> float:
+    """A similarity as people see it: a whole percent, halves rounded up. Every result carries only this rounded
+    value, so its level, its close-match flag and the number printed or painted beside it come from one number
+    (a raw 59.7 % would otherwise print as "60%" under the line that says "under 60%")."""
+    return float(math.floor(float(percent) + 0.5))
+
+
 @dataclass(frozen=True)
 class Neighbor:
     """A search result: a photo, its Hamming distance to the query code and the scores results are ordered by.
 
     Results come in decreasing ``engine.codes.blended_scores(match, score)``; ``similarity`` is that same score
-    mapped monotonically to 0-100 %, so the numbers people see never contradict the order.
+    mapped monotonically to 0-100 % and rounded to the whole percent people see (``shown_percent``), so the
+    numbers never contradict the order, and a result's level is the level of the number shown beside it.
     """
 
     photo: Photo
     distance: int
     score: float | None = None  # cosine similarity of backbone features
     match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]
-    similarity: float | None = None  # percent, 0-100 (engine.search.similarity_percent)
+    similarity: float | None = None  # whole percent, 0-100 (shown_percent of engine.search.similarity_percent)
+
+    def __post_init__(self) -> None:
+        if self.similarity is not None:
+            object.__setattr__(self, "similarity", shown_percent(self.similarity))
 
     @property
     def level(self) -> str | None:

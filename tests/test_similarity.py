@@ -38,6 +38,21 @@ def test_levels_cover_every_percentage_strictest_first():
     assert Neighbor(Photo(PhotoId(1), "/x.jpg"), 3).level is None and not Neighbor(Photo(PhotoId(1), "/x.jpg"), 3).close
 
 
+@pytest.mark.parametrize("raw, shown, level", [(59.7, 60.0, "similar"), (59.4, 59.0, "loosely related"),
+                                               (94.5, 95.0, "near-identical"), (79.49, 79.0, "similar")])
+def test_a_result_carries_one_rounded_percentage_its_level_and_number_agree(raw, shown, level, capsys):
+    from engine.cli import _print_similar
+
+    n = Neighbor(Photo(PhotoId(1), "/x.jpg"), 3, 0.5, 0.5, raw)
+    assert n.similarity == shown and n.level == level and n.close == (shown >= CLOSE_MATCH)
+    _print_similar("/q.jpg", [Neighbor(Photo(PhotoId(2), "/best.jpg"), 0, 1.0, 1.0, 99.0), n], True)
+    rows = capsys.readouterr().out.splitlines()
+    below = next((i for i, ln in enumerate(rows) if "below this line" in ln), len(rows))
+    row = next(ln for ln in rows if ln.endswith("/x.jpg"))
+    assert row.split()[0] == f"{shown:.0f}%" and level in row
+    assert (rows.index(row) > below) == (shown < CLOSE_MATCH)  # under the line exactly when the number is under 60
+
+
 @pytest.fixture(scope="module")
 def clothes_library(tmp_path_factory):
     """The demo clothes (all but two shoes, which are dropped on it as queries) as a library."""
@@ -79,7 +94,9 @@ def test_a_shoe_among_clothes_has_close_matches_in_agreeing_order(clothes_librar
         # the raw numbers are kept, and the percentage is the blended score they are ordered by
         for r in out["results"]:
             blended = float(blended_scores(np.float32(r["match"]), np.float32(r["cosine"])))
-            assert r["similarity"] == pytest.approx(float(similarity_percent(blended)), abs=0.2)
+            # one rounded value: a whole percent, within half a point of the blended score's percentage
+            assert r["similarity"] == round(r["similarity"])
+            assert r["similarity"] == pytest.approx(float(similarity_percent(blended)), abs=0.5 + 1e-3)
             assert r["level"] == similarity_level(r["similarity"]) and isinstance(r["distance"], int)
         assert text.startswith("Photos most similar to")
         lines = text.splitlines()
