@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from engine.codes.search import average_precision
+
 __all__ = [
     "hamming_distances",
     "rank_by_hamming",
@@ -54,10 +56,10 @@ def rank_asymmetric(query_projections, db_codes, tiebreak: npt.ArrayLike | None 
     """The app's search order: a Hamming shortlist re-ranked by the asymmetric score, then the rest by Hamming.
 
     Query projections are real (pre-sign) outputs; the query code is their sign. The first ``shortlist`` items of
-    the Hamming ranking (default ``engine.codes.shortlist_size`` for the app's 50 results) are re-ordered by
-    ``engine.codes.asymmetric_scores``, higher first, equal scores keeping their Hamming order.
+    the Hamming ranking (default ``engine.codes.binary.shortlist_size`` for the app's 50 results) are re-ordered by
+    ``engine.codes.binary.asymmetric_scores``, higher first, equal scores keeping their Hamming order.
     """
-    from engine.codes import asymmetric_scores, pack_signs, shortlist_size
+    from engine.codes.binary import asymmetric_scores, pack_signs, shortlist_size
 
     proj = np.asarray(query_projections, dtype=np.float32)
     db_codes = np.asarray(db_codes, dtype=np.uint8)
@@ -72,19 +74,11 @@ def rank_asymmetric(query_projections, db_codes, tiebreak: npt.ArrayLike | None 
 
 def rank_like_the_app(query_projections, db_codes, query_feats, db_feats,
                       tiebreak: npt.ArrayLike | None = None) -> np.ndarray:
-    """``Library.similar``'s order for 50 results: ``rank_asymmetric``, then its best ``refine_size(50)`` re-ordered
-    by ``engine.codes.blended_scores`` (code match + weighted cosine of the stored features); the rest unchanged."""
-    from engine.codes import asymmetric_scores, blended_scores, l2_normalize, refine_size
+    """``Library.similar``'s order for 50 results over the whole database: ``engine.codes.search.app_order``, the
+    one definition the app's search and the learning check use too."""
+    from engine.codes.search import app_order
 
-    proj = np.asarray(query_projections, dtype=np.float32)
-    ranking = rank_asymmetric(proj, db_codes, tiebreak)
-    q, db = l2_normalize(query_feats), l2_normalize(db_feats)
-    r = min(refine_size(50), ranking.shape[1])
-    for qi in range(len(proj)):
-        head = ranking[qi, :r]
-        match = asymmetric_scores(proj[qi], np.asarray(db_codes)[head]) / max(float(np.abs(proj[qi]).sum()), 1e-12)
-        ranking[qi, :r] = head[np.argsort(-blended_scores(match, db[head] @ q[qi]), kind="stable")]
-    return ranking
+    return app_order(query_projections, db_codes, query_feats, db_feats, k=50, tiebreak=tiebreak)
 
 
 def rank_by_cosine(query_feats, db_feats, tiebreak: npt.ArrayLike | None = None) -> np.ndarray:
@@ -94,15 +88,6 @@ def rank_by_cosine(query_feats, db_feats, tiebreak: npt.ArrayLike | None = None)
     q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
     db = db / np.maximum(np.linalg.norm(db, axis=1, keepdims=True), 1e-12)
     return _rank(-(q @ db.T), tiebreak)
-
-
-def average_precision(relevant_in_rank_order: npt.ArrayLike) -> float:
-    """AP of one ranked list: mean over relevant items of the precision at their rank (NaN if none relevant)."""
-    rel = np.asarray(relevant_in_rank_order, dtype=bool)
-    hits = np.flatnonzero(rel)
-    if len(hits) == 0:
-        return float("nan")
-    return float(np.mean(np.arange(1, len(hits) + 1) / (hits + 1)))
 
 
 def evaluate_ranking(ranking: np.ndarray, query_labels, db_labels, ks=(10, 100)) -> dict[str, float]:

@@ -49,7 +49,7 @@ def measure(lib, families: dict[Path, list[Path]]) -> dict:
 
 def main(argv=None) -> int:
     from engine.api import Library
-    from engine.jobs import run_to_end
+    from engine.progress import run_to_end
     from tests.corpus import make_copies
 
     ap = argparse.ArgumentParser(description=__doc__)

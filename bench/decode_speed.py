@@ -1,4 +1,4 @@
-"""Decode-only throughput of engine.decode: 12 MP and 2 MP JPEGs, with and without JPEG draft, 1 and 2 threads.
+"""Decode-only throughput of engine.images.decode: 12 MP and 2 MP JPEGs, with and without JPEG draft, 1 and 2 threads.
 
 The test photos are synthetic (gradients, shapes, grain) and sized like camera output: ~3 MB at 4000x3000 and
 ~0.6 MB at 1632x1224. "No draft" runs the same pipeline with draft disabled, so the difference is the reduced-scale
@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
 import PIL  # noqa: E402
 
 from bench._machine import machine_info  # noqa: E402
-from engine import decode as dec  # noqa: E402
+from engine.images import decode as dec  # noqa: E402
 from tests.corpus import make_photo  # noqa: E402
 
 KINDS = {

@@ -239,7 +239,7 @@ def markdown(out: dict) -> str:
 
 def main(argv=None) -> int:
     from engine.api import Library
-    from engine.jobs import run_to_end
+    from engine.progress import run_to_end
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scenes", type=int, default=56)

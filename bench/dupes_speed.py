@@ -13,7 +13,7 @@ the code index, and a whole-frame grey thumbnail with its hash per photo (no ima
   texture; codes 2 to 8 bits from the burst's, features close): candidates that the pixel check must reject.
 
 Reported per size, in a fresh process: wall and CPU seconds of the index run's last stage from nothing stored
-(``engine.duplicates.check_job``: the pixel checks measured ahead, the same work as a first duplicate search) and
+(``engine.duplicates.groups.check_job``: the pixel checks measured ahead, the same work as a first duplicate search) and
 then of ``Library(home).duplicates()`` (what a user waits for), the seconds of each stage (from the progress
 messages), and recall of the planted copies (copy and original in one sure group). Results: bench/results/dupes-speed-<host>.json, with the load average before and after each run.
 """
@@ -39,9 +39,9 @@ _BLOCK = 20_000
 _PROBE = r"""
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-from engine import duplicates
+from engine.duplicates import groups as duplicates
 from engine.api import Library
-from engine.jobs import run_to_end
+from engine.progress import run_to_end
 lib = Library(sys.argv[1])
 t1, c1 = time.perf_counter(), time.process_time()
 def stages(marks, t, c):
@@ -122,8 +122,8 @@ def _flip(rng: np.random.Generator, codes: np.ndarray, low: int, high: int) -> n
 
 
 def _hashes(thumbs: np.ndarray) -> np.ndarray:
-    """``engine.signature.frame_hash`` of many thumbnails at once."""
-    from engine.signature import _DCT32
+    """``engine.images.signature.frame_hash`` of many thumbnails at once."""
+    from engine.images.signature import _DCT32
 
     band = (_DCT32 @ thumbs.astype(np.float64) @ _DCT32.T)[:, :8, :8].reshape(len(thumbs), 64)
     bits = np.packbits(band > np.median(band[:, 1:], axis=1, keepdims=True), axis=1)
@@ -132,7 +132,7 @@ def _hashes(thumbs: np.ndarray) -> np.ndarray:
 
 def plant(home: Path, copies: float, bursts: float, seed: int = 0) -> dict:
     """Give a ``bench.synthetic`` library random codes, thumbnails, near-copies and bursts; returns the plan."""
-    from engine.store import Store
+    from engine.library.store import Store
 
     store = Store(home)
     rng = np.random.default_rng(seed)

@@ -1,7 +1,7 @@
 """Time from launch to a usable window on a library of 100,000 indexed photos.
 
 The library is synthetic and built without decoding a single image: catalog rows written through
-``engine.catalog.Catalog``, random backbone features in the feature store, then the engine's own
+``engine.library.catalog.Catalog``, random backbone features in the feature store, then the engine's own
 ``ensure_codes`` fits the training-free code and builds the search index, as after a real first index.
 Each run starts ``python -m gui --home LIB --quit-after-ready`` in a fresh process (offscreen) and measures
 the wall time until the app prints that the first screen of photos is loaded.
@@ -34,9 +34,9 @@ def build_library(home: Path, n: int, seed: int = 0) -> float:
     """Fill ``home`` with ``n`` indexed photos (fake paths, random features); returns seconds taken."""
     sys.path.insert(0, str(REPO))
     from engine.api import FEATURE_DIM, Library
-    from engine.catalog import Catalog, fs_bytes
-    from engine.featstore import FeatureStore
-    from engine.indexing import ensure_codes
+    from engine.library.catalog import Catalog, fs_bytes
+    from engine.library.featstore import FeatureStore
+    from engine.jobs.indexing import ensure_codes
 
     start = time.perf_counter()
     home.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ def make_images(folder: Path, size: tuple[int, int], n: int, seed: int = 0) -> l
 
 
 def decode_rate(paths: list[Path], threads: int) -> float:
-    from engine.encode import decode_safely
+    from engine.model.encode import decode_safely
 
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
@@ -49,7 +49,7 @@ def decode_rate(paths: list[Path], threads: int) -> float:
 
 
 def model_rate(batch: int = 32, rounds: int = 4) -> tuple[float, str]:
-    from engine.backbone import Backbone
+    from engine.model.backbone import Backbone
 
     bb = Backbone()
     x = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), dtype=np.uint8)

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from engine.backbone import Backbone  # noqa: E402
+from engine.model.backbone import Backbone  # noqa: E402
 
 
 def cpu_model() -> str:
@@ -90,7 +90,7 @@ def engines(threads: int, with_torch: bool) -> tuple[dict[str, Callable[[np.ndar
     if with_torch:
         import torch
 
-        from engine.export_backbone import load_torch_backbone
+        from engine.model.export_backbone import load_torch_backbone
 
         torch.set_num_threads(threads)
         model = load_torch_backbone()

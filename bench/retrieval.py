@@ -9,14 +9,14 @@ Usage::
 Protocol. The manifest is a CSV with a ``path`` column (relative to the manifest's folder) and a label column
 (the first column after ``path`` unless ``--label-column``). A seeded random 10 % of the photos (at most 1000) are
 the queries; the rest are the database and, without their labels, the training set of every learned coder. Labels
-are used only for scoring. Everything runs as it does on a user's folder: ``engine.decode`` reads each file,
-the ONNX backbone (``engine.backbone``) gives features, the coders are fitted on the database features, and
-DistillHash codes come from its exported ONNX head run by ``engine.hashcoder`` (so export parity is part of what is
+are used only for scoring. Everything runs as it does on a user's folder: ``engine.images.decode`` reads each file,
+the ONNX backbone (``engine.model.backbone``) gives features, the coders are fitted on the database features, and
+DistillHash codes come from its exported ONNX head run by ``engine.codes.hashcoder`` (so export parity is part of what is
 measured).
 
 Methods. ``float``: cosine of the backbone features. ``itq``, ``pca``, ``lsh``: codes of the database features,
 Hamming ranking. ``distillhash``: the trained model's 64 bits alone: database codes of each photo's
-neighbourhood feature (``engine.train.database_features``), a Hamming shortlist re-ranked by the asymmetric score
+neighbourhood feature (``engine.learning.train.database_features``), a Hamming shortlist re-ranked by the asymmetric score
 of the query's real-valued projection (``bench._metrics.rank_asymmetric``).
 ``distillhash-app`` is the app's whole order (``bench._metrics.rank_like_the_app``): the best 116 of that ranking
 re-ordered by code match plus the cosine of the stored features, as ``Library.similar`` does for 50 results.
@@ -52,7 +52,7 @@ import numpy as np
 
 from bench._metrics import (evaluate_ranking, pr_curve, rank_asymmetric, rank_by_cosine, rank_by_hamming,
                             rank_like_the_app)
-from engine.codes import l2_normalize, pack_signs
+from engine.codes.binary import l2_normalize, pack_signs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINES = ("itq", "pca", "lsh")
@@ -125,8 +125,8 @@ def extract_features(files: list[Path], batch: int = 32, cache: bool = True) -> 
     """
     import hashlib
 
-    from engine.backbone import Backbone
-    from engine.decode import decode
+    from engine.model.backbone import Backbone
+    from engine.images.decode import decode
 
     key = hashlib.sha256()
     for p in files:
@@ -164,13 +164,13 @@ def fit_distillhash(train_feats: np.ndarray, bits: int, seed: int, workdir: Path
     """Train, export the head to ONNX, check parity and load it with ONNX Runtime, as the app does.
 
     Returns the coder, the database codes the app would store for every row of ``train_feats`` (trained photos:
-    their neighbourhood features, ``engine.train.database_features``; photos held out for the check: the
-    neighbourhood of their 2 nearest trained photos, as ``engine.neighbourhood`` gives photos indexed after
+    their neighbourhood features, ``engine.learning.train.database_features``; photos held out for the check: the
+    neighbourhood of their 2 nearest trained photos, as ``engine.codes.neighbourhood`` gives photos indexed after
     training), the training numbers and the TrainResult.
     """
-    from engine.export_hash import check_parity, export_head
-    from engine.hashcoder import HashCoder
-    from engine.train import TrainConfig, database_features, run_to_end, train_distillhash
+    from engine.learning.export_hash import check_parity, export_head
+    from engine.codes.hashcoder import HashCoder
+    from engine.learning.train import TrainConfig, database_features, run_to_end, train_distillhash
 
     config = (TrainConfig.faithful() if variant == "faithful" else TrainConfig(variant=variant)) if variant else None
     t0 = time.perf_counter()
@@ -212,13 +212,13 @@ def run(files: list[Path], labels: dict[str, np.ndarray], bits_list: list[int], 
     its best 116 refined by the stored features. ``distillhash-hamming`` ranks the codes by Hamming distance alone;
     ``itq-asym`` and ``itq-app`` give ITQ the same two steps, so the table shows where a gain comes from.
     ``app-trained``: what the app shows after ``simili train``: training on 90 % of the database with the
-    label-free check on the rest (``engine.train_check``); the trained order if the check accepts it, else
-    ``itq-app``. ``dsg``, ``dmuh``, ``rankpres`` (and ``-app``): the other variants of ``engine.train_phases``;
-    ``rankpres-recon`` refines with features reconstructed from the codes (``engine.codes.fit_decoder``) instead of
+    label-free check on the rest (``engine.learning.train_check``); the trained order if the check accepts it, else
+    ``itq-app``. ``dsg``, ``dmuh``, ``rankpres`` (and ``-app``): the other variants of ``engine.learning.train_phases``;
+    ``rankpres-recon`` refines with features reconstructed from the codes (``engine.codes.binary.fit_decoder``) instead of
     the stored ones.
     """
-    from engine.codes import fit as fit_linear
-    from engine.codes import fit_decoder
+    from engine.codes.binary import fit as fit_linear
+    from engine.codes.binary import fit_decoder
 
     feats, meta = extract_features(files, cache=cache)
     per: dict[tuple[str, str, int | None], list[dict]] = {}

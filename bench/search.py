@@ -42,7 +42,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from engine.codeindex import AUTO_IVF_THRESHOLD, CodeIndex
+from engine.codes.codeindex import AUTO_IVF_THRESHOLD, CodeIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL_INDEXES = ("flat-omp", "flat", "ivf", "auto", "multihash", "hnsw", "float-flatip")

@@ -46,9 +46,9 @@ def _features(n: int, dim: int, rng: np.random.Generator, chunk: int = 100_000):
 
 def build_library(home: Path, n: int, bits: int = 64, files_root: Path | None = None, seed: int = 0) -> dict:
     """Fill ``home`` with an indexed library of ``n`` photos; returns timings."""
-    from engine import codes
-    from engine.catalog import fs_bytes
-    from engine.store import FEATURE_DIM, Store
+    from engine.codes import binary as codes
+    from engine.library.catalog import fs_bytes
+    from engine.library.store import FEATURE_DIM, Store
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)

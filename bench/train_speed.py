@@ -28,8 +28,8 @@ def _device(asked: str) -> str:
 
 def main(argv=None) -> int:
     from bench.synthetic import _features
-    from engine.jobs import run_to_end
-    from engine.train import train_distillhash
+    from engine.progress import run_to_end
+    from engine.learning.train import train_distillhash
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="10000,100000")

@@ -8,13 +8,13 @@ Usage::
 
 Protocol. Every photo of a labelled folder is the library. Its features come from the app's backbone
 (``bench.retrieval.extract_features``, cached), its codes from the app's training-free code (ITQ, 64 bits) in a
-``CodeIndex``, its concept table from ``engine.concepts`` exactly as an indexed library gets it. Each word of a list
-is read by the app's vocabulary (``engine.wordsearch.understand``); a word it does not know counts as unknown
+``CodeIndex``, its concept table from ``engine.words.concepts`` exactly as an indexed library gets it. Each word of a list
+is read by the app's vocabulary (``engine.words.wordsearch.understand``); a word it does not know counts as unknown
 (reported, and left out of the mean as the bar is stated, and also shown counted as 0). A photo is relevant when
 its label is one of the word's labels. precision@20 is over the first 20 results, or over as many as the word has
 relevant photos when it has fewer (a small folder would cap it otherwise).
 
-Rows (``engine.concepts.rank`` steps): ``classifier``: the plain classifier score of the word's classes (the
+Rows (``engine.words.concepts.rank`` steps): ``classifier``: the plain classifier score of the word's classes (the
 reference); ``graph``: spread along the photo graph; ``app``: plus the word's own code in the Hamming space (what
 ``simili similar --text`` does).
 """
@@ -66,10 +66,10 @@ SETS = {  # name: (folder, label column, words, kind column for whole-kind words
 def library_of(folder: Path, label_column: str, kind_column: str | None):
     """(labels, kinds, concept table, codes) of a labelled folder, built the way the app builds them."""
     from bench.retrieval import extract_features
-    from engine import concepts
-    from engine.codeindex import CodeIndex
-    from engine.colours import COLOURS
-    from engine.codes import fit_itq
+    from engine.words import concepts
+    from engine.codes.codeindex import CodeIndex
+    from engine.images.colours import COLOURS
+    from engine.codes.binary import fit_itq
 
     with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -92,10 +92,10 @@ def precision_at(order: np.ndarray, relevant: np.ndarray, k: int = 20) -> float:
 
 
 def score_words(name: str) -> dict:
-    from engine.concepts import rank
+    from engine.words.concepts import rank
     from engine.errors import UnknownWords
-    from engine.vocab import Vocabulary
-    from engine.wordsearch import understand
+    from engine.words.vocab import Vocabulary
+    from engine.words.wordsearch import understand
 
     folder, column, words, kind_column = SETS[name]
     labels, kinds, table, codes = library_of(DATA / folder, column, kind_column)
@@ -125,11 +125,11 @@ def score_words(name: str) -> dict:
 
 
 def speed(n: int, queries: int = 50, seed: int = 0) -> dict:
-    """Query time of ``engine.concepts.rank`` + top-k on a synthetic table of ``n`` photos (the app's layout)."""
-    from engine.colours import COLOURS
-    from engine.concepts import NEIGHBOURS, TOP, Concepts, rank
-    from engine.vocab import Vocabulary
-    from engine.wordsearch import understand
+    """Query time of ``engine.words.concepts.rank`` + top-k on a synthetic table of ``n`` photos (the app's layout)."""
+    from engine.images.colours import COLOURS
+    from engine.words.concepts import NEIGHBOURS, TOP, Concepts, rank
+    from engine.words.vocab import Vocabulary
+    from engine.words.wordsearch import understand
 
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(TOP, 0.3), size=n).astype(np.float16)
@@ -200,7 +200,7 @@ def library_speed(n: int, queries: int = 30) -> dict:
 def _file_load_time(table) -> float:
     import tempfile
 
-    from engine.concepts import Concepts
+    from engine.words.concepts import Concepts
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "concepts.bin"

@@ -21,14 +21,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from engine import duplicates, learn, search
-from engine.decode import IMAGE_EXTENSIONS
+from engine.codes import search
+from engine.duplicates import groups as duplicates
 from engine.errors import NotIndexed, SimiliError
-from engine.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
-from engine.store import FEATURE_DIM, Store
+from engine.images.decode import IMAGE_EXTENSIONS
+from engine.jobs import learn
+from engine.library.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
+from engine.library.store import FEATURE_DIM, Store
 from engine.types import (DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings,
                           Status, WordMatches)
-from engine.wordsearch import WordSearch, understand
+from engine.words.wordsearch import WordSearch, understand
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def display_image(path: str | os.PathLike[str], max_side: int) -> Image:
     """A photo decoded upright for display, no larger than ``max_side`` (a Pillow image; DecodeError if unreadable)."""
-    from engine.decode import thumbnail
+    from engine.images.decode import thumbnail
 
     return thumbnail(os.fspath(path), max_side)
 
@@ -51,7 +53,7 @@ def repair_catalog(home: str | os.PathLike[str] | None = None) -> str | None:
 
     Returns a line saying what was done, or None when the catalog was sound.
     """
-    from engine.salvage import salvage
+    from engine.library.salvage import salvage
 
     return salvage(resolve_home(home) / "catalog.sqlite")
 
@@ -127,7 +129,7 @@ class LibraryView:
     def thumbnail_file(self, path: str, size: int, mtime: float | None = None) -> Path:
         """The cached thumbnail file of a photo (long side ``size``), made first when needed."""
         if self._thumbs is None:
-            from engine.thumbcache import ThumbCache
+            from engine.library.thumbcache import ThumbCache
 
             self._thumbs = ThumbCache(self.cache_dir / "thumbs")
         return self._thumbs.get(path, size, mtime)
@@ -149,7 +151,7 @@ class LibraryView:
     def similar(self, photo: int | str | os.PathLike[str], k: int | None = None,
                 max_distance: int | None = None) -> list[Neighbor]:
         """Photos most similar to a photo of the library (by id or path), nearest first, itself excluded. Copies of
-        it that the duplicate check confirmed on the pixels come first (``engine.search.search``, point 4)."""
+        it that the duplicate check confirmed on the pixels come first (``engine.codes.search.search``, point 4)."""
         index = self._searchable()
         if not isinstance(photo, (int, np.integer)):
             photo = self._stored_path(photo)
@@ -160,7 +162,7 @@ class LibraryView:
     def similar_to_image(self, path: str | os.PathLike[str], k: int | None = None,
                          max_distance: int | None = None) -> list[Neighbor]:
         """Photos most similar to any image file (it need not be in the library)."""
-        from engine.decode import decode
+        from engine.images.decode import decode
 
         index = self._searchable()
         backbone = self.store.backbone
@@ -171,9 +173,9 @@ class LibraryView:
         """Photos that show what the words say ("dog", "red shoes", "fruit"), best first.
 
         Raises UnknownWords (with suggestions) when no word is known. The first query of a library indexed by an
-        older Simili reads what every photo shows from the feature cache once (``engine.concepts``).
+        older Simili reads what every photo shows from the feature cache once (``engine.words.concepts``).
         """
-        from engine.vocab import Vocabulary
+        from engine.words.vocab import Vocabulary
 
         index = self._searchable()
         query = understand(Vocabulary.load(), text)
@@ -185,9 +187,9 @@ class LibraryView:
         """Groups of copies of one photo (resized, recompressed, recoloured, cropped, mirrored, straightened...).
 
         Sure groups come first, largest first, then "maybe" groups (``sure`` False, nothing marked for the trash).
-        Each group lists the copy to keep first (``engine.duplicates.KEEP_RULE``) and says how each other member
+        Each group lists the copy to keep first (``engine.duplicates.groups.KEEP_RULE``) and says how each other member
         differs from it. Candidates come from a Hamming radius search confirmed by the stored features; each pair
-        is then aligned and compared on the photos' own pixels (``engine.duplicates``). ``progress`` is called
+        is then aligned and compared on the photos' own pixels (``engine.duplicates.groups``). ``progress`` is called
         (on this thread) as the comparison goes on. The index run measures these checks ahead and the catalog keeps
         them, so on an indexed library this reads stored answers and takes seconds.
         """
@@ -217,7 +219,7 @@ class LibraryView:
 
         ``full`` also reads every cached feature and runs SQLite's full ``integrity_check`` (``simili repair``).
         """
-        from engine.health import problems
+        from engine.jobs.health import problems
 
         return problems(self.store, full=full)
 
@@ -314,8 +316,8 @@ class Library(LibraryView):
     # -- jobs ----------------------------------------------------------------------------------------
     def index(self, folders: list[str | os.PathLike[str]] | None = None) -> Generator[Progress, None, IndexReport]:
         """Scan folders (all library folders by default), encode new photos, update codes and index."""
-        from engine.health import heal
-        from engine.indexing import run_index
+        from engine.jobs.health import heal
+        from engine.jobs.indexing import run_index
 
         with self.writing():
             for folder in folders or []:
@@ -335,7 +337,7 @@ class Library(LibraryView):
 
     def _check_copies(self) -> Generator[Progress, None, None]:
         """At the end of an index run: the pixel checks the next duplicate search needs, measured now
-        (``engine.duplicates.check_job``), so the duplicates open in seconds. (Not after training: its codes bring
+        (``engine.duplicates.groups.check_job``), so the duplicates open in seconds. (Not after training: its codes bring
         few new look-alike pairs, which the next search measures, and a training run cancelled during the check
         would look unfinished.)"""
         store = self.store
@@ -354,9 +356,9 @@ class Library(LibraryView):
     def repair(self) -> Generator[Progress, None, Any]:
         """Check everything (``health(full=True)``), repair what can be, then index: only lost photos are re-read.
 
-        Returns a :class:`engine.health.Repair` (what was repaired, and the index run's report).
+        Returns a :class:`engine.jobs.health.Repair` (what was repaired, and the index run's report).
         """
-        from engine.health import run_repair
+        from engine.jobs.health import run_repair
 
         with self.writing():
             done = yield from run_repair(self.store)

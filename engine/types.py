@@ -48,7 +48,7 @@ class Photo:
     taken_at: str | None = None
 
 
-# The one similarity people see, in percent (engine.search.similarity_percent: a monotonic map of the very score
+# The one similarity people see, in percent (engine.codes.search.similarity_percent: a monotonic map of the very score
 # results are ordered by), and its named levels, strictest first: (lowest percent of the level, its name).
 # Calibrated on real photos (tests/test_similarity.py): edited copies of a photo score 97-100 %, photos of the same
 # kind of garment mostly 60-90 %, and grocery photos searched among clothes at most 58 % (148 queries).
@@ -73,7 +73,7 @@ def shown_percent(percent: float) -> float:
 class Neighbor:
     """A search result: a photo, its Hamming distance to the query code and the scores results are ordered by.
 
-    Results come in decreasing ``engine.codes.blended_scores(match, score)``; ``similarity`` is that same score
+    Results come in decreasing ``engine.codes.binary.blended_scores(match, score)``; ``similarity`` is that same score
     mapped monotonically to 0-100 % and rounded to the whole percent people see (``shown_percent``), so the
     numbers never contradict the order, and a result's level is the level of the number shown beside it.
     """
@@ -82,7 +82,7 @@ class Neighbor:
     distance: int
     score: float | None = None  # cosine similarity of backbone features
     match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]
-    similarity: float | None = None  # whole percent, 0-100 (shown_percent of engine.search.similarity_percent)
+    similarity: float | None = None  # whole percent, 0-100 (shown_percent of engine.codes.search.similarity_percent)
 
     def __post_init__(self) -> None:
         if self.similarity is not None:
@@ -128,7 +128,7 @@ class DuplicateMember:
 
     Attributes:
         photo: the photo.
-        keep: True for the copy the group keeps (``engine.duplicates.KEEP_RULE``); the others are trash candidates.
+        keep: True for the copy the group keeps (``engine.duplicates.groups.KEEP_RULE``); the others are trash candidates.
         differences: short phrases, e.g. ``["smaller copy", "recompressed", "mirrored"]``; empty for the kept one.
         likeness: how closely its pixels match the kept copy once aligned (0-1; 1 for the kept one).
     """

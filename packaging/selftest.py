@@ -58,7 +58,7 @@ def _engine(work: Path, per_class: int) -> dict:
     from pillow_heif import register_heif_opener
 
     from engine.api import Library
-    from engine.jobs import run_to_end
+    from engine.progress import run_to_end
 
     photos_dir = work / "photos"
     by_class: dict[str, str] = {}

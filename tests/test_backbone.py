@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from engine.backbone import Backbone, verify_model
+from engine.model.backbone import Backbone, verify_model
 from engine.errors import ModelCorrupt, ModelMissing
 from engine.resources import ENV_VAR, backbone_model_path, resource_path
 
@@ -59,7 +59,7 @@ def photos() -> dict[str, np.ndarray]:
 @pytest.mark.train
 def test_onnx_matches_pytorch(backbone, request):
     torch = pytest.importorskip("torch")
-    from engine.export_backbone import load_torch_backbone
+    from engine.model.export_backbone import load_torch_backbone
 
     rng = np.random.default_rng(0)
     parts = [rng.integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)]

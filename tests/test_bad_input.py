@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from engine.api import Library
-from engine.catalog import fs_bytes
-from engine.jobs import run_to_end
+from engine.library.catalog import fs_bytes
+from engine.progress import run_to_end
 from tests.conftest import REPO, demo_photos, photo_folder, tree_digest
 from tests.corpus import make_bad_corpus, unreadable
 

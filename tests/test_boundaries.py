@@ -102,3 +102,23 @@ def test_library_and_the_gui_fake_implement_the_facade_protocol(tmp_path):
             want = [p for p in inspect.signature(declared).parameters if p != "self"]
             have = inspect.signature(getattr(impl, name)).parameters
             assert all(p in have for p in want), f"{impl}.{name}{tuple(have)} does not take {want}"
+
+
+def test_the_architecture_picture_is_drawn_from_the_code():
+    """docs/architecture.md's package picture matches the import graph (python docs/architecture.py redraws it)."""
+    out = subprocess.run([sys.executable, str(REPO / "docs" / "architecture.py"), "--check"], capture_output=True,
+                         text=True, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_engine_is_a_few_packages_and_no_module_is_long():
+    top = [p for p in (REPO / "engine").glob("*.py")]
+    assert len(top) <= 12, sorted(p.name for p in top)
+    packages = [p for p in (REPO / "engine").iterdir() if (p / "__init__.py").is_file()]
+    assert len(packages) >= 6
+    for pkg in packages:  # each says what it owns and what it may import
+        doc = (pkg / "__init__.py").read_text(encoding="utf-8")
+        assert doc.startswith('"""') and "import" in doc, pkg.name
+    for path in [*(REPO / "engine").rglob("*.py"), *(REPO / "gui").rglob("*.py")]:
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 500, f"{path.relative_to(REPO)} has {lines} lines"

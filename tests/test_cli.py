@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.codes import blended_scores
+from engine.codes.binary import blended_scores
 
 from tests.conftest import REPO, demo_photos, photo_folder
 

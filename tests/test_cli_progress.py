@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import sys
 
-from engine.cli import _Bars
+from engine.cli.bars import Bars
 from engine.types import Progress
 
 
 def test_bars_one_per_stage_cleared_when_done(monkeypatch):
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    bars = _Bars(enabled=True)
+    bars = Bars(enabled=True)
     steps = [Progress("scan", 0, None), Progress("scan", 5000, None),  # walking the folders: total unknown
              Progress("scan", 0, 245), Progress("scan", 245, 245),      # then recording: the same stage
              Progress("encode", 100, 245, rate=10.0), Progress("encode", 245, 245, rate=10.0),
@@ -30,7 +30,7 @@ def test_bars_one_per_stage_cleared_when_done(monkeypatch):
 def test_bars_off_when_disabled(monkeypatch):
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    bars = _Bars(enabled=False)
+    bars = Bars(enabled=False)
     bars.update(Progress("scan", 1, 2))
     bars.close()
     assert err.getvalue() == "" and bars.shown == []
@@ -41,7 +41,7 @@ def test_dupes_shows_its_progress(monkeypatch):
     from engine import cli
 
     seen = []
-    monkeypatch.setattr(cli._Bars, "update", lambda self, p: seen.append(p.stage))
+    monkeypatch.setattr(cli.Bars, "update", lambda self, p: seen.append(p.stage))
 
     class Lib:
         def duplicates(self, max_distance=None, min_cosine=None, progress=None):
@@ -49,5 +49,5 @@ def test_dupes_shows_its_progress(monkeypatch):
             return []
 
     args = type("Args", (), {"max_distance": None, "min_cosine": None, "json": True})()
-    assert cli._cmd_dupes(Lib(), args, cli._Bars(enabled=True))["groups"] == []
+    assert cli.cmd_dupes(Lib(), args, cli.Bars(enabled=True))["groups"] == []
     assert seen == ["dupes"]

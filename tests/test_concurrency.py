@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from engine.api import Library
-from engine.jobs import run_to_end
+from engine.progress import run_to_end
 from tests.conftest import REPO, demo_photos, photo_folder
 
 

@@ -1,4 +1,4 @@
-"""engine.decode: every awkward file gives the expected result, pixels are upright and sensible, errors are typed."""
+"""engine.images.decode: every awkward file gives the expected result, pixels are upright and sensible, errors are typed."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import decode as dec
-from engine.decode import IMAGE_EXTENSIONS, MAX_PIXELS, Decoded, decode, file_fingerprint, thumbnail
+from engine.images import decode as dec
+from engine.images.decode import IMAGE_EXTENSIONS, MAX_PIXELS, Decoded, decode, file_fingerprint, thumbnail
+from engine.images.exif import iso_datetime
 from engine.errors import DecodeError
 
 from tests.corpus import (
@@ -161,8 +162,8 @@ def test_taken_at(corpus: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     assert decode(root / "exif_rot8.jpg").taken_at is None
     p = make_photo(tmp_path / "t.jpg", seed=1, size=(64, 48), taken_at="2019:12:31 23:59:58")
     assert decode(p).taken_at == "2019-12-31T23:59:58"
-    assert dec._iso_datetime("0000:00:00 00:00:00") is None
-    assert dec._iso_datetime(b"2020:02:29 10:00:00\x00", b"-05:00") == "2020-02-29T10:00:00-05:00"
+    assert iso_datetime("0000:00:00 00:00:00") is None
+    assert iso_datetime(b"2020:02:29 10:00:00\x00", b"-05:00") == "2020-02-29T10:00:00-05:00"
 
 
 def test_cmyk_and_16_bit_give_sensible_colours(corpus: tuple[Path, dict[str, str]]) -> None:
@@ -308,7 +309,7 @@ def test_image_extensions() -> None:
 
 def test_engine_decode_imports_neither_qt_nor_torch() -> None:
     code = (
-        "import sys, engine.decode; "
+        "import sys, engine.images.decode; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'PyQt5', 'PyQt6', 'shiboken6')]; "
         "assert not bad, bad"
     )

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from engine import duplicates
 from engine.api import Library
+from engine.duplicates import groups as duplicates
+from engine.duplicates import lookalikes
 from engine.cli import main
-from engine.signature import align, frame_signature
+from engine.images.signature import align, frame_signature
 from engine.types import DuplicateGroup
 from tests.test_library import run
 
@@ -102,22 +103,22 @@ def test_alignment_finds_mirrors_crops_and_straightened_copies_and_rejects_anoth
 
 @pytest.mark.parametrize("radius", [0, 1, 6, 10])
 def test_near_pairs_match_brute_force(monkeypatch, radius):
-    from engine import duplicates
+    from engine.duplicates import lookalikes
 
-    monkeypatch.setattr(duplicates, "NEAREST", 10**6)
+    monkeypatch.setattr(lookalikes, "NEAREST", 10**6)
     rng = np.random.default_rng(3)
     centres = rng.integers(0, 2, (40, 64)).astype(bool)
     bits = centres[rng.integers(0, 40, 2000)] ^ (rng.random((2000, 64)) < 0.04)
     codes = np.packbits(bits, axis=1)
     dist = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
     want = {(i, j) for i, j in zip(*np.nonzero(dist <= radius)) if i < j}
-    for left, right in (duplicates._near_pairs(codes, radius), duplicates._flat_pairs(codes, radius)):
+    for left, right in (lookalikes.near_pairs(codes, radius), lookalikes.flat_pairs(codes, radius)):
         got = list(zip(left.tolist(), right.tolist()))
         assert len(got) == len(set(got)) and set(got) == want  # exact, each pair once
 
 
 def test_frame_hash_is_close_for_a_black_and_white_copy_and_far_for_another_photo():
-    from engine.signature import frame_hash
+    from engine.images.signature import frame_hash
 
     im = Image.open(ORIGINAL).convert("RGB")
     grey = _sig(_jpeg(ImageOps.grayscale(im).convert("RGB"), 30))[0]
@@ -131,18 +132,18 @@ def test_frame_hash_is_close_for_a_black_and_white_copy_and_far_for_another_phot
 
 
 def test_near_pairs_keep_only_the_nearest_of_each_photo():
-    from engine import duplicates
+    from engine.duplicates import lookalikes
 
     rng = np.random.default_rng(4)
     bits = rng.integers(0, 2, (1, 64)).astype(bool) ^ (rng.random((200, 64)) < 0.03)  # one burst of 200
-    left, right = duplicates._near_pairs(np.packbits(bits, axis=1), 10)
+    left, right = lookalikes.near_pairs(np.packbits(bits, axis=1), 10)
     both = np.bincount(np.r_[left, right], minlength=200)
-    assert 0 < len(left) <= 200 * duplicates.NEAREST and both.min() >= duplicates.NEAREST
+    assert 0 < len(left) <= 200 * lookalikes.NEAREST and both.min() >= lookalikes.NEAREST
     assert both.max() < 200 - 1  # not every pair of the burst
 
 
 def test_a_library_without_frames_is_read_as_having_none_and_gains_them_on_write(tmp_path):
-    from engine.catalog import Catalog
+    from engine.library.catalog import Catalog
 
     catalog = Catalog(tmp_path / "catalog.sqlite")
     folder = catalog.add_folder(tmp_path)
@@ -159,7 +160,7 @@ def test_a_library_without_frames_is_read_as_having_none_and_gains_them_on_write
 def test_a_frame_that_cannot_be_read_is_marked_and_not_tried_again(tmp_path, monkeypatch):
     """An older library filling its frames: a photo whose frame fails to decode is marked, not decoded again on
     every index run, and stays out of the duplicate check."""
-    import engine.decode
+    import engine.images.decode
     from engine.api import Library
     from engine.errors import DecodeError
     from tests.conftest import demo_photos, photo_folder
@@ -179,7 +180,7 @@ def test_a_frame_that_cannot_be_read_is_marked_and_not_tried_again(tmp_path, mon
             calls.append(path)
             raise DecodeError("corrupt", "cannot read it now")
 
-        monkeypatch.setattr(engine.decode, "decode", failing)
+        monkeypatch.setattr(engine.images.decode, "decode", failing)
         for _ in range(2):
             for _ in lib.index():
                 pass
@@ -219,7 +220,7 @@ def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path,
     with monkeypatch.context() as m:
         m.setattr(duplicates, "align", _never)
         m.setattr(duplicates, "untouched", _never)
-        m.setattr(duplicates, "_near_pairs", _never)  # nor the look-alike search: its answer is stored too
+        m.setattr(lookalikes, "near_pairs", _never)  # nor the look-alike search: its answer is stored too
         assert _sure_names(lib) == [FAMILY]
         m.setattr(duplicates, "group_job", _never)
         run(lib.index())  # nothing changed: no search at all

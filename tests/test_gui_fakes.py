@@ -37,7 +37,7 @@ class FakeLibrary:
     """``engine.api.LibraryFacade`` without a backbone, with knobs for tests (tests/test_boundaries.py checks it)."""
 
     def __init__(self, home: Path):
-        from engine.thumbcache import ThumbCache
+        from engine.library.thumbcache import ThumbCache
 
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -195,9 +195,9 @@ class FakeLibrary:
 @pytest.fixture
 def fake_gpu(monkeypatch):
     """A real library reports no GPU without starting a child process that imports torch."""
-    import engine.learn
+    import engine.jobs.learn
 
-    monkeypatch.setattr(engine.learn, "gpu_status_isolated",
+    monkeypatch.setattr(engine.jobs.learn, "gpu_status_isolated",
                         lambda: (False, "no CUDA GPU was found (or its driver is not loaded); training runs on the CPU"))
 
 

@@ -1,4 +1,4 @@
-"""engine.thumbcache: the on-disk thumbnail cache the GUI reads from (Qt-free)."""
+"""engine.library.thumbcache: the on-disk thumbnail cache the GUI reads from (Qt-free)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from engine.errors import DecodeError
-from engine.thumbcache import ThumbCache
+from engine.library.thumbcache import ThumbCache
 
 
 def test_thumbnail_is_made_once_and_keyed_by_size_and_mtime(tmp_path):

@@ -335,7 +335,7 @@ def test_grid_view_scrolls_100k_rows_quickly(qtbot, tmp_path):
     GUI thread's own CPU time (not wall time, which a loaded machine stretches)."""
     import time
 
-    from engine.thumbcache import ThumbCache
+    from engine.library.thumbcache import ThumbCache
     from engine.types import Photo, PhotoId
     from gui.itemmodels import PhotoGridModel
     from gui.thumbnails import ThumbnailLoader

@@ -8,9 +8,9 @@ import faiss
 import numpy as np
 import pytest
 
-import engine.codeindex as index_mod
+import engine.codes.codeindex as index_mod
 from engine.errors import CatalogError, NotIndexed
-from engine.codeindex import CodeIndex
+from engine.codes.codeindex import CodeIndex
 
 BITS = 64
 WIDTH = BITS // 8

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.catalog import Catalog, fs_bytes
-from engine.codeindex import CodeIndex
-from engine.codes import fit_itq, l2_normalize
-from engine.duplicates import find_groups
-from engine.featstore import FeatureStore
-from engine.jobs import run_to_end
-from engine.neighbourhood import neighbourhood_features
-from engine.search import search
-from engine.store import FEATURE_DIM, Store
+from engine.library.catalog import Catalog, fs_bytes
+from engine.codes.codeindex import CodeIndex
+from engine.codes.binary import fit_itq, l2_normalize
+from engine.duplicates.groups import find_groups
+from engine.library.featstore import FeatureStore
+from engine.progress import run_to_end
+from engine.codes.neighbourhood import neighbourhood_features
+from engine.codes.search import search
+from engine.library.store import FEATURE_DIM, Store
 
 DIM = 64
 BITS = 32
@@ -140,7 +140,7 @@ def test_index_job_scans_encodes_and_indexes_then_rescans_nothing(tmp_path):
     store = Store(tmp_path / "lib", backbone=_Backbone())
     with store.catalog.transaction():
         store.catalog.add_folder(folder)
-    from engine.indexing import run_index
+    from engine.jobs.indexing import run_index
 
     report = run_to_end(run_index(store))
     assert (report.added, report.indexed, report.failed) == (41, 40, 1)
@@ -155,9 +155,9 @@ def test_index_job_scans_encodes_and_indexes_then_rescans_nothing(tmp_path):
 @pytest.mark.parametrize("verdict", [True, False])
 def test_learning_job_trains_checks_and_switches_only_when_the_check_passes(tmp_path, monkeypatch, verdict):
     pytest.importorskip("torch")
-    import engine.train
-    from engine.learn import run_training
-    from engine.train_check import CheckResult
+    import engine.learning.train
+    from engine.jobs.learn import run_training
+    from engine.learning.train_check import CheckResult
 
     seen = {}
 
@@ -165,7 +165,7 @@ def test_learning_job_trains_checks_and_switches_only_when_the_check_passes(tmp_
         seen["queries"] = len(query_feats)
         return CheckResult(passed=verdict, trained={4: 0.6}, baseline={4: 0.5}, queries=len(query_feats))
 
-    monkeypatch.setattr(engine.train, "compare_models", check)
+    monkeypatch.setattr(engine.learning.train, "compare_models", check)
     store = Store(tmp_path / "lib")
     feats = np.abs(_clustered(160, FEATURE_DIM))
     ids = _fill(store.catalog, store.features, feats, tmp_path / "photos")  # no files: no encoder parity images
@@ -185,7 +185,7 @@ def test_learning_job_trains_checks_and_switches_only_when_the_check_passes(tmp_
 def test_the_app_can_stop_training_even_when_it_was_started_with_ctrl_c_ignored(tmp_path):
     pytest.importorskip("torch")
     from engine.errors import Cancelled
-    from engine.learn import train_in_subprocess
+    from engine.jobs.learn import train_in_subprocess
 
     store = Store(tmp_path / "lib")
     feats = np.abs(_clustered(160, FEATURE_DIM))

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import duplicates
+from engine.duplicates import groups as duplicates
 from engine.api import Library
-from engine.codes import blended_scores
+from engine.codes.binary import blended_scores
 from engine.errors import LibraryBusy, ModelCorrupt, NotIndexed
 from tests.conftest import demo_photos, photo_folder, tree_digest
 
@@ -108,12 +108,12 @@ def test_duplicate_groups_are_the_copies(copies_library):
 
 def test_rescan_unchanged_decodes_nothing(copies_library, monkeypatch):
     lib, root, *_ = copies_library
-    import engine.decode
+    import engine.images.decode
 
     def boom(*a, **k):
         raise AssertionError("an unchanged file was decoded again")
 
-    monkeypatch.setattr(engine.decode, "decode", boom)
+    monkeypatch.setattr(engine.images.decode, "decode", boom)
     _, report = run(lib.index())
     assert report.added == report.updated == report.removed == 0
     assert report.unchanged == report.indexed

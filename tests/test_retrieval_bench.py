@@ -10,7 +10,7 @@ import pytest
 
 from bench._metrics import (average_precision, evaluate_ranking, hamming_distances, pr_curve, rank_asymmetric,
                             rank_by_cosine, rank_by_hamming, rank_like_the_app)
-from engine.codes import asymmetric_scores, pack_signs, shortlist_size
+from engine.codes.binary import asymmetric_scores, pack_signs, shortlist_size
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -331,8 +331,8 @@ def test_a_different_file_of_the_same_size_is_not_taken_for_a_moved_photo(tmp_pa
 # -- decoding ---------------------------------------------------------------------------------------------------------
 
 def test_index_reads_what_similar_image_reads():
-    from engine.decode import IMAGE_EXTENSIONS
-    from engine.scan import _SUFFIXES
+    from engine.images.decode import IMAGE_EXTENSIONS
+    from engine.images.scan import _SUFFIXES
 
     assert {s.decode() for s in _SUFFIXES} == set(IMAGE_EXTENSIONS)
     assert ".avif" in IMAGE_EXTENSIONS
@@ -351,7 +351,7 @@ def test_avif_photo_is_indexed(tmp_path):
 
 
 def test_valid_float_tiff_is_unsupported_not_damaged(tmp_path):
-    from engine.decode import decode
+    from engine.images.decode import decode
     from engine.errors import DecodeError
     from tests.corpus import float_tiff
 
@@ -382,7 +382,7 @@ def test_nothing_from_the_library_folder_is_unpickled():
 def test_damaged_thumbnail_is_made_again(tmp_path):
     from PIL import Image
 
-    from engine.thumbcache import ThumbCache
+    from engine.library.thumbcache import ThumbCache
 
     cache = ThumbCache(tmp_path / "thumbs")
     photo = str(demo_photos(per_class=1)[0])

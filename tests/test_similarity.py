@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from engine.cli import main as cli_main
-from engine.codes import blended_scores
-from engine.search import similarity_percent
+from engine.codes.binary import blended_scores
+from engine.codes.search import similarity_percent
 from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Neighbor, Photo, PhotoId, similarity_level
 
 from tests.conftest import DEMO, SHARED_DATA, demo_photos
@@ -41,11 +41,11 @@ def test_levels_cover_every_percentage_strictest_first():
 @pytest.mark.parametrize("raw, shown, level", [(59.7, 60.0, "similar"), (59.4, 59.0, "loosely related"),
                                                (94.5, 95.0, "near-identical"), (79.49, 79.0, "similar")])
 def test_a_result_carries_one_rounded_percentage_its_level_and_number_agree(raw, shown, level, capsys):
-    from engine.cli import _print_similar
+    from engine.cli.searching import print_similar
 
     n = Neighbor(Photo(PhotoId(1), "/x.jpg"), 3, 0.5, 0.5, raw)
     assert n.similarity == shown and n.level == level and n.close == (shown >= CLOSE_MATCH)
-    _print_similar("/q.jpg", [Neighbor(Photo(PhotoId(2), "/best.jpg"), 0, 1.0, 1.0, 99.0), n], True)
+    print_similar("/q.jpg", [Neighbor(Photo(PhotoId(2), "/best.jpg"), 0, 1.0, 1.0, 99.0), n], True)
     rows = capsys.readouterr().out.splitlines()
     below = next((i for i, ln in enumerate(rows) if "below this line" in ln), len(rows))
     row = next(ln for ln in rows if ln.endswith("/x.jpg"))
@@ -115,3 +115,24 @@ def test_an_edited_copy_is_near_identical(clothes_library, capsys, tmp_path):
     _, out = _similar(capsys, clothes_library, "--image", str(copy), "-k", "3")
     assert out["results"][0]["level"] == "near-identical"
     assert Path(out["results"][0]["path"]).name == src.name
+
+
+def test_the_search_the_bench_and_the_learning_check_share_one_order(clothes_library):
+    """``engine.codes.search.app_order`` (what the bench and the learning check measure) ranks a whole library as
+    ``Library.similar`` returns its results."""
+    from engine.api import Library
+    from engine.codes.search import app_order, search
+
+    lib = Library(clothes_library)
+    try:
+        store, index = lib.store, lib.store.models.index()
+        ids = np.sort(index.ids())
+        rows = store.catalog.feat_row_of(ids.tolist())
+        feats = store.features.get([rows[int(i)] for i in ids])
+        coder = store.models.coder()
+        for q in (0, 40, 97):
+            got = search(store.catalog, store.features, index, coder, feats[q], 12, index.bits)
+            order = app_order(coder.project(feats[q : q + 1]), index.codes_of(ids), feats[q : q + 1], feats, k=12)[0]
+            assert [int(n.photo.id) for n in got] == ids[order[:12]].tolist()
+    finally:
+        lib.close()

@@ -9,9 +9,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from bench._metrics import evaluate_ranking, rank_asymmetric, rank_by_hamming  # noqa: E402
-from engine.codes import fit_itq, pack_signs  # noqa: E402
+from engine.codes.binary import fit_itq, pack_signs  # noqa: E402
 from engine.errors import Cancelled  # noqa: E402
-from engine.train import (CHECKPOINT_NAME, TrainConfig, build_head, database_features, run_to_end,  # noqa: E402
+from engine.learning.train import (CHECKPOINT_NAME, TrainConfig, build_head, database_features, run_to_end,  # noqa: E402
                           train_distillhash)
 
 pytestmark = pytest.mark.train
@@ -131,8 +131,8 @@ def test_checkpoint_of_another_run_is_ignored(tmp_path):
 
 @pytest.mark.parametrize("variant", ["graph", "faithful"])
 def test_onnx_export_parity_and_hashcoder(tmp_path, variant):
-    from engine.export_hash import check_parity, export_head
-    from engine.hashcoder import HashCoder
+    from engine.learning.export_hash import check_parity, export_head
+    from engine.codes.hashcoder import HashCoder
 
     x, _ = clustered(n=200)
     cfg = TrainConfig(variant=variant, min_steps=10, max_steps=10)
@@ -155,7 +155,7 @@ def test_onnx_export_parity_and_hashcoder(tmp_path, variant):
 
 
 def test_parity_failure_raises(tmp_path):
-    from engine.export_hash import ParityError, check_parity, export_head
+    from engine.learning.export_hash import ParityError, check_parity, export_head
 
     x, _ = clustered(n=120)
     result = run_to_end(train_distillhash(x, bits=16, config=TrainConfig(min_steps=5, max_steps=5)))
@@ -166,8 +166,8 @@ def test_parity_failure_raises(tmp_path):
 
 
 def test_database_features_are_each_photos_neighbourhood():
-    from engine.codes import l2_normalize
-    from engine.train import database_features
+    from engine.codes.binary import l2_normalize
+    from engine.learning.train import database_features
 
     x, _ = clustered(n=200)
     cfg = TrainConfig(min_steps=5, max_steps=5)
@@ -218,7 +218,7 @@ def test_diffusion_start_separates_clusters_better_than_its_own_features():
 
 
 def test_holdout_check_accepts_a_good_model_and_rejects_a_scrambled_one():
-    from engine.train_check import compare_models
+    from engine.learning.train_check import compare_models
 
     x, _ = clustered(n=700, classes=6, seed=4)
     result = run_to_end(train_distillhash(x, bits=32, seed=0, config=TrainConfig(epochs=0), device="cpu",
@@ -259,7 +259,7 @@ def test_planted_pickle_in_the_checkpoint_is_never_run(tmp_path):
 
 
 def test_feature_decoder_reconstructs_from_codes():
-    from engine.codes import fit_decoder, l2_normalize
+    from engine.codes.binary import fit_decoder, l2_normalize
 
     x, _ = clustered(n=400)
     itq = fit_itq(x, 32)

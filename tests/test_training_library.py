@@ -62,7 +62,7 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     # the held-out check decides; on these 134 photos its verdict hangs on 14 queries, so both are accepted here
     # (tests/test_jobs.py pins each branch) as long as what happened is what was reported
     assert model["active"] == (m["check_passed"] == 1.0)
-    from engine.cli import describe_training
+    from engine.cli.library import describe_training
     from engine.types import ModelInfo
 
     said = describe_training(ModelInfo(**model))
@@ -88,9 +88,9 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     assert lib.store.models.index().bits == 64 and len(lib.store.models.index()) == lib.photo_count()
     assert type(lib.store.models.coder()).__name__ == "HashCoder"
     # every photo trained on is stored under the code of its neighbourhood feature, not of its own feature
-    from engine.codes import l2_normalize
-    from engine.train import TrainConfig
-    from engine.train_graph import knn_graph, neighbourhood_features
+    from engine.codes.binary import l2_normalize
+    from engine.learning.train import TrainConfig
+    from engine.learning.train_graph import knn_graph, neighbourhood_features
 
     ids, rows = lib.store.catalog.feature_rows()
     x = l2_normalize(lib.store.features.get(rows))
@@ -159,7 +159,7 @@ def test_training_needs_enough_photos(tmp_path):
 def test_photos_added_after_training_get_neighbourhood_codes(indexed, tmp_path):
     """A photo indexed after training is stored under 0.7 x its feature + 0.3 x the mean of its 2 nearest photos,
     found by the library's own search; checked against brute-force nearest neighbours on the stored features."""
-    from engine.codes import l2_normalize
+    from engine.codes.binary import l2_normalize
 
     src_home, folder = indexed
     home, photos = tmp_path / "lib", tmp_path / "photos"

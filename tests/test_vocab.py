@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import ModelCorrupt, ModelMissing
 from engine.resources import resource_path
-from engine.vocab import VOCAB_FILE, Vocabulary, normalise, sidecar_of
+from engine.words.vocab import VOCAB_FILE, Vocabulary, normalise, sidecar_of
 
 NAMES = [line.split(", ")[0] for line in resource_path("models", "imagenet_classes.txt").read_text().splitlines()]
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine import concepts
+from engine.words import concepts
 from engine.errors import UnknownWords
 from tests.conftest import REPO, demo_photos, photo_folder
 
@@ -36,8 +36,8 @@ def _kind(path: str) -> str:
 
 def test_head_gives_the_backbones_own_classes():
     """The float16 head on the features agrees with the ONNX model's logits."""
-    from engine.backbone import Backbone
-    from engine.decode import decode
+    from engine.model.backbone import Backbone
+    from engine.images.decode import decode
 
     backbone = Backbone(device="cpu")
     pixels = np.stack([decode(p, size=224).pixels for p in demo_photos(per_class=1)])
@@ -177,7 +177,7 @@ def test_cli_text_query_json_and_errors(word_library):
 
 
 def test_colour_shares_name_the_subject_not_the_background():
-    from engine.colours import COLOURS, colour_shares
+    from engine.images.colours import COLOURS, colour_shares
 
     names = list(COLOURS)
     grid = np.full((4, 4, 3), 240, np.uint8)  # a white sheet...
@@ -189,8 +189,8 @@ def test_colour_shares_name_the_subject_not_the_background():
 
 
 def test_colour_words_modify_and_stand_alone():
-    from engine.vocab import Vocabulary
-    from engine.wordsearch import understand
+    from engine.words.vocab import Vocabulary
+    from engine.words.wordsearch import understand
 
     vocab = Vocabulary.load()
     q = understand(vocab, "red running shoes")
@@ -202,7 +202,7 @@ def test_colour_words_modify_and_stand_alone():
 
 
 def test_colour_reorders_the_word_results(word_library):
-    from engine.colours import COLOURS, colour_shares
+    from engine.images.colours import COLOURS, colour_shares
 
     def black(found):
         sigs = word_library.store.catalog.signatures_of([n.photo.id for n in found.results])
@@ -279,7 +279,7 @@ def test_something_planted_in_place_of_the_table_neither_hangs_nor_stops_indexin
 
 def test_popcount_without_numpy_2(monkeypatch):
     """The Hamming distances word search and duplicates share also hold on numpy 1.x (no bitwise_count)."""
-    from engine.codes import popcount
+    from engine.codes.binary import popcount
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2**63, (50, 2), dtype=np.uint64)

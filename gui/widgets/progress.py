@@ -193,7 +193,7 @@ class ProgressPanel(QWidget):
             if getattr(payload, "active", True):
                 self.title.setText("Learning finished")
                 self.detail.setText("Searches now use what Simili learned from your photos.")
-            else:  # the label-free check found no improvement: search is unchanged (engine.train_check)
+            else:  # the label-free check found no improvement: search is unchanged (engine.learning.train_check)
                 self.title.setText("Learning made no difference")
                 self.detail.setText("What was learned did not find similar photos better than before, so searches "
                                     "stay as they were. Nothing else changed.")

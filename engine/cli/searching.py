@@ -1,0 +1,112 @@
+"""``similar`` and ``dupes``: results and groups in human words or JSON."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger("engine")
+
+
+def _photo_json(photo) -> dict:
+    return {"id": int(photo.id), "path": photo.path}
+
+
+def cmd_similar(lib, args, bars) -> dict:
+    if args.text:
+        return _similar_text(lib, args)
+    if args.image:
+        results = lib.similar_to_image(args.image, k=args.k, max_distance=args.max_distance)
+        query = os.path.abspath(args.image)
+    else:
+        results = lib.similar(args.photo, k=args.k, max_distance=args.max_distance)
+        query = os.path.abspath(args.photo)
+    from engine.types import CLOSE_MATCH
+
+    close = bool(results) and results[0].close
+    out = {"query": query, "close_match": close, "close_threshold": CLOSE_MATCH, "results": _results_json(results)}
+    if not args.json:
+        print_similar(query, results, close)
+    return out
+
+
+def _results_json(results: list) -> list[dict]:
+    return [{"path": n.photo.path, "distance": n.distance, "id": int(n.photo.id),
+             "match": None if n.match is None else round(n.match, 4),
+             "cosine": None if n.score is None else round(n.score, 4),
+             "similarity": None if n.similarity is None else round(n.similarity, 1), "level": n.level,
+             "close": n.close} for n in results]
+
+
+def _similar_text(lib, args) -> dict:
+    """``similar --text``: the same JSON as a photo query, plus what the words were understood as."""
+    from engine.types import CLOSE_MATCH
+
+    found = lib.similar_to_text(args.text, k=args.k)
+    out = {"query": args.text, "close_match": found.close_match, "close_threshold": CLOSE_MATCH,
+           "understood": found.understood, "ignored": list(found.ignored),
+           "results": _results_json(found.results)}
+    if not args.json:
+        if found.ignored:
+            print(f"Not understood, left out: {', '.join(found.ignored)}")
+        if not found.results:
+            print(f"No photo shows {found.understood}.")
+        else:
+            print_similar(f"photos showing {found.understood}", found.results, found.close_match, what="text")
+    return out
+
+
+def print_similar(query: str, results: list, close: bool, what: str = "photo") -> None:
+    """Results under a header, most similar first, with a line where close matches end."""
+    from engine.types import CLOSE_MATCH
+
+    if not results:
+        print("No similar photos found.")
+        return
+    if what == "text":
+        head = (f"The {query}, best match first:" if close else
+                f"No photo clearly shows it ({query}): none is a {CLOSE_MATCH:.0f}% match. The nearest ones:")
+    elif close:
+        head = f"Photos most similar to {query}, most similar first:"
+    else:
+        head = f"No close match for {query}: no photo is at least {CLOSE_MATCH:.0f}% similar. The nearest ones:"
+    print(head)
+    print(f"{'similarity':>10s}  {'level':15s}  photo")
+    line_drawn = not close
+    for n in results:
+        if not line_drawn and not n.close:
+            print(f"{'':10s}  -- below this line: not a close match (under {CLOSE_MATCH:.0f}%) --")
+            line_drawn = True
+        pct = "?" if n.similarity is None else f"{n.similarity:.0f}%"
+        print(f"{pct:>10s}  {n.level or '':15s}  {n.photo.path}")
+
+
+def cmd_dupes(lib, args, bars) -> dict:
+    from engine.types import DuplicateGroup
+
+    try:
+        found = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine, progress=bars.update)
+    finally:
+        bars.close()
+
+    def rows(g):
+        return [{"path": m.photo.path, "id": int(m.photo.id), "keep": m.keep, "differences": m.differences,
+                 "likeness": m.likeness, "width": m.photo.width, "height": m.photo.height, "bytes": m.photo.size}
+                for m in g.members]
+
+    sure = [g for g in found if g.sure]
+    maybe = [g for g in found if not g.sure]
+    out = {"groups": [rows(g) for g in sure], "maybe": [rows(g) for g in maybe], "keep_rule": DuplicateGroup.KEEP_RULE}
+    if not args.json:
+        if not found:
+            print("No near-duplicates found.")
+        for title, groups in (("group", sure), ("maybe", maybe)):
+            for i, g in enumerate(groups, 1):
+                note = "" if g.sure else ": alike, but perhaps not the same photo; nothing is marked to delete"
+                print(f"{title} {i} ({len(g.members)} photos{note})")
+                for m in g.members:
+                    what = "keep" if m.keep and g.sure else ", ".join(m.differences) or "keep"
+                    print(f"    {m.photo.path}  [{what}]")
+        if sure:
+            print(DuplicateGroup.KEEP_RULE)
+    return out

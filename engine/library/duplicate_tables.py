@@ -1,0 +1,141 @@
+"""The catalog's tables for the duplicate check: whole-frame signatures, stored pixel checks of look-alike
+pairs, and the look-alike pairs found for one set of search inputs (``engine.duplicates``).
+
+All three are derived data, created on first write (a library of an older Simili has none of them) and
+replaced whole when their shape changed. ``DuplicateTables`` is a part of ``engine.library.catalog.Catalog``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["DuplicateTables"]
+
+
+class DuplicateTables:
+    """Methods of ``Catalog`` (which provides ``db``, ``transaction`` and the meta table) for duplicate data."""
+
+    _FRAMES = ("CREATE TABLE IF NOT EXISTS frames (id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
+               " frame BLOB NOT NULL, hash INTEGER NOT NULL)")
+
+    def _frames_table(self, write: bool) -> bool:
+        """Whether the frames table is there in its current shape; a writer creates it (or replaces the
+        hash-less table of a development build, whose frames the index run then computes again)."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(frames)")}
+        if cols and "hash" in cols:
+            return True
+        if write:
+            if cols:
+                self.db.execute("DROP TABLE frames")
+            self.db.execute(self._FRAMES)
+        return write
+
+    def set_frames(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
+        """Whole-frame signatures of photos: (id, ``engine.images.signature.frame_signature``, its ``frame_hash``).
+
+        An empty signature marks a photo whose frame could not be read: it is not tried again until the file
+        changes (and is read again), and it takes no part in the duplicate check.
+
+        The table is created on first write, so a library of an older Simili gains it on its next index run.
+        """
+        self._frames_table(write=True)
+        self.db.executemany("INSERT OR REPLACE INTO frames (id, frame, hash) VALUES (?, ?, ?)", list(rows))
+
+    def frame_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, 64-bit frame hashes as int64) of every photo with a whole-frame signature."""
+        if not self._frames_table(write=False):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rows = np.array(self.db.execute("SELECT id, hash FROM frames WHERE length(frame) > 0").fetchall(),
+                        dtype=np.int64).reshape(-1, 2)
+        return rows[:, 0], rows[:, 1]
+
+    def frames_of(self, ids: Sequence[int]) -> dict[int, bytes]:
+        if not self._frames_table(write=False):
+            return {}
+        out: dict[int, bytes] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            out.update(dict(self.db.execute(f"SELECT id, frame FROM frames WHERE id IN ({marks})"
+                                            " AND length(frame) > 0", chunk)))
+        return out
+
+    # -- pixel checks of look-alike pairs (engine.duplicates.groups) -------------------------------------------------------
+    _PAIR_COLUMNS = ("layout", "detail", "inner", "mirrored", "angle", "width", "height")
+    _PAIRS = ("CREATE TABLE IF NOT EXISTS pair_checks (a INTEGER NOT NULL, b INTEGER NOT NULL, stamp INTEGER NOT NULL,"
+              " layout REAL NOT NULL, detail REAL NOT NULL, inner INTEGER NOT NULL, mirrored INTEGER NOT NULL,"
+              " angle REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID")
+
+    def _has_pair_checks(self, write: bool = False) -> bool:
+        """Whether the table is there in its current shape; a writer creates it, or replaces one of another shape
+        (its rows are only a cache)."""
+        cols = [r[1] for r in self.db.execute("PRAGMA table_info(pair_checks)")]
+        if cols != ["a", "b", "stamp", *self._PAIR_COLUMNS]:
+            if not write:
+                return False
+            self.db.execute("DROP TABLE IF EXISTS pair_checks")
+            self.db.execute(self._PAIRS)
+        if write:
+            self.db.execute("CREATE INDEX IF NOT EXISTS pair_checks_b ON pair_checks(b)")
+        return True
+
+    def pair_checks(self) -> dict[tuple[int, int], tuple[int, tuple]]:
+        """{(a, b): (stamp, (layout, detail, inner, mirrored, angle, width, height))} of the stored pixel checks.
+
+        A check is derived data: its ``stamp`` says which frames it was measured on, and the caller ignores a check
+        whose stamp no longer matches. The table is created on first write (a library of an older Simili has none).
+        """
+        return self._pair_rows("")
+
+    def pair_checks_of(self, photo_id: int) -> dict[tuple[int, int], tuple[int, tuple]]:
+        """``pair_checks`` of the pairs one photo belongs to."""
+        return self._pair_rows("WHERE a = ?1", photo_id) | self._pair_rows("WHERE b = ?1", photo_id)
+
+    def _pair_rows(self, where: str, *params) -> dict[tuple[int, int], tuple[int, tuple]]:
+        if not self._has_pair_checks():
+            return {}
+        return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
+            f"SELECT a, b, stamp, {', '.join(self._PAIR_COLUMNS)} FROM pair_checks {where}", params)}
+
+    def set_pair_checks(self, rows: Iterable[tuple[int, int, int, tuple]]) -> None:
+        """Store pixel checks: (a, b, stamp, (layout, detail, inner, mirrored, angle, width, height))."""
+        self._has_pair_checks(write=True)
+        marks = ", ".join("?" * (3 + len(self._PAIR_COLUMNS)))
+        self.db.executemany(f"INSERT OR REPLACE INTO pair_checks VALUES ({marks})",
+                            [(int(a), int(b), int(stamp), *values) for a, b, stamp, values in rows])
+
+    def prune_pair_checks(self) -> int:
+        """Forget the checks of photos that have left the library (or lost their frame); returns how many."""
+        if not self._has_pair_checks():
+            return 0
+        return self.db.execute("DELETE FROM pair_checks WHERE a NOT IN (SELECT id FROM frames WHERE length(frame) > 0)"
+                               " OR b NOT IN (SELECT id FROM frames WHERE length(frame) > 0)").rowcount
+
+    def look_alikes(self, digest: str) -> list[tuple[float, int, int]] | None:
+        """The look-alike pairs (cosine, a, b) stored for the search inputs ``digest``, or None (another digest,
+        or none stored)."""
+        if self.get_meta("look_alikes_for") != digest:
+            return None
+        try:
+            return [tuple(r) for r in self.db.execute("SELECT cosine, a, b FROM look_alikes")]
+        except sqlite3.OperationalError:  # the mark without its table: search again
+            return None
+
+    def set_look_alikes(self, digest: str, rows: Iterable[tuple[float, int, int]]) -> None:
+        """Replace the stored look-alike pairs (cosine, a, b) with ``rows``, found for the inputs ``digest``."""
+        self.db.execute("DROP TABLE IF EXISTS look_alikes")  # replaced whole, whatever shape it had
+        self.db.execute("CREATE TABLE look_alikes (a INTEGER NOT NULL, b INTEGER NOT NULL, cosine REAL NOT NULL,"
+                        " PRIMARY KEY (a, b)) WITHOUT ROWID")
+        self.db.executemany("INSERT INTO look_alikes (cosine, a, b) VALUES (?, ?, ?)", rows)
+        self.set_meta("look_alikes_for", digest)
+
+    def without_frame(self) -> list[tuple[int, bytes]]:
+        """(id, path) of indexed photos that have no whole-frame signature yet (indexed by an older Simili)."""
+        with self.transaction():
+            self._frames_table(write=True)
+        return self.db.execute("SELECT id, path FROM photos WHERE status='ok' AND id NOT IN (SELECT id FROM frames)"
+                               " ORDER BY id").fetchall()

@@ -1,0 +1,114 @@
+"""Everything one library keeps on disk, opened together: ``Store(home)``.
+
+A store holds the catalog, the feature cache, the settings, the writer lock and the model store (coder and index
+caches). Jobs and queries take the parts they need from it; the facade (``engine.api``) is built on top of it.
+:meth:`Store.view` opens a second store on the same library for a reader that must never see an index a running
+job is changing (the desktop app searches while it indexes): it shares the catalog and the settings, and has its own
+feature map and model caches, which reload when the writer saves a new index generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.library.catalog import Catalog
+from engine.errors import LibraryBusy, SimiliError
+from engine.library.featstore import FeatureStore
+from engine.library.modelstore import ModelStore
+from engine.library.paths import resolve_home
+from engine.library.settings import SettingsFile
+from engine.types import Settings
+
+if TYPE_CHECKING:
+    from engine.model.backbone import Backbone
+
+__all__ = ["Store", "FEATURE_DIM"]
+
+FEATURE_DIM = 1280
+
+
+class Store:
+    """The parts of the library at ``home`` (default ``$SIMILI_HOME`` or the per-user data dir).
+
+    Args:
+        home: the library folder, created when missing.
+        catalog, settings: shared with the store this one is a view of (:meth:`view`); opened when omitted.
+        backbone: the image model (anything with ``input_size``, ``dim`` and ``embed``); the ONNX one, loaded on
+            first use, when omitted.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, *, catalog: Catalog | None = None,
+                 settings: SettingsFile | None = None, backbone: Backbone | None = None):
+        self.home = resolve_home(home)
+        if self.home.exists() and not self.home.is_dir():
+            raise SimiliError(f"{self.home} is a file, not a library folder; give another --home")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SimiliError(f"cannot create the library folder {self.home}: {exc.strerror or exc}") from None
+        db = self.home / "catalog.sqlite"
+        self.read_only = not os.access(self.home, os.W_OK) or (db.exists() and not os.access(db, os.W_OK))
+        self._owns_catalog = catalog is None
+        self.catalog = catalog if catalog is not None else Catalog(db, read_only=self.read_only)
+        self.settings_file = settings if settings is not None else SettingsFile(self.home / "settings.json")
+        rows = int(self.catalog.get_meta("feat_rows", "0") or 0)
+        self.features = FeatureStore(self.home / "features.f16", FEATURE_DIM, rows, read_only=self.read_only)
+        self.models = ModelStore(self.home, self.catalog, self.features)
+        self._backbone = backbone
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self.settings_file.current
+
+    @property
+    def backbone(self) -> Backbone:
+        """The image model (ONNX Runtime), loaded on first use."""
+        with self._lock:
+            if self._backbone is None:
+                from engine.model.backbone import Backbone
+
+                self._backbone = Backbone(device="cpu" if self.settings.device == "cpu" else "auto")
+            return self._backbone
+
+    def view(self) -> Store:
+        """Another store on this library with its own feature map and model caches (see the module docstring)."""
+        return Store(self.home, catalog=self.catalog, settings=self.settings_file)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the library's writer lock (one mutating job at a time, across processes)."""
+        from filelock import FileLock, Timeout
+
+        if self.read_only:
+            raise SimiliError(f"the library {self.home} is read-only: searching works, but indexing, training and"
+                              " other changes need a folder that can be written")
+        lock = FileLock(str(self.home / "writer.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise LibraryBusy(
+                f"the library {self.home} is busy: another Simili window or command is indexing or training it;"
+                " try again when it has finished"
+            ) from None
+        except OSError as exc:
+            raise SimiliError(f"the library {self.home} is read-only ({exc.strerror or exc}): searching works, but"
+                              " changes need a folder that can be written") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def training_dir(self, bits: int) -> Path:
+        """Where a DistillHash run of ``bits`` keeps its checkpoint between pauses."""
+        return self.home / "train" / f"distillhash-{bits}"
+
+    def close(self) -> None:
+        self.features.close()
+        if self._owns_catalog:
+            self.catalog.close()

@@ -1,0 +1,211 @@
+"""Search by words: "dog" or "red shoes" in, the photos that show them out, ranked like a photo query.
+
+Words become ImageNet classes through WordNet (``engine.words.vocab``): a word stands for every class at or below its most
+frequent sense that has any ("dog": the 118 breeds; "shoes": running shoe, loafer, sandal...). The photos are then
+ranked by ``engine.words.concepts``: word-photo correlation from the classifier, spread along the photo graph, and the
+word's own 64-bit code in the photos' Hamming space; colour words re-order them by colour (``engine.images.colours``).
+docs/words.md has the method and the measurements.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.images.colours import COLOURS, colour_of
+from engine.words.concepts import CONCEPTS_FILE, Concepts, rank, refresh
+from engine.errors import UnknownWords
+from engine.types import Neighbor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from engine.codes.codeindex import CodeIndex
+    from engine.library.store import Store
+    from engine.words.vocab import Vocabulary
+
+__all__ = ["WordQuery", "understand", "WordSearch", "word_percent", "CLEAR_MATCH"]
+
+# Words that only frame a query ("photos of dogs", "a red hat"): dropped without a word.
+_FRAMING = frozenset("a an the of with and or in on at some my our photo photos picture pictures image images shot "
+                     "shots".split())
+# word match (engine.words.concepts.match_scores, ~ the probability that a photo shows the word) -> percent: 0.25 is the
+# clear-match line (CLOSE_MATCH, 60 %); a word match is never called near-identical (at most 94 %). Measured with
+# bench.words: 91 % of the true hits among the first 20 of each grocery word are above 0.25; a furry hat that the
+# classifier takes a little for a dog (0.19) is below.
+CLEAR_MATCH = 0.25
+MIN_MATCH = 0.01  # below this (4 %) a photo shows none of the words: not listed
+_COLOUR_THINGS = frozenset({"orange"})  # colour words that, alone, mean something the image model knows
+COLOUR_FULL = 0.5
+NEAR = 0.9  # Wu-Palmer likeness of a family close enough to stand for a word without classes of its own
+_ANCHORS_MATCH = (0.0, 0.08, CLEAR_MATCH, 0.6, 1.0)
+_ANCHORS_PERCENT = (0.0, 30.0, 60.0, 80.0, 94.0)
+
+
+def word_percent(match: np.ndarray | float) -> np.ndarray:
+    """The similarity people see (0-94 %) of word matches: increasing, so it agrees with the order shown."""
+    return np.interp(np.asarray(match, dtype=np.float64), _ANCHORS_MATCH, _ANCHORS_PERCENT)
+
+
+@dataclass(frozen=True)
+class WordQuery:
+    """What a text was understood as.
+
+    Attributes:
+        text: the text as typed.
+        terms: the words used, each with the number of ImageNet classes it stands for.
+        ignored: words not understood, left out because other words were (a query of only these raises).
+        weights: one weight per ImageNet class (1000,).
+        colours: basic colours asked for (``engine.images.colours``), e.g. ``("red",)`` for "red shoes".
+    """
+
+    text: str
+    terms: tuple[tuple[str, int], ...]
+    ignored: tuple[str, ...]
+    weights: np.ndarray
+    colours: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One plain line, e.g. ``dog (118 kinds), shoe (3 kinds)`` or ``red: shoe (5 kinds)``."""
+        parts = ", ".join(f"{word}" + (f" ({n} kinds)" if n > 1 else "") for word, n in self.terms)
+        colours = " and ".join(self.colours)
+        if not parts:
+            return f"the colour {colours}"
+        return f"{colours} {parts}" if colours else parts
+
+
+def word_classes(vocab: Vocabulary, word: str) -> dict[int, float]:
+    """The ImageNet classes a word stands for, with weights: those of its most frequent sense that has any.
+
+    A sense stands for the classes at or below it (weight 1), or, with none, for a family it is almost part of:
+    the classes under its nearest ancestor that has some, when they are at least ``NEAR`` alike by Wu-Palmer.
+    The senses are read in WordNet's order up to the first with classes of its own, and the near families of
+    the ones before it are kept too ("jacket": the coats, then "book jacket"; "mushroom": agaric, then the
+    mushroom). Not all senses: "dress" is first a frock (the class "gown"), not also "attire" (masks, wigs) and
+    "apparel" (jeans). A word with no such sense has no classes: the
+    app says it does not know it rather than answer from a loose family (measured: "tomato" through "bell
+    pepper" finds peppers).
+    """
+    out: dict[int, float] = {}
+    for sense in vocab.senses(word):
+        classes = vocab.imagenet_classes(sense)
+        if classes:
+            return {**out, **dict.fromkeys(classes, 1.0)}
+        for c, w in vocab.related_classes(sense).items():
+            if w >= NEAR:
+                out[c] = max(out.get(c, 0.0), w)
+    return out
+
+
+def _spelling(vocab: Vocabulary, term: str) -> str:
+    """How WordNet writes a vocabulary entry ("t shirt" -> "T-shirt"), for saying what a query was read as."""
+    from engine.words.vocab import normalise
+
+    for sense in vocab.senses(term):
+        for lemma in sense.lemmas:
+            if normalise(lemma) == term:
+                return lemma
+    return term
+
+
+def understand(vocab: Vocabulary, text: str) -> WordQuery:
+    """The ImageNet class weights of a text; raises UnknownWords (with suggestions) when no word of it is known."""
+    weights = np.zeros(1000, dtype=np.float32)
+    terms, unknown, colours = [], [], []
+    words = [t for t in vocab.split(text) if t not in _FRAMING]
+    for term in words:
+        # a colour word is a colour ("white", "red shoes"), except alone when it is also a thing ("orange")
+        if colour_of(term) and (len(words) > 1 or term not in _COLOUR_THINGS):
+            colours.append(colour_of(term))
+            continue
+        classes = word_classes(vocab, term)
+        if not classes:
+            unknown.append(term)
+            continue
+        terms.append((_spelling(vocab, term), len(classes)))
+        for c, w in classes.items():
+            weights[c] = max(weights[c], w)
+    if not terms and not colours:
+        suggestions = [s for word in unknown for s in vocab.suggest(word)]
+        raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
+    return WordQuery(text, tuple(terms), tuple(unknown), weights, tuple(dict.fromkeys(colours)))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def colour_weight(share: np.ndarray) -> np.ndarray:
+    """How much a photo's share of the colours asked for keeps of its word match: 0.25 with none of it, 1 from
+    ``COLOUR_FULL`` of it (the colour grids are coarse: a garment on a floor rarely fills more than half)."""
+    return 0.25 + 0.75 * np.minimum(1.0, share / COLOUR_FULL)
+
+
+class WordSearch:
+    """A library's word search: its concept table (``concepts.bin``), kept current with the index, and queries.
+
+    One per open library; thread-safe (the GUI's searches run on a worker thread while it indexes).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._table: Concepts | None = None
+        self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
+        self._codes: tuple[int, int, np.ndarray] | None = None  # (id(index), index.version, codes in table order)
+        self._current: tuple[int, int, tuple[int, int] | None] | None = None  # (id(index), version, file stamp)
+
+    def table(self, store: Store, index: CodeIndex,
+              progress: Callable[[int, int], None] | None = None) -> Concepts:
+        """The concept table for every photo of ``index``, brought up to date (and saved, when writable)."""
+        with self._lock:
+            path = store.home / CONCEPTS_FILE
+            stamp = _stamp(path)
+            if self._table is not None and self._current == (id(index), index.version, stamp):
+                return self._table  # nothing changed since the last query
+            if stamp != self._stamp:  # first query, or an index run (maybe in another process) wrote it
+                self._table, self._stamp, self._codes = Concepts.load(path), stamp, None
+            table, changed = refresh(self._table, store.catalog, store.features, index, progress=progress)
+            self._table = table
+            if changed:
+                self._codes = None
+                if not store.read_only and table.save_or_warn(path):
+                    self._stamp = _stamp(path)
+            self._current = (id(index), index.version, self._stamp)
+            return table
+
+    def _table_codes(self, table: Concepts, index: CodeIndex) -> np.ndarray:
+        key = (id(index), index.version)
+        if self._codes is None or self._codes[:2] != key or len(self._codes[2]) != len(table):
+            self._codes = (*key, index.codes_of(table.ids))
+        return self._codes[2]
+
+    def search(self, store: Store, index: CodeIndex, query: WordQuery, k: int) -> list[Neighbor]:
+        """The ``k`` photos that best show the query's words, best first (``engine.words.concepts`` for the steps)."""
+        table = self.table(store, index)
+        if not len(table):
+            return []
+        with self._lock:
+            codes = self._table_codes(table, index)
+        if query.terms:
+            match, dist = rank(table, codes, query.weights)
+        else:
+            match, dist = np.ones(len(table), np.float32), np.zeros(len(table), np.int32)
+        if query.colours:
+            share = table.colours[:, [list(COLOURS).index(c) for c in query.colours]].sum(axis=1) / 255.0
+            match = match * colour_weight(share) if query.terms else share.astype(np.float32)
+        k = max(1, min(int(k), len(table)))
+        best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
+        best = best[np.lexsort((dist[best], -match[best]))]
+        best = best[match[best] >= MIN_MATCH]  # a photo with none of the word's classes in its top ones is no hit
+        percent = word_percent(match[best])
+        photos = store.catalog.photos_by_ids([int(table.ids[j]) for j in best])
+        return [Neighbor(photos[int(table.ids[j])], int(dist[j]), None, float(match[j]), float(p))
+                for j, p in zip(best, percent) if int(table.ids[j]) in photos]
