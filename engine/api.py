@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.codes import search
 from engine.duplicates import groups as duplicates
-from engine.errors import NotIndexed, SimiliError
+from engine.errors import DecodeError, NotIndexed, SimiliError
 from engine.images.decode import IMAGE_EXTENSIONS
 from engine.jobs import learn
 from engine.library.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
@@ -166,7 +166,10 @@ class LibraryView:
 
         index = self._searchable()
         backbone = self.store.backbone
-        decoded = decode(os.fspath(path), size=backbone.input_size)
+        try:
+            decoded = decode(os.fspath(path), size=backbone.input_size)
+        except DecodeError as exc:  # name the file: the reason alone ("file not found") does not say which
+            raise DecodeError(exc.code, f"{os.fspath(path)}: {exc.message}") from exc
         return self._search(index, backbone.embed(decoded.pixels[None])[0], k, max_distance, exclude=None)
 
     def similar_to_text(self, text: str, k: int | None = None) -> WordMatches:
@@ -292,7 +295,9 @@ class Library(LibraryView):
     def add_folder(self, folder: str | os.PathLike[str]) -> None:
         path = canonical_folder(folder)
         if not path.is_dir():
-            raise SimiliError(f"{path} is not a folder that can be read")
+            raise SimiliError(f"{path} does not exist" if not path.exists() else f"{path} is a file, not a folder")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise SimiliError(f"{path} cannot be read (permission denied)")
         with self.store.catalog.transaction():
             self.store.catalog.add_folder(path)
 

@@ -8,9 +8,35 @@ from typing import ClassVar, NewType
 
 __all__ = ["PhotoId", "Progress", "Photo", "Neighbor", "FileError", "ModelInfo", "Status", "IndexReport", "Settings",
            "DuplicateMember", "DuplicateGroup", "WordMatches",
-           "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level", "shown_percent"]
+           "SIMILARITY_LEVELS", "CLOSE_MATCH", "similarity_level", "shown_percent", "STAGE_TITLES", "STAGE_UNITS",
+           "PERCENT_STAGES", "stage_title"]
 
 PhotoId = NewType("PhotoId", int)
+
+
+# What each stage of a long job is called for people, the unit it counts and the stages whose units mean nothing
+# to people (shown as a share of the work): one wording for the CLI's bars and the app's progress panel.
+STAGE_TITLES: dict[str, str] = {
+    "scan": "Looking for photos",
+    "encode": "Reading photos",
+    "codes": "Preparing search",
+    "index": "Updating search",
+    "train": "Learning from your photos",
+    "export": "Saving what was learned",
+    "reencode": "Applying what was learned to your photos",
+    "frames": "Preparing photos for the duplicate check",
+    "words": "Noting what each photo shows",
+    "dupes": "Checking look-alike photos for copies",
+    "repair": "Checking the library",
+}
+STAGE_UNITS: dict[str, str] = {"scan": "files", "encode": "photos", "reencode": "photos", "frames": "photos",
+                               "words": "photos", "dupes": "pairs"}
+PERCENT_STAGES: tuple[str, ...] = ("train", "export", "codes", "index", "repair")
+
+
+def stage_title(stage: str) -> str:
+    """``STAGE_TITLES`` of a stage, or the stage's own name capitalised when it has none."""
+    return STAGE_TITLES.get(stage, stage.replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,16 @@ def test_human_output_and_errors(cli_library, tmp_path):
     assert bad.returncode == 1
     assert bad.stderr.startswith("simili: ") and bad.stderr.count("\n") == 1
     missing = simili("index", str(tmp_path / "no-such-folder"), home=home, check=False)
-    assert missing.returncode == 1 and "not a folder" in missing.stderr
+    assert missing.returncode == 1 and missing.stderr.strip().endswith("no-such-folder does not exist")
+    (tmp_path / "a-file.jpg").write_bytes(b"x")
+    afile = simili("index", str(tmp_path / "a-file.jpg"), home=home, check=False)
+    assert afile.returncode == 1 and "a-file.jpg is a file, not a folder" in afile.stderr
+    gone = simili("similar", "--image", str(tmp_path / "gone.jpg"), home=home, check=False)
+    assert gone.returncode == 1 and "gone.jpg: file not found" in gone.stderr  # names the file
+    alone = simili(home=home, check=False)  # `simili` alone prints what it can do
+    assert alone.returncode == 2 and "positional arguments" in alone.stdout and "dupes" in alone.stdout
+    alone_json = simili("--json", home=home, check=False)
+    assert alone_json.returncode == 2 and alone_json.stdout == "" and alone_json.stderr.count("\n") == 1
 
 
 def test_console_script_is_the_same_program():

@@ -27,6 +27,22 @@ def test_bars_one_per_stage_cleared_when_done(monkeypatch):
     assert "photos/s" in text  # reading photos does
 
 
+def test_bars_speak_the_apps_words_with_one_colon_and_their_units(monkeypatch):
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    bars = Bars(enabled=True)
+    for p in (Progress("codes", 0, 1), Progress("dupes", 64, None), Progress("train", 3, 10),
+              Progress("encode", 7, 20, rate=3.0)):
+        bars.update(p)
+    bars.close()
+    text = err.getvalue()
+    assert ": :" not in text and "::" not in text  # was "codes: :   0%| 0/1", "dupes: : 64"
+    assert "Preparing search:" in text and "0/1" not in text  # a share of the work, not a count of nothing
+    assert "Checking look-alike photos for copies: 64 pairs" in text  # no total yet: what was done, in its unit
+    assert "Learning from your photos:" in text and "train:" not in text
+    assert "7/20 photos" in text and "photos/s" in text
+
+
 def test_bars_off_when_disabled(monkeypatch):
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
@@ -38,10 +54,10 @@ def test_bars_off_when_disabled(monkeypatch):
 
 def test_dupes_shows_its_progress(monkeypatch):
     """`simili dupes` hands the comparison's progress to the bars (it can take minutes on a large library)."""
-    from engine import cli
+    from engine.cli import bars, searching
 
     seen = []
-    monkeypatch.setattr(cli.Bars, "update", lambda self, p: seen.append(p.stage))
+    monkeypatch.setattr(bars.Bars, "update", lambda self, p: seen.append(p.stage))
 
     class Lib:
         def duplicates(self, max_distance=None, min_cosine=None, progress=None):
@@ -49,5 +65,5 @@ def test_dupes_shows_its_progress(monkeypatch):
             return []
 
     args = type("Args", (), {"max_distance": None, "min_cosine": None, "json": True})()
-    assert cli.cmd_dupes(Lib(), args, cli.Bars(enabled=True))["groups"] == []
+    assert searching.cmd_dupes(Lib(), args, bars.Bars(enabled=True))["groups"] == []
     assert seen == ["dupes"]

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     p.add_argument("--version", action="version", version="simili 0.1.0")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=False, metavar="COMMAND")
 
     s = sub.add_parser("index", help="scan folders and make their photos searchable")
     s.add_argument("folders", nargs="*", help="folders to add (default: re-scan the library's folders)")

@@ -84,6 +84,11 @@ def _run(args) -> tuple[int, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # `simili` alone: what it can do, not only an argparse error
+        if args.json:
+            parser.error("the following arguments are required: COMMAND")
+        parser.print_help()
+        return 2
     if args.command == "similar" and sum(map(bool, (args.photo, args.image, args.text))) != 1:
         parser.error(ONE_QUERY)
     if args.command == "similar" and args.text and args.max_distance is not None:

@@ -29,6 +29,8 @@ from PIL import Image, UnidentifiedImageError
 
 from engine.errors import DecodeError
 from engine.images.exif import metadata as _metadata
+from engine.images.formats import IMAGE_EXTENSIONS, is_raw
+from engine.images.raw import open_raw
 from engine.images.tiffprobe import tiff_samples
 
 __all__ = [
@@ -43,12 +45,6 @@ __all__ = [
 
 PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 Pixels = npt.NDArray[np.uint8]
-
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-)
-"""Lowercase file suffixes the scanner treats as photos (the same list as ``engine.images.scan``; a test checks it)."""
-
 
 MAX_PIXELS = 178_956_970
 """Largest width x height decoded (Pillow's own default limit, ~179 MP); larger files fail with ``too_large``."""
@@ -113,7 +109,7 @@ def decode(path: PathArg, size: int = 224, *, max_pixels: int = MAX_PIXELS) -> D
     with _opened(path, max_pixels) as im:
         fmt = im.format or "unknown"
         frames = _frame_count(im)  # before load: counting GIF frames seeks back to frame 0
-        raw_w, raw_h = im.size
+        raw_w, raw_h = im.info.get("full_size", im.size) if fmt == "RAW" else im.size
         # The largest DCT scale (1/2, 1/4, 1/8) that keeps the short side >= size; orientation does not matter
         # because the request is square.
         orientation, taken_at, pre_rotated = _load(im, (size, size))
@@ -268,6 +264,13 @@ def _opened(path: PathArg, max_pixels: int) -> Iterator[Image.Image]:
     with _open_regular(path) as (fp, nbytes):
         if nbytes == 0:
             raise DecodeError("empty", "file is empty (0 bytes)")
+        if is_raw(os.fspath(path)):
+            im = open_raw(path, max_pixels)
+            try:
+                yield im
+            finally:
+                im.close()
+            return
         try:
             head = fp.read(64)
             fp.seek(0)
@@ -390,6 +393,8 @@ def _load(im: Image.Image, draft: tuple[int, int] | None) -> tuple[int, str | No
     for PNG, where Pillow loads the pixels to find an eXIf chunk placed after them: there a damaged image must
     fail in ``load`` here, not inside the metadata reader that tolerates errors.
     """
+    if im.format == "RAW":  # already upright (engine.images.raw)
+        return 1, im.info.get("taken_at"), True
     early = im.format != "PNG"
     meta = _metadata(im) if early else None
     if draft is not None and im.format in _DRAFT_FORMATS:

@@ -11,13 +11,13 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from engine.images.formats import IMAGE_EXTENSIONS
+
 __all__ = ["FoundFile", "walk", "has_image_suffix"]
 
 log = logging.getLogger(__name__)
 
-# the same list as engine.images.decode.IMAGE_EXTENSIONS (a test checks it): index reads what ``similar --image`` reads
-_SUFFIXES = (b".jpg", b".jpeg", b".jpe", b".png", b".heic", b".heif", b".avif", b".webp", b".gif", b".bmp", b".tif",
-             b".tiff")
+_SUFFIXES = tuple(sorted(e.encode() for e in IMAGE_EXTENSIONS))  # index reads what ``similar --image`` reads
 
 
 def has_image_suffix(name: bytes) -> bool:
