@@ -39,10 +39,12 @@ def _versions() -> dict:
     import PIL
     import pillow_heif
     import PySide6
+    import rawpy
 
     return {"python": sys.version.split()[0], "frozen": bool(getattr(sys, "frozen", False)),
             "numpy": numpy.__version__, "onnxruntime": onnxruntime.__version__, "faiss": faiss.__version__,
-            "pillow": PIL.__version__, "pillow_heif": pillow_heif.__version__, "pyside6": PySide6.__version__}
+            "pillow": PIL.__version__, "pillow_heif": pillow_heif.__version__, "pyside6": PySide6.__version__,
+            "rawpy": rawpy.__version__, "libraw": ".".join(map(str, rawpy.libraw_version))}
 
 
 def _demo_photos(per_class: int) -> list[Path]:
