@@ -15,6 +15,7 @@ from PIL import Image
 from engine.images import decode as dec
 from engine.images.decode import IMAGE_EXTENSIONS, MAX_PIXELS, Decoded, decode, file_fingerprint, thumbnail
 from engine.images.exif import iso_datetime
+from engine.images.formats import RAW_EXTENSIONS
 from engine.errors import DecodeError
 
 from tests.corpus import (
@@ -301,9 +302,10 @@ def test_fingerprint(photo: Path, tmp_path: Path) -> None:
 
 
 def test_image_extensions() -> None:
-    assert {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"} == set(
-        IMAGE_EXTENSIONS
-    )
+    raster = {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+    assert raster | set(RAW_EXTENSIONS) == set(IMAGE_EXTENSIONS)
+    assert {".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"} <= set(RAW_EXTENSIONS)
+    assert not raster & set(RAW_EXTENSIONS)
     assert all(e == e.lower() and e.startswith(".") for e in IMAGE_EXTENSIONS)
 
 
