@@ -13,6 +13,7 @@ app's searches while it indexes): it shares the catalog and the settings and kee
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Generator
@@ -26,6 +27,7 @@ from engine.duplicates import groups as duplicates
 from engine.errors import DecodeError, NotIndexed, SimiliError
 from engine.images.decode import IMAGE_EXTENSIONS
 from engine.jobs import learn
+from engine.jobs.scanning import offline_folders
 from engine.library.paths import cache_dir, canonical_file, canonical_folder, log_dir, resolve_home
 from engine.library.store import FEATURE_DIM, Store
 from engine.types import (DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings,
@@ -56,6 +58,12 @@ def repair_catalog(home: str | os.PathLike[str] | None = None) -> str | None:
     from engine.library.salvage import salvage
 
     return salvage(resolve_home(home) / "catalog.sqlite")
+
+
+def _named(folder: str | os.PathLike[str]) -> None:
+    """An empty folder name (an unset variable in a script) is refused, never taken for the current folder."""
+    if not os.fspath(folder).strip():
+        raise SimiliError("no folder given (the name is empty); name a folder, e.g. simili index ~/Pictures")
 
 
 def resources_root() -> Path:
@@ -95,6 +103,10 @@ class LibraryView:
     # -- catalog -------------------------------------------------------------------------------------
     def folders(self) -> list[str]:
         return [p for _, p in self.store.catalog.folders()]
+
+    def offline_folders(self) -> list[str]:
+        """Library folders that are offline now (absent, unreadable, or empty where photos were): kept, not emptied."""
+        return offline_folders(self.store.catalog)
 
     def photo_count(self) -> int:
         return self.store.catalog.counts()["ok"]
@@ -145,8 +157,9 @@ class LibraryView:
         store = self.store
         limit = search.distance_limit(max_distance, store.settings.similar_max_distance, index.bits)
         copies = duplicates.copies_of(store.catalog, exclude) if exclude is not None else None
-        return search.search(store.catalog, store.features, index, store.models.coder(), feature,
-                             int(k or store.settings.similar_k), limit, exclude, copies)
+        found = search.search(store.catalog, store.features, index, store.models.coder(), feature,
+                              int(k or store.settings.similar_k), limit, exclude, copies)
+        return [n if os.path.exists(n.photo.path) else dataclasses.replace(n, offline=True) for n in found]
 
     def similar(self, photo: int | str | os.PathLike[str], k: int | None = None,
                 max_distance: int | None = None) -> list[Neighbor]:
@@ -249,6 +262,7 @@ class LibraryView:
             training_available=available,
             training_reason=reason,
             failures=self.store.catalog.failures(),
+            offline=self.offline_folders(),
         )
 
     def close(self) -> None:
@@ -293,6 +307,7 @@ class Library(LibraryView):
 
     # -- folders -------------------------------------------------------------------------------------
     def add_folder(self, folder: str | os.PathLike[str]) -> None:
+        _named(folder)
         path = canonical_folder(folder)
         if not path.is_dir():
             raise SimiliError(f"{path} does not exist" if not path.exists() else f"{path} is a file, not a folder")
@@ -300,9 +315,11 @@ class Library(LibraryView):
             raise SimiliError(f"{path} cannot be read (permission denied)")
         with self.store.catalog.transaction():
             self.store.catalog.add_folder(path)
+        self.store.note_folders()
 
     def remove_folder(self, folder: str | os.PathLike[str]) -> int:
         """Forget a folder and its photos; the files themselves are never touched. Returns photos removed."""
+        _named(folder)
         store = self.store
         with store.writing():
             known = {p for _, p in store.catalog.folders()}
@@ -311,6 +328,7 @@ class Library(LibraryView):
             if target not in known:
                 raise NotIndexed(f"{folder} is not a folder of this library; `simili folders` lists them")
             removed = store.catalog.remove_folder(target)
+            store.note_folders()
 
             index = store.models.index()
             if index is not None and removed:
@@ -328,6 +346,7 @@ class Library(LibraryView):
             for folder in folders or []:
                 self.add_folder(folder)
             heal(self.store)
+            self.store.note_folders()
             report = yield from run_index(self.store)
             yield from self._check_copies()
         return report
@@ -391,6 +410,7 @@ class LibraryFacade(Protocol):
     def cache_dir(self) -> Path: ...
     def view(self) -> Any: ...
     def folders(self) -> list[str]: ...
+    def offline_folders(self) -> list[str]: ...
     def photo_count(self) -> int: ...
     def photos(self, offset: int = 0, limit: int = -1) -> list[Photo]: ...
     def photo(self, photo_id: int) -> Photo | None: ...

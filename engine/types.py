@@ -109,6 +109,7 @@ class Neighbor:
     score: float | None = None  # cosine similarity of backbone features
     match: float | None = None  # asymmetric code score / its maximum, in [-1, 1]
     similarity: float | None = None  # whole percent, 0-100 (shown_percent of engine.codes.search.similarity_percent)
+    offline: bool = False  # the photo's file cannot be reached now (its drive unplugged, its share unmounted)
 
     def __post_init__(self) -> None:
         if self.similarity is not None:
@@ -214,6 +215,7 @@ class Status:
     training_available: bool
     training_reason: str
     failures: list[FileError] = field(default_factory=list)
+    offline: list[str] = field(default_factory=list)  # library folders offline now (absent, unreadable, emptied)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,18 @@ class IndexReport:
     failed: int
     unchanged: int
     indexed: int
+    offline: tuple[str, ...] = ()  # library folders that are offline: their photos are kept, nothing was read
+    unreadable_folders: tuple[FileError, ...] = ()  # folders inside them that could not be listed
+
+
+# Folders and files no photo collection means to show: NAS thumbnails and recycle bins (Synology, QNAP), Windows
+# and macOS system folders, desktop trash and thumbnail caches, AppleDouble resource forks. Hidden folders (".name")
+# are never scanned either. Editable in Settings and with ``simili folders --skip/--unskip``.
+SKIPPED_NAMES: tuple[str, ...] = (
+    "@eaDir", "#recycle", "#snapshot", "@Recycle", "@Recently-Snapshot", ".@__thumb", "$RECYCLE.BIN",
+    "System Volume Information", "lost+found", ".Trash-*", ".Trashes", ".thumbnails", "._*", "Thumbs.db",
+    "SYNOPHOTO_THUMB_*", "SYNOFILE_THUMB_*",
+)
 
 
 @dataclass
@@ -243,6 +257,8 @@ class Settings:
         auto_train: train DistillHash by itself after indexing once the library is big enough.
         auto_train_min_photos: how many indexed photos "big enough" means.
         excluded: folders (absolute paths) never scanned.
+        skipped_names: names of folders and files never scanned wherever they are (shell-style patterns, any
+            case): NAS and system litter such as Synology thumbnails (``@eaDir``) and recycle bins.
     """
 
     bits: int = 64
@@ -254,6 +270,7 @@ class Settings:
     auto_train: bool = True
     auto_train_min_photos: int = 200
     excluded: list[str] = field(default_factory=list)
+    skipped_names: list[str] = field(default_factory=lambda: list(SKIPPED_NAMES))
 
     def validate(self) -> None:
         if self.bits not in (16, 32, 64, 128):

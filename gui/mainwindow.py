@@ -184,7 +184,7 @@ class MainWindow(WindowActions, QMainWindow):
     def on_folders_changed(self, folders: list[str]) -> None:
         if self.grid_model.folder is not None and self.grid_model.folder not in folders:
             self.on_folder_selected("")
-        self.sidebar.set_folders(folders)
+        self.sidebar.set_folders(folders, self.session.offline_folders())
         self.problems.refresh()  # the Problems count must not outlive a removed folder
         self._update_summary()
         for act in (self.act_rescan, self.act_train, self.act_search, self.act_paste):

@@ -91,6 +91,9 @@ class LibrarySession(QObject):
     def folders(self) -> list[str]:
         return list(self.reader.folders())
 
+    def offline_folders(self) -> list[str]:
+        return list(self.reader.offline_folders())
+
     def active_bits(self) -> int:
         active = next((m for m in self.reader.models() if m.active), None)
         return active.bits if active else self.settings.bits

@@ -75,6 +75,9 @@ class FakeLibrary:
     def folders(self) -> list[str]:
         return list(self._folders)
 
+    def offline_folders(self) -> list[str]:
+        return [f for f in self._folders if not Path(f).is_dir()]
+
     def add_folder(self, folder) -> None:
         path = str(Path(folder).absolute())
         if path not in self._folders:

@@ -471,3 +471,14 @@ def test_duplicates_view_shows_the_search_progress(indexed, qtbot):
         window.show_page("duplicates")
     assert seen == ["dupes"]
     assert "No duplicates found" in window.duplicates.summary.text()
+
+
+def test_an_offline_folder_is_marked_in_the_sidebar(qtbot, tmp_path):
+    from gui.widgets.sidebar import Sidebar
+
+    bar = Sidebar()
+    qtbot.addWidget(bar)
+    bar.set_folders([str(tmp_path / "here"), str(tmp_path / "usb")], [str(tmp_path / "usb")])
+    texts = [bar.folders.item(i).text() for i in range(bar.folders.count())]
+    assert texts == ["here", "usb (offline)"]
+    assert "Offline" in bar.folders.item(1).toolTip() and "Offline" not in bar.folders.item(0).toolTip()

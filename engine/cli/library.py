@@ -7,6 +7,7 @@ import signal
 from dataclasses import asdict
 
 from engine.cli.bars import JsonLines, drive
+from engine.cli.text import shown
 
 log = logging.getLogger("engine")
 
@@ -21,8 +22,13 @@ def cmd_index(lib, args, bars) -> dict:
     if not args.json:
         print(f"{report.indexed} photos searchable: {report.added} new, {report.updated} changed, "
               f"{report.moved} moved, {report.removed} gone, {report.failed} could not be read.")
+        for folder in report.offline:
+            print(f"  offline: {shown(folder)} (not connected, or empty where it had photos): its photos are kept"
+                  " and nothing is read again when it is back")
+        for f in report.unreadable_folders:
+            print(f"  ! {shown(f.path)}: {f.message}")
         for f in out["failures"][:20]:
-            print(f"  ! {f['path']}: {f['message']}")
+            print(f"  ! {shown(f['path'])}: {f['message']}")
         if report.failed > 20:
             print(f"  ... and {report.failed - 20} more (simili status lists them all)")
     return out
@@ -33,7 +39,8 @@ def cmd_status(lib, args, bars) -> dict:
     out = asdict(st)
     if not args.json:
         print(f"library   {st.home}")
-        print(f"folders   {', '.join(st.folders) or '(none yet: simili index FOLDER)'}")
+        names = [shown(f) + (" (offline)" if f in st.offline else "") for f in st.folders]
+        print(f"folders   {', '.join(names) or '(none yet: simili index FOLDER)'}")
         print(f"photos    {st.indexed} indexed, {st.failed} failed, {st.pending} pending")
         model = st.model
         print(f"model     {f'{model.kind} {model.bits}-bit (#{model.id}, {model.created})' if model else 'none'}")
@@ -42,7 +49,7 @@ def cmd_status(lib, args, bars) -> dict:
     out["health"] = _health(lib.health(), args)
     if not args.json:
         for f in st.failures:
-            print(f"  ! {f.path}: {f.message}")
+            print(f"  ! {shown(f.path)}: {f.message}")
     return out
 
 
@@ -105,11 +112,19 @@ def cmd_models(lib, args, bars) -> dict:
 
 
 def cmd_folders(lib, args, bars) -> dict:
-    removed = lib.remove_folder(args.remove) if args.remove else 0
-    out = {"folders": lib.folders(), "removed_photos": removed}
+    removed = lib.remove_folder(args.remove) if args.remove is not None else 0
+    if args.skip or args.unskip:
+        names = [n for n in lib.settings.skipped_names if n not in args.unskip]
+        lib.settings.skipped_names = names + [n for n in args.skip if n.strip() and n not in names]
+        lib.save_settings()
+    offline = lib.offline_folders()
+    out = {"folders": lib.folders(), "offline": offline, "removed_photos": removed,
+           "skipped_names": list(lib.settings.skipped_names)}
     if not args.json:
-        if args.remove:
-            print(f"removed {args.remove} from the library ({removed} photos forgotten; no file was touched)")
+        if args.remove is not None:
+            print(f"removed {shown(args.remove)} from the library ({removed} photos forgotten; no file was touched)")
         for f in out["folders"]:
-            print(f)
+            print(shown(f) + ("  (offline: not connected, or empty where it had photos; its photos are kept)"
+                              if f in offline else ""))
+        print(f"never scanned: {', '.join(out['skipped_names']) or '(nothing)'} (simili folders --skip/--unskip NAME)")
     return out

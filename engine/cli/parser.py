@@ -116,5 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("folders", help="list library folders, or --remove one (files are never touched)")
     s.add_argument("--remove", metavar="FOLDER")
+    s.add_argument("--skip", metavar="NAME", action="append", default=[],
+                   help="never scan folders or files of this name (shell pattern, e.g. '@eaDir' or 'Backup*')")
+    s.add_argument("--unskip", metavar="NAME", action="append", default=[], help="scan NAME again")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     return p

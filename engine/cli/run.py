@@ -93,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(ONE_QUERY)
     if args.command == "similar" and args.text and args.max_distance is not None:
         parser.error("--max-distance applies to photo searches, not to --text")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    quiet = (args.quiet or args.json) and not args.verbose
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR if quiet else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # a library's warnings (Pillow's on odd files, with its source paths) are details for -v, not for users
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (an embedding caller): SIGTERM keeps its default

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
+from engine.cli.text import shown
+
 log = logging.getLogger("engine")
 
 
@@ -35,7 +37,7 @@ def _results_json(results: list) -> list[dict]:
              "match": None if n.match is None else round(n.match, 4),
              "cosine": None if n.score is None else round(n.score, 4),
              "similarity": None if n.similarity is None else round(n.similarity, 1), "level": n.level,
-             "close": n.close} for n in results]
+             "close": n.close, "offline": n.offline} for n in results]
 
 
 def _similar_text(lib, args) -> dict:
@@ -63,6 +65,7 @@ def print_similar(query: str, results: list, close: bool, what: str = "photo") -
     if not results:
         print("No similar photos found.")
         return
+    query = shown(query)
     if what == "text":
         head = (f"The {query}, best match first:" if close else
                 f"No photo clearly shows it ({query}): none is a {CLOSE_MATCH:.0f}% match. The nearest ones:")
@@ -78,7 +81,8 @@ def print_similar(query: str, results: list, close: bool, what: str = "photo") -
             print(f"{'':10s}  -- below this line: not a close match (under {CLOSE_MATCH:.0f}%) --")
             line_drawn = True
         pct = "?" if n.similarity is None else f"{n.similarity:.0f}%"
-        print(f"{pct:>10s}  {n.level or '':15s}  {n.photo.path}")
+        away = "  (offline: its drive or share is not connected)" if getattr(n, "offline", False) else ""
+        print(f"{pct:>10s}  {n.level or '':15s}  {shown(n.photo.path)}{away}")
 
 
 def cmd_dupes(lib, args, bars) -> dict:
@@ -106,7 +110,7 @@ def cmd_dupes(lib, args, bars) -> dict:
                 print(f"{title} {i} ({len(g.members)} photos{note})")
                 for m in g.members:
                     what = "keep" if m.keep and g.sure else ", ".join(m.differences) or "keep"
-                    print(f"    {m.photo.path}  [{what}]")
+                    print(f"    {shown(m.photo.path)}  [{what}]")
         if sure:
             print(DuplicateGroup.KEEP_RULE)
     return out

@@ -6,14 +6,18 @@ Paths are handled as bytes so that names which are not valid UTF-8 are kept exac
 from __future__ import annotations
 
 import errno
+import fnmatch
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from engine.images.formats import IMAGE_EXTENSIONS
 
-__all__ = ["FoundFile", "walk", "has_image_suffix"]
+__all__ = ["FoundFile", "walk", "has_image_suffix", "name_filter", "MAX_MTIME_NS"]
+
+MAX_MTIME_NS = 2**63 - 1  # SQLite's largest integer: a file dated after 2262 is stored at this date
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,14 @@ _SUFFIXES = tuple(sorted(e.encode() for e in IMAGE_EXTENSIONS))  # index reads w
 
 def has_image_suffix(name: bytes) -> bool:
     return name.lower().endswith(_SUFFIXES)
+
+
+def name_filter(patterns: tuple[str, ...] | list[str]) -> Callable[[bytes], bool]:
+    """Whether a folder or file name matches one of the shell-style ``patterns`` (any case)."""
+    if not patterns:
+        return lambda name: False
+    rx = re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns), re.DOTALL)
+    return lambda name: rx.match(os.fsdecode(name).lower()) is not None
 
 
 @dataclass(frozen=True)
@@ -49,12 +61,16 @@ def walk(
     root: bytes | str,
     excluded: tuple[bytes, ...] = (),
     on_dir_error: Callable[[bytes, OSError], None] | None = None,
+    skipped_names: tuple[str, ...] | list[str] = (),
 ) -> Iterator[FoundFile]:
     """Yield every image-named file below ``root`` (recursively, sorted per folder).
 
     Directory symlinks are followed once: a directory already visited (same device and inode) is skipped,
-    so link loops end. Hidden folders (``.name``) are skipped, as are folders in ``excluded``.
+    so link loops end. Hidden folders (``.name``) are skipped, as are folders in ``excluded`` and folders and files
+    whose name matches ``skipped_names`` (NAS and system litter). A folder that cannot be listed is reported to
+    ``on_dir_error`` (its photos are then neither found nor gone).
     """
+    skipped = name_filter(tuple(skipped_names))
     root_b = os.fsencode(root)
     stack = [root_b]
     seen: set[tuple[int, int]] = set()
@@ -81,10 +97,10 @@ def walk(
             except OSError:
                 is_dir = False
             if is_dir:
-                if not name.startswith(b".") and entry.path not in excluded:
+                if not name.startswith(b".") and entry.path not in excluded and not skipped(name):
                     subdirs.append(entry.path)
                 continue
-            if not has_image_suffix(name) or name.startswith(b"._"):
+            if not has_image_suffix(name) or name.startswith(b"._") or skipped(name):
                 continue
             try:
                 st = entry.stat(follow_symlinks=True)
@@ -93,7 +109,7 @@ def walk(
                 continue
             if not _is_regular(st.st_mode):
                 continue
-            yield FoundFile(entry.path, st.st_size, st.st_mtime_ns)
+            yield FoundFile(entry.path, st.st_size, max(0, min(st.st_mtime_ns, MAX_MTIME_NS)))
         stack.extend(reversed(subdirs))
 
 

@@ -85,7 +85,8 @@ def _model_problems(store: Store) -> list[str]:
 def heal(store: Store, full: bool = False) -> list[str]:
     """Repair what :func:`problems` finds, short of the catalog itself (writer lock held); a line per repair."""
     features, catalog = store.features, store.catalog
-    done = respell_folders(catalog, canonical_folder)
+    done, store.healed = list(store.healed), []  # what opening the library put right, reported once
+    done += respell_folders(catalog, canonical_folder)
     if features.lost():
         have = features.file_rows()
         n = catalog.forget_features(from_row=have)
@@ -99,6 +100,7 @@ def heal(store: Store, full: bool = False) -> list[str]:
     line = _heal_model(store)
     if line:
         done.append(line)
+    done += store.models.sweep()
     if store.settings_file.problems:
         path = store.settings_file.path
         try:

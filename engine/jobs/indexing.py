@@ -14,123 +14,38 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.library.catalog import fs_bytes
 from engine.errors import DecodeError
 from engine.library.modelstore import TRAINING_FREE
 from engine.codes.neighbourhood import neighbourhood_features, smoothing_of
-from engine.images.scan import FoundFile, walk
+from engine.jobs.scanning import Rate, scan_folders
 from engine.types import IndexReport, Progress
 
 if TYPE_CHECKING:
-    from engine.library.catalog import Catalog, ModelRecord
+    from engine.library.catalog import ModelRecord
     from engine.library.store import Store
 
 __all__ = ["run_index", "ensure_codes"]
 
 log = logging.getLogger(__name__)
 
-SCAN_BATCH = 2000
 ENCODE_BATCH = 32
 REFIT_GROWTH = 1.25  # refit the training-free code when the library grew by a quarter since its fit
 FIT_SAMPLE = 50_000
 
 
-class _Rate:
-    """Units/s and ETA over the whole stage."""
-
-    def __init__(self, total: int | None):
-        self.total = total
-        self.start = time.perf_counter()
-
-    def progress(self, stage: str, done: int, message: str = "") -> Progress:
-        elapsed = max(time.perf_counter() - self.start, 1e-6)
-        rate = done / elapsed if done else None
-        eta = (self.total - done) / rate if rate and self.total is not None else None
-        return Progress(stage, done, self.total, rate, eta, message)
-
-
 def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
     """Scan every library folder, encode new photos, keep the codes and the index current (writer lock held)."""
-    stats = {"added": 0, "updated": 0, "removed": 0, "moved": 0, "unchanged": 0}
-    for folder_id, folder in store.catalog.folders():
-        yield from _scan_folder(store, folder_id, folder, stats)
+    scan = yield from scan_folders(store)
     yield from _encode_pending(store)
     yield from _add_frames(store)
     yield from ensure_codes(store)
     yield from _describe_photos(store)
     counts = store.catalog.counts()
     return IndexReport(
-        added=stats["added"], updated=stats["updated"], removed=stats["removed"], moved=stats["moved"],
-        failed=counts["error"], unchanged=stats["unchanged"], indexed=counts["ok"],
+        added=scan.added, updated=scan.updated, removed=scan.removed, moved=scan.moved,
+        failed=counts["error"], unchanged=scan.unchanged, indexed=counts["ok"], offline=tuple(scan.offline),
+        unreadable_folders=tuple(scan.unlisted),
     )
-
-
-def _scan_folder(store: Store, folder_id: int, folder: str, stats: dict) -> Generator[Progress, None, None]:
-    catalog = store.catalog
-    known = catalog.records(folder_id)
-    # a library folder inside this one owns its own photos (one photo, one row)
-    nested = tuple(raw for _, raw in catalog.nested_folders(fs_bytes(folder)))
-    excluded = tuple(fs_bytes(p) for p in store.settings.excluded) + nested
-
-    seen: set[bytes] = set()
-    fresh: list[FoundFile] = []
-    broken: list[FoundFile] = []
-    rate = _Rate(None)
-    if not os.path.isdir(folder):
-        log.warning("folder %s is not reachable; its photos are kept until it is back", folder)
-        return
-    for n, found in enumerate(walk(folder, excluded), 1):
-        seen.add(found.path)
-        rec = known.get(found.path)
-        if found.error_code:
-            broken.append(found)
-        elif rec is None or rec.size != found.size or rec.mtime_ns != found.mtime_ns:
-            fresh.append(found)
-        elif rec.status == "ok" or rec.status == "error":
-            stats["unchanged"] += 1
-        if n % SCAN_BATCH == 0:
-            yield rate.progress("scan", n, f"looking for photos in {folder}")
-    vanished = {p: r for p, r in known.items() if p not in seen}
-    yield from _apply_scan(catalog, folder_id, fresh, broken, vanished, known, stats)
-    yield rate.progress("scan", len(seen), f"{len(seen)} photos in {folder}")
-
-
-def _apply_scan(catalog: Catalog, folder_id, fresh, broken, vanished, known,
-                stats) -> Generator[Progress, None, None]:
-    """Record new/changed files as pending, moves as moves, deletions as deletions (batched commits)."""
-    from engine.images.decode import file_fingerprint
-
-    by_fp = {r.fingerprint: r for r in vanished.values() if r.fingerprint and r.status == "ok"}
-    removed_ids = [r.id for r in vanished.values()]
-    for start in range(0, max(len(fresh), 1), SCAN_BATCH):
-        batch = fresh[start : start + SCAN_BATCH]
-        pending, moves = [], []
-        for f in batch:
-            try:
-                fp = file_fingerprint(os.fsdecode(f.path), f.size)
-            except (OSError, DecodeError):
-                fp = None
-            old = by_fp.pop(fp, None) if fp and f.path not in known else None
-            if old is not None and old.size == f.size:
-                moves.append((old, f))
-                removed_ids.remove(old.id)
-            else:
-                pending.append((f.path, f.size, f.mtime_ns, fp))
-                stats["updated" if f.path in known else "added"] += 1
-        with catalog.transaction():
-            catalog.insert_pending(folder_id, pending)
-            for old, f in moves:
-                catalog.move(old.id, folder_id, f.path, f.size, f.mtime_ns)
-        stats["moved"] += len(moves)
-        if batch:
-            yield Progress("scan", start + len(batch), len(fresh), message="recording new and changed photos")
-    with catalog.transaction():
-        if broken:
-            catalog.insert_pending(folder_id, [(f.path, 0, 0, None) for f in broken])
-            ids = catalog.ids_of_paths([f.path for f in broken])
-            catalog.mark_error([(ids[f.path], f.error_code, f.error) for f in broken if f.path in ids])
-        catalog.delete(removed_ids)
-    stats["removed"] += len(removed_ids)
 
 
 def _encode_pending(store: Store) -> Generator[Progress, None, None]:
@@ -143,7 +58,7 @@ def _encode_pending(store: Store) -> Generator[Progress, None, None]:
         return
     ids = [pid for pid, _ in pending]
     paths = [raw for _, raw in pending]
-    rate = _Rate(len(paths))
+    rate = Rate(len(paths))
     index = models.index()
     coder = models.coder() if index is not None else None
     active = models.active()
@@ -193,7 +108,7 @@ def _add_frames(store: Store) -> Generator[Progress, None, None]:
     from engine.images.decode import FRAME, decode
 
     missing = store.catalog.without_frame()
-    rate = _Rate(len(missing))
+    rate = Rate(len(missing))
     for start in range(0, len(missing), ENCODE_BATCH):
         rows = []
         for pid, raw in missing[start : start + ENCODE_BATCH]:

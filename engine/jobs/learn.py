@@ -149,20 +149,24 @@ def run_training(store: Store, bits: int, device: str, seed: int,
     train_seconds = time.perf_counter() - started
 
     yield Progress("export", 0, 2, message="exporting the trained encoder to ONNX")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    head_path = store.home / "models" / f"distillhash-{bits}-{stamp}.onnx"
-    encoder_path = store.home / "models" / f"distillhash-{bits}-{stamp}-encoder.onnx"
-    with warnings.catch_warnings():  # the exporter's notes on constant folding are not for users
-        warnings.simplefilter("ignore")
-        export_head(result, head_path)
-        export_encoder(result, encoder_path)
-    yield Progress("export", 1, 2, message="checking ONNX against PyTorch")
-    rng = np.random.default_rng(seed)
-    sample = features[np.sort(rng.choice(trained, size=min(len(trained), 2048), replace=False))]
-    head_parity = check_parity(result, head_path, sample)
-    # The whole encoder (backbone + head, from pixels) on real photos of this library.
-    images = _sample_images(catalog, rng, PARITY_PHOTOS)
-    encoder_parity = check_parity(result, encoder_path, images) if len(images) else {}
+    head_path = models.new_file(f"distillhash-{bits}", ".onnx", also=("-encoder.onnx",))
+    encoder_path = head_path.with_name(head_path.name[: -len(".onnx")] + "-encoder.onnx")
+    try:  # a run stopped or killed here leaves files no model names: removed now, or swept by the next index
+        with warnings.catch_warnings():  # the exporter's notes on constant folding are not for users
+            warnings.simplefilter("ignore")
+            export_head(result, head_path)
+            export_encoder(result, encoder_path)
+        yield Progress("export", 1, 2, message="checking ONNX against PyTorch")
+        rng = np.random.default_rng(seed)
+        sample = features[np.sort(rng.choice(trained, size=min(len(trained), 2048), replace=False))]
+        head_parity = check_parity(result, head_path, sample)
+        # The whole encoder (backbone + head, from pixels) on real photos of this library.
+        images = _sample_images(catalog, rng, PARITY_PHOTOS)
+        encoder_parity = check_parity(result, encoder_path, images) if len(images) else {}
+    except BaseException:
+        for p in (head_path, encoder_path):
+            p.unlink(missing_ok=True)
+        raise
     yield Progress("export", 2, 2, message="ONNX matches PyTorch")
 
     metrics = {"train_seconds": round(train_seconds, 2), "photos": float(len(ids))}

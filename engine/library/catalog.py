@@ -52,6 +52,7 @@ class FileRecord:
     fingerprint: str | None
     status: str
     feat_row: int | None
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,10 +239,23 @@ class Catalog(DuplicateTables):
     # -- photos --------------------------------------------------------------------------------------
     def records(self, folder_id: int) -> dict[bytes, FileRecord]:
         rows = self.db.execute(
-            "SELECT id, path, size, mtime_ns, fingerprint, status, feat_row FROM photos WHERE folder_id=?",
+            "SELECT id, path, size, mtime_ns, fingerprint, status, feat_row, error_code FROM photos WHERE folder_id=?",
             (folder_id,),
         )
-        return {r[1]: FileRecord(*r) for r in rows}
+        return {bytes(r[1]): FileRecord(r[0], bytes(r[1]), *r[2:]) for r in rows}
+
+    def has_photos(self, folder_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM photos WHERE folder_id=? AND status='ok' LIMIT 1",
+                               (folder_id,)).fetchone() is not None
+
+    def indexed_with_fingerprints(self, fingerprints: Iterable[str]) -> list[FileRecord]:
+        """Indexed photos (any folder) whose content fingerprint is one of ``fingerprints``."""
+        out = []
+        for fp in set(fingerprints):
+            rows = self.db.execute("SELECT id, path, size, mtime_ns, fingerprint, status, feat_row, error_code"
+                                   " FROM photos WHERE fingerprint=? AND status='ok'", (fp,))
+            out.extend(FileRecord(r[0], bytes(r[1]), *r[2:]) for r in rows)
+        return out
 
     def insert_pending(self, folder_id: int, items: Iterable[tuple[bytes, int, int, str | None]]) -> None:
         self.db.executemany(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ import numpy as np
 from engine._atomic import atomic_write_bytes, sha256_file
 from engine.library.catalog import ModelRecord
 from engine.errors import CatalogError, ModelCorrupt, ModelMissing, SimiliError
+from engine.library.safety import UnsafePath, contained
 from engine.codes.neighbourhood import neighbourhood_features, smoothing_of
 from engine.types import ModelInfo
 
@@ -81,11 +81,49 @@ class ModelStore:
 
     def save_linear(self, coder: LinearCoder, n_fit: int) -> ModelInfo:
         """Store a training-free coder and make it the active model."""
-        path = self.home / "models" / f"{coder.kind}-{coder.bits}-{time.strftime('%Y%m%d-%H%M%S')}-{n_fit}.npz"
+        path = self.new_file(f"{coder.kind}-{coder.bits}", ".npz")
         atomic_write_bytes(path, coder.to_bytes())
         info = self.add(coder.kind, coder.bits, path, n_fit, {})
         self.forget()
         return info
+
+    def new_file(self, stem: str, suffix: str, *, also: tuple[str, ...] = ()) -> Path:
+        """A file name in ``models/`` no file has: ``STEM-N.SUFFIX`` with N above every model id and file there.
+
+        Named by number, not by the time of day, so a clock set back (daylight saving, an NTP step) never gives a
+        new model the name of an older one. ``also``: suffixes of companion files that must be free too.
+        """
+        folder = contained(self.home, "models")
+        folder.mkdir(parents=True, exist_ok=True)
+        n = max([r.info.id for r in self.catalog.model_records()] + [0]) + 1
+        while any((folder / f"{stem}-{n}{end}").exists() for end in (suffix, *also)):
+            n += 1
+        return folder / f"{stem}-{n}{suffix}"
+
+    def sweep(self) -> list[str]:
+        """Remove model files no model row names (left by a training run killed during its export); a line each.
+
+        Only regular files directly in ``models/`` are considered, never a link's target; a trained model's
+        encoder (``NAME-encoder.onnx`` beside ``NAME.onnx``) belongs to its model.
+        """
+        try:
+            folder = contained(self.home, "models")
+            entries = list(folder.iterdir()) if folder.is_dir() else []
+        except (UnsafePath, OSError):
+            return []
+        owned = {Path(r.file).name for r in self.catalog.model_records()}
+        owned |= {n[: -len(".onnx")] + "-encoder.onnx" for n in owned if n.endswith(".onnx")}
+        done = []
+        for p in entries:
+            if p.name in owned or p.is_symlink() or not p.is_file() or not p.name.endswith((".onnx", ".npz", ".tmp")):
+                continue
+            try:
+                size = p.stat().st_size
+                p.unlink()
+            except OSError:
+                continue
+            done.append(f"{p.name} ({size / 1e6:.0f} MB) was left by an interrupted training run: removed")
+        return done
 
     def drop(self, record: ModelRecord) -> None:
         """Delete a model's row, file and index (an earlier state of the catalog may still call it active)."""
@@ -94,13 +132,19 @@ class ModelStore:
             if current is not None and current.info.active:
                 raise CatalogError("the active model cannot be deleted")
             self.catalog.delete_model(record.info.id)
-        for p in (self.home / record.file, index_path(self.home, record.info.id)):
-            p.unlink(missing_ok=True)
+        for p in (record.file, index_path(self.home, record.info.id)):
+            try:
+                contained(self.home, p).unlink(missing_ok=True)
+            except UnsafePath as exc:  # an altered or planted row: the file it names is not the library's
+                log.warning("model %d: %s", record.info.id, exc)
 
     # -- coders --------------------------------------------------------------------------------------
     def verify(self, record: ModelRecord) -> str | None:
         """What is wrong with a model's file (missing, or not matching its checksum), or None when it is sound."""
-        path = self.home / record.file
+        try:
+            path = contained(self.home, record.file)
+        except UnsafePath:
+            return "outside the library folder (the catalog row was altered)"
         if not path.is_file():
             return "missing"
         try:
@@ -217,7 +261,7 @@ class ModelStore:
             if active is None:
                 return
             model_id = active.info.id
-        path = index_path(self.home, model_id)
+        path = contained(self.home, index_path(self.home, model_id).relative_to(self.home))
         path.parent.mkdir(parents=True, exist_ok=True)
         index.save(path)
         if active is None or active.info.id != model_id:

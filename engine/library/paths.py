@@ -26,7 +26,13 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     """``home`` if given, else ``$SIMILI_HOME``, else the per-user data dir; made absolute."""
     if home is None:
         home = os.environ.get(_ENV) or default_home()
-    return Path(home).expanduser().absolute()
+    try:
+        return Path(home).expanduser().absolute()
+    except RuntimeError:  # ~name of a user this system does not know
+        from engine.errors import SimiliError
+
+        raise SimiliError(f"{os.fspath(home)} names the home folder of a user this system does not know;"
+                          " give the library folder as a full path") from None
 
 
 def canonical_folder(folder: str | os.PathLike[str]) -> Path:

@@ -86,6 +86,9 @@ def salvage(path: Path) -> str | None:
                 have = set(_columns(fresh.db, table))
                 cols = [c for c in (_columns(old, table) if old is not None else []) if c in have]
                 rows = _readable_rows(old, table, cols) if cols else []
+                kept[table] = len(rows)
+                if not rows:  # nothing of it could be read (the file may not be a database at all)
+                    continue
                 if table == "meta":
                     rows = [r for r in rows if r[cols.index("key")] != "schema_version"]
                 marks = ",".join("?" * len(cols))

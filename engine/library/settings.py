@@ -46,6 +46,8 @@ def check_settings(path: Path) -> tuple[Settings, list[str]]:
         return Settings(), []
     except (OSError, ValueError) as exc:
         return Settings(), [f"settings.json cannot be read ({exc}); defaults are used"]
+    except RecursionError:
+        return Settings(), ["settings.json is nested too deep to be settings; defaults are used"]
     values = raw.get("settings") if isinstance(raw, dict) else None
     if not isinstance(values, dict):
         return Settings(), ["settings.json does not hold settings; defaults are used"]

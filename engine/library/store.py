@@ -10,13 +10,17 @@ feature map and model caches, which reload when the writer saves a new index gen
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine._atomic import atomic_write_bytes
 from engine.library.catalog import Catalog
+from engine.library.safety import contained, remove_planted_links
 from engine.errors import LibraryBusy, SimiliError
 from engine.library.featstore import FeatureStore
 from engine.library.modelstore import ModelStore
@@ -27,9 +31,41 @@ from engine.types import Settings
 if TYPE_CHECKING:
     from engine.model.backbone import Backbone
 
-__all__ = ["Store", "FEATURE_DIM"]
+__all__ = ["Store", "FEATURE_DIM", "note_folders", "restore_folders"]
+
+log = logging.getLogger(__name__)
 
 FEATURE_DIM = 1280
+_FOLDERS_NOTE = "folders.json"
+
+
+def _sidecars(db: Path) -> bool:
+    return any(Path(f"{db}{end}").exists() and Path(f"{db}{end}").stat().st_size for end in ("-wal", "-journal"))
+
+
+def note_folders(home: Path, catalog: Catalog) -> None:
+    """Write the library folders to ``folders.json``, so that a catalog lost whole keeps its folders."""
+    payload = {"folders": [f for _, f in catalog.folders()]}
+    try:
+        atomic_write_bytes(contained(home, _FOLDERS_NOTE), json.dumps(payload, indent=1).encode("utf-8"))
+    except (OSError, SimiliError) as exc:
+        log.warning("folders.json not written: %s", exc)
+
+
+def restore_folders(home: Path, catalog: Catalog) -> int:
+    """Folders a catalog without any folder lost (``folders.json`` lists them): added back; how many."""
+    try:
+        listed = json.loads((Path(home) / _FOLDERS_NOTE).read_text(encoding="utf-8"))["folders"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return 0
+    if catalog.folders() or not isinstance(listed, list):
+        return 0
+    folders = [f for f in listed if isinstance(f, str) and f.strip()]
+    for folder in folders:
+        catalog.add_folder(folder)
+    if folders:
+        log.warning("the catalog had no folders; %d restored from %s", len(folders), _FOLDERS_NOTE)
+    return len(folders)
 
 
 class Store:
@@ -53,8 +89,19 @@ class Store:
             raise SimiliError(f"cannot create the library folder {self.home}: {exc.strerror or exc}") from None
         db = self.home / "catalog.sqlite"
         self.read_only = not os.access(self.home, os.W_OK) or (db.exists() and not os.access(db, os.W_OK))
+        self.healed: list[str] = []  # what opening the library put right (links taken away, folders restored)
+        if not self.read_only and catalog is None:
+            self.healed += remove_planted_links(self.home)
+            if db.is_file() and db.stat().st_size == 0 and not _sidecars(db):
+                db.unlink()  # a zero-byte catalog holds nothing: it is rebuilt below, keeping the folders
+                self.healed.append("the catalog was an empty file")
         self._owns_catalog = catalog is None
         self.catalog = catalog if catalog is not None else Catalog(db, read_only=self.read_only)
+        if not self.read_only and catalog is None:
+            restored = restore_folders(self.home, self.catalog)
+            if restored:
+                self.healed.append(f"the catalog had lost its folders: {restored} restored from folders.json;"
+                                   " their photos are read again by the next index")
         self.settings_file = settings if settings is not None else SettingsFile(self.home / "settings.json")
         rows = int(self.catalog.get_meta("feat_rows", "0") or 0)
         self.features = FeatureStore(self.home / "features.f16", FEATURE_DIM, rows, read_only=self.read_only)
@@ -107,6 +154,10 @@ class Store:
     def training_dir(self, bits: int) -> Path:
         """Where a DistillHash run of ``bits`` keeps its checkpoint between pauses."""
         return self.home / "train" / f"distillhash-{bits}"
+
+    def note_folders(self) -> None:
+        """Keep ``folders.json`` (the folders list's second home) in step with the catalog."""
+        note_folders(self.home, self.catalog)
 
     def close(self) -> None:
         self.features.close()

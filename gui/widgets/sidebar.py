@@ -94,11 +94,16 @@ class Sidebar(QWidget):
                 label = dict((n, lab) for n, lab, _ in PAGES)[page]
                 item.setText(label if not count else f"{label}  ({count:,})")
 
-    def set_folders(self, folders: list[str]) -> None:
+    def set_folders(self, folders: list[str], offline: list[str] | tuple[str, ...] = ()) -> None:
+        """The library folders; an offline one (its drive unplugged, its share unmounted) is shown greyed and says so."""
         self.folders.clear()
         for path in folders:
-            item = QListWidgetItem(icon("folder"), Path(path).name or path)
-            item.setToolTip(path)
+            away = path in offline
+            item = QListWidgetItem(icon("folder"), (Path(path).name or path) + (" (offline)" if away else ""))
+            item.setToolTip(f"{path}\nOffline: not connected, or empty where it had photos. Its photos are kept "
+                            "and nothing is read again when it is back." if away else path)
+            if away:
+                item.setForeground(self.palette().placeholderText())
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.folders.addItem(item)
         self._update_buttons()
