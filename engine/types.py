@@ -28,10 +28,11 @@ STAGE_TITLES: dict[str, str] = {
     "words": "Noting what each photo shows",
     "dupes": "Checking look-alike photos for copies",
     "repair": "Checking the library",
+    "compact": "Reclaiming space",
 }
 STAGE_UNITS: dict[str, str] = {"scan": "files", "encode": "photos", "reencode": "photos", "frames": "photos",
                                "words": "photos", "dupes": "pairs"}
-PERCENT_STAGES: tuple[str, ...] = ("train", "export", "codes", "index", "repair")
+PERCENT_STAGES: tuple[str, ...] = ("train", "export", "codes", "index", "repair", "compact")
 
 
 def stage_title(stage: str) -> str:
@@ -259,6 +260,8 @@ class Settings:
         excluded: folders (absolute paths) never scanned.
         skipped_names: names of folders and files never scanned wherever they are (shell-style patterns, any
             case): NAS and system litter such as Synology thumbnails (``@eaDir``) and recycle bins.
+        compact_share: share of the feature cache that may be rows no photo uses (changed and deleted photos')
+            before an index run reclaims them.
     """
 
     bits: int = 64
@@ -271,11 +274,14 @@ class Settings:
     auto_train_min_photos: int = 200
     excluded: list[str] = field(default_factory=list)
     skipped_names: list[str] = field(default_factory=lambda: list(SKIPPED_NAMES))
+    compact_share: float = 0.25
 
     def validate(self) -> None:
         if self.bits not in (16, 32, 64, 128):
             raise ValueError(f"code length must be 16, 32, 64 or 128 bits, not {self.bits}")
         if self.device not in ("auto", "cuda", "cpu"):
             raise ValueError(f"device must be auto, cuda or cpu, not {self.device!r}")
+        if not 0 < self.compact_share <= 1:
+            raise ValueError(f"compact_share must be above 0 and at most 1, not {self.compact_share}")
         if not 0 <= self.dupe_max_distance <= self.similar_max_distance <= 1:
             raise ValueError("thresholds must satisfy 0 <= duplicate distance <= similar distance <= 1")

@@ -226,3 +226,46 @@ def test_a_file_name_cannot_write_escape_sequences_to_the_terminal(tmp_path):
     assert "\x1b" not in header and "evil\\x1b" in header
     out = ok_json("similar", "--max-distance", "64", str(folder / sorted(os.listdir(folder))[0]), home=home)
     assert str(evil) in [r["path"] for r in out["results"]]  # JSON keeps the exact name
+
+
+def test_dead_feature_rows_are_reclaimed_by_repair_and_by_index_past_the_share(indexed):
+    home, folder, _ = indexed
+    row_bytes = 1280 * 2
+    photos = sorted(folder.iterdir())
+    query = str(photos[-1])
+    before = ok_json("similar", query, "-k", "5", home=home)["results"]
+    for p in photos[:3]:  # changed photos get new rows; their old rows are dead
+        p.write_bytes(p.read_bytes() + b"\0")
+    assert ok_json("index", home=home)["updated"] == 3
+    assert _feature_bytes(home) == (N + 3) * row_bytes  # 3 of 13 rows dead: under the 25 % share, kept
+    ok_json("repair", home=home)
+    assert _feature_bytes(home) == N * row_bytes
+    after = ok_json("similar", query, "-k", "5", home=home)["results"]
+    assert [r["path"] for r in after] == [r["path"] for r in before]
+    assert [r["similarity"] for r in after] == pytest.approx([r["similarity"] for r in before], abs=1.0)
+    for p in photos[:5]:  # 5 of 15 rows dead: past the share, the index run reclaims them itself
+        p.write_bytes(p.read_bytes() + b"\0")
+    assert ok_json("index", home=home)["updated"] == 5
+    assert _feature_bytes(home) == N * row_bytes
+
+
+def test_a_compaction_killed_before_its_swap_is_finished_when_the_library_opens(indexed):
+    from engine.library.catalog import Catalog
+    from engine.library.compact import finish_swap
+
+    home, folder, _ = indexed
+    f16 = home / "features.f16"
+    data = f16.read_bytes()
+    catalog = Catalog(home / "catalog.sqlite")
+    try:
+        (home / "features.f16.new").write_bytes(data[: len(data) // 2])  # killed before the catalog changed
+        finish_swap(catalog, f16)
+        assert not (home / "features.f16.new").exists() and f16.read_bytes() == data
+        (home / "features.f16.new").write_bytes(data)  # killed after the catalog changed, before the swap
+        f16.write_bytes(b"old layout")
+        catalog.set_meta("features_swap", "1")
+        finish_swap(catalog, f16)
+        assert f16.read_bytes() == data and catalog.get_meta("features_swap") == "0"
+    finally:
+        catalog.close()
+    assert len(ok_json("similar", str(sorted(folder.iterdir())[0]), "-k", "3", home=home)["results"]) == 3

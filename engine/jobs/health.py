@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import SimiliError
 from engine.jobs.indexing import run_index
+from engine.library.compact import compact, dead_rows
 from engine.library.modelstore import TRAINING_FREE, index_path
 from engine.library.paths import canonical_folder
 from engine.library.salvage import respell_folders
@@ -101,6 +102,9 @@ def heal(store: Store, full: bool = False) -> list[str]:
     if line:
         done.append(line)
     done += store.models.sweep()
+    if full and dead_rows(catalog, features):
+        n = compact(catalog, features)
+        done.append(f"the feature cache held {n} rows of photos changed or removed: reclaimed")
     if store.settings_file.problems:
         path = store.settings_file.path
         try:

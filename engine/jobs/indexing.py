@@ -18,6 +18,7 @@ from engine.errors import DecodeError
 from engine.library.modelstore import TRAINING_FREE
 from engine.codes.neighbourhood import neighbourhood_features, smoothing_of
 from engine.jobs.scanning import Rate, scan_folders
+from engine.library.compact import compact, dead_rows
 from engine.types import IndexReport, Progress
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
     yield from _add_frames(store)
     yield from ensure_codes(store)
     yield from _describe_photos(store)
+    if dead_rows(store.catalog, store.features) > store.settings.compact_share * max(store.features.rows, 1):
+        yield Progress("compact", 0, None, message="reclaiming the space of photos changed or removed")
+        compact(store.catalog, store.features)
     counts = store.catalog.counts()
     return IndexReport(
         added=scan.added, updated=scan.updated, removed=scan.removed, moved=scan.moved,

@@ -424,6 +424,17 @@ class Catalog(DuplicateTables):
         """No model is active any more (the active one's file is lost; the next index run fits a new code)."""
         self.db.execute("UPDATE models SET active = 0")
 
+    def live_feature_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM photos WHERE feat_row IS NOT NULL").fetchone()[0])
+
+    def live_feature_rows(self) -> tuple[list[int], list[int]]:
+        """(photo ids, their feature rows) of every photo with cached features, in row order."""
+        rows = self.db.execute("SELECT id, feat_row FROM photos WHERE feat_row IS NOT NULL ORDER BY feat_row").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def set_feature_rows(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self.db.executemany("UPDATE photos SET feat_row=? WHERE id=?", ((int(r), int(i)) for i, r in pairs))
+
     def forget_features(self, rows: Sequence[int] = (), from_row: int | None = None) -> int:
         """Photos whose cached features are lost (rows ``rows``, or every row from ``from_row`` on) go back to
         ``pending``, so the next index run reads them again. Returns how many."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from engine._atomic import atomic_write_bytes
 from engine.library.catalog import Catalog
+from engine.library.compact import finish_swap
 from engine.library.safety import contained, remove_planted_links
 from engine.errors import LibraryBusy, SimiliError
 from engine.library.featstore import FeatureStore
@@ -103,6 +104,8 @@ class Store:
                 self.healed.append(f"the catalog had lost its folders: {restored} restored from folders.json;"
                                    " their photos are read again by the next index")
         self.settings_file = settings if settings is not None else SettingsFile(self.home / "settings.json")
+        if not self.read_only and catalog is None:
+            finish_swap(self.catalog, self.home / "features.f16")
         rows = int(self.catalog.get_meta("feat_rows", "0") or 0)
         self.features = FeatureStore(self.home / "features.f16", FEATURE_DIM, rows, read_only=self.read_only)
         self.models = ModelStore(self.home, self.catalog, self.features)

@@ -11,25 +11,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.types import Progress
+from engine.types import PERCENT_STAGES, STAGE_TITLES, STAGE_UNITS, Progress, stage_title
 from gui.resources import icon
 
 __all__ = ["ProgressPanel", "describe_progress", "human_duration"]
 
-STAGES = {
-    "scan": "Looking for photos",
-    "encode": "Reading photos",
-    "codes": "Preparing search",
-    "index": "Updating search",
-    "train": "Learning from your photos",
-    "export": "Saving what was learned",
-    "reencode": "Applying what was learned to your photos",
-    "frames": "Preparing photos for the duplicate check",
-    "words": "Noting what each photo shows",
-    "dupes": "Checking look-alike photos for copies",
-}
-UNITS = {"scan": "files", "encode": "photos", "reencode": "photos", "frames": "photos", "dupes": "pairs"}
-PERCENT_STAGES = ("train", "export", "codes", "index")  # their units mean nothing to people: a share of the work
+STAGES = STAGE_TITLES  # one wording for the CLI's bars and this panel (engine.types)
+UNITS = STAGE_UNITS
 
 
 def human_duration(seconds: float) -> str:
@@ -43,7 +31,7 @@ def human_duration(seconds: float) -> str:
 
 def describe_progress(p: Progress, photos: int | None = None) -> tuple[str, str]:
     """(title, detail line) of one progress step, for people (``photos``: how many a learning run studies)."""
-    title = STAGES.get(p.stage, p.stage.capitalize())
+    title = stage_title(p.stage)
     parts = []
     unit = UNITS.get(p.stage, "")
     if p.stage == "train" and photos:
