@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 from engine.api import Library
 from engine.duplicates import groups as duplicates
-from engine.duplicates import lookalikes
+from engine.duplicates import lookalikes, verdicts
 from engine.cli import main
 from engine.images.signature import align, frame_signature
 from engine.types import DuplicateGroup
@@ -215,11 +215,11 @@ def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path,
     ImageOps.mirror(im).resize((w // 2, h // 2)).save(folder / "mirror-half.jpg", quality=85)
     lib = Library(tmp_path / "lib")
     run(lib.index([folder]))
-    checks = lib.store.catalog.pair_checks()
+    checks = lib.store.catalog.copy_matches()
     assert checks
     with monkeypatch.context() as m:
-        m.setattr(duplicates, "align", _never)
-        m.setattr(duplicates, "untouched", _never)
+        m.setattr(verdicts, "match", _never)
+        m.setattr(verdicts, "view_of", _never)
         m.setattr(lookalikes, "near_pairs", _never)  # nor the look-alike search: its answer is stored too
         assert _sure_names(lib) == [FAMILY]
         m.setattr(duplicates, "group_job", _never)
@@ -229,15 +229,15 @@ def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path,
     steps, _ = run(lib.index())
     assert any(p.stage == "dupes" for p in steps)
     with monkeypatch.context() as m:
-        m.setattr(duplicates, "align", _never)
-        m.setattr(duplicates, "untouched", _never)
+        m.setattr(verdicts, "match", _never)
+        m.setattr(verdicts, "view_of", _never)
         assert _sure_names(lib) == [FAMILY | {"thumb.jpg"}]
 
     crop = lib.photo_at(folder / "crop.jpg").id
-    assert any(crop in pair for pair in lib.store.catalog.pair_checks())
+    assert any(crop in pair for pair in lib.store.catalog.copy_matches())
     (folder / "crop.jpg").unlink()
     run(lib.index())
-    assert lib.store.catalog.pair_checks() and not any(crop in pair for pair in lib.store.catalog.pair_checks())
+    assert lib.store.catalog.copy_matches() and not any(crop in pair for pair in lib.store.catalog.copy_matches())
     lib.close()
 
 
@@ -245,30 +245,34 @@ def test_a_stored_check_counts_only_while_its_photos_are_unchanged(demo_library)
     lib, _, extra = demo_library
     catalog = lib.store.catalog
     key = tuple(sorted((lib.photo_at(ORIGINAL).id, lib.photo_at(extra / "half-q50.jpg").id)))
-    stamp, _ = catalog.pair_checks()[key]
-    different = (0.1, 0.0, 0, 0, 0.0, 1.0, 1.0)  # what the check says of two different photos
+    stamp, _ = catalog.copy_matches()[key]
+    different = ("none", 0, 0.0, 1.0, 0.0, 0, 0.0, 0.0)  # what the check says of two different photos
     family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp, different)])
-    assert family - {"half-q50.jpg"} in _sure_names(lib)  # the stored verdict decided
+        catalog.set_copy_matches([(*key, stamp, different)])
+    # the stored verdict decided: the half-size copy joins only through the black-and-white one, never marked
+    group = next(g for g in lib.duplicates() if g.sure)
+    half = next(m for m in group.members if Path(m.photo.path).name == "half-q50.jpg")
+    assert half.keep and {Path(m.photo.path).name for m in group.members} == family
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp ^ 1, different)])  # measured on other frames: not trusted
-    assert family in _sure_names(lib)
-    assert catalog.pair_checks()[key][0] == stamp  # and measured again
+        catalog.set_copy_matches([(*key, stamp ^ 1, different)])  # measured on other files: not trusted
+    group = next(g for g in lib.duplicates() if g.sure)
+    assert [m.keep for m in group.members] == [True, False, False]
+    assert catalog.copy_matches()[key][0] == stamp  # and measured again
 
 
 def test_stored_tables_of_another_shape_are_replaced_not_fatal(demo_library):
     lib, _, extra = demo_library
     catalog = lib.store.catalog
     with catalog.transaction():
-        for table in ("pair_checks", "look_alikes"):
+        for table in ("copy_matches", "look_alikes"):
             catalog.db.execute(f"DROP TABLE IF EXISTS {table}")
             catalog.db.execute(f"CREATE TABLE {table} (a INTEGER, b INTEGER, verdict TEXT)")
             catalog.db.execute(f"INSERT INTO {table} VALUES (1, 2, 'same')")
-    assert catalog.pair_checks() == {}
+    assert catalog.copy_matches() == {}
     family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
     assert family in _sure_names(lib)  # measured again, and stored in the table's own shape
-    assert catalog.pair_checks() and family in _sure_names(lib)
+    assert catalog.copy_matches() and family in _sure_names(lib)
 
 
 def test_similar_photos_put_confirmed_copies_first_with_percentages_in_order(demo_library):
@@ -289,19 +293,19 @@ def test_only_a_sure_stored_check_lifts_a_photo_in_similar_photos(demo_library):
     lib.duplicates()
     original, grey = lib.photo_at(ORIGINAL).id, lib.photo_at(extra / "mirrored-grey.png").id
     key = (min(original, grey), max(original, grey))
-    stamp, verdict = catalog.pair_checks()[key]
+    stamp, verdict = catalog.copy_matches()[key]
     assert duplicates.copies_of(catalog, original)[grey] > 0.7
 
     def grey_percent() -> float:
         return next((n.similarity for n in lib.similar(ORIGINAL, k=50) if n.photo.id == grey), 0.0)
 
     with catalog.transaction():
-        catalog.db.execute("DELETE FROM pair_checks WHERE a = ? OR b = ?", (grey, grey))
+        catalog.db.execute("DELETE FROM copy_matches WHERE a = ? OR b = ?", (grey, grey))
     assert grey not in duplicates.copies_of(catalog, original)
     assert grey_percent() < 98.5  # its features alone: not a near-identical photo
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp ^ 1, verdict)])  # measured on other frames: not trusted
+        catalog.set_copy_matches([(*key, stamp ^ 1, verdict)])  # measured on other files: not trusted
     assert grey_percent() < 98.5
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp, verdict)])
+        catalog.set_copy_matches([(*key, stamp, verdict)])
     assert grey_percent() >= 98.5

@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.codes.binary import popcount
 from engine.errors import CatalogError
-from engine.images.signature import ALIGN_VERSION
+from engine.duplicates.matching import MATCH_VERSION
 from engine.types import Progress
 
 if TYPE_CHECKING:
@@ -195,11 +195,11 @@ class Inputs:
         return cls(ids, known_rows[at[has_row]], index.codes_of(ids), *catalog.frame_hashes())
 
     def digest(self, radius: int, min_cosine: float) -> str:
-        """A checksum of everything the search's answer depends on (with the aligner's version, for the checks)."""
+        """A checksum of everything the search's answer depends on (with the copy check's version)."""
         crc = 0
         for a in (self.ids, self.feat_rows, self.codes, self.hash_ids, self.hashes):
             crc = zlib.crc32(np.ascontiguousarray(a).tobytes(), crc)
-        return f"{ALIGN_VERSION}:{radius}:{min_cosine!r}:{len(self.ids)}:{crc:08x}"
+        return f"m{MATCH_VERSION}:{radius}:{min_cosine!r}:{len(self.ids)}:{crc:08x}"
 
 
 def candidates(catalog: Catalog, features: FeatureStore, inputs: Inputs, radius: int,
