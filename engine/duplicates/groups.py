@@ -217,7 +217,9 @@ def _build(catalog: Catalog, verdicts: Verdicts, copy_edges: list[tuple[int, int
         out = [DuplicateMember(photos[keep], True, [], 1.0)]
         for i in order[1:]:
             m = verdicts.match(keep, i)
-            direct = m.verdict == "copy"  # a member joined only through another copy is shown, never marked
+            # a member joined only through another copy (or one the user said is not a copy of the kept one) is
+            # shown, never marked
+            direct = m.verdict == "copy" and (min(keep, i), max(keep, i)) not in refused
             diff = differences(verdicts, sigs, keep, i) if direct else ["a copy of another photo of this group"]
             out.append(DuplicateMember(photos[i], not direct, diff, round(float(m.texture), 3)))
         groups.append(DuplicateGroup(out, True))
