@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.codes import search
 from engine.duplicates import groups as duplicates
-from engine.errors import DecodeError, NotIndexed, SimiliError
+from engine.errors import CatalogError, DecodeError, NotIndexed, SimiliError
 from engine.images.decode import IMAGE_EXTENSIONS
 from engine.jobs import learn
 from engine.jobs.scanning import offline_folders
@@ -215,6 +215,22 @@ class LibraryView:
             return []
         radius, min_cos = self._dupe_limits(index, max_distance, min_cosine)
         return duplicates.find_groups(store.catalog, store.features, index, radius, min_cos, progress)
+
+    def not_copies(self, photos: list[int | str | os.PathLike[str]]) -> int:
+        """Remember that these photos (ids or paths, two or more) are not copies of one another: "Not copies" /
+        "keep both". Stored in the catalog by file content, so the pair never comes back, after re-index, a move or
+        training. Returns how many pairs were remembered."""
+        ids = []
+        for p in photos:
+            found = self.photo(int(p)) if isinstance(p, int) else self.photo_at(p)
+            if found is None:
+                raise NotIndexed(f"{p} is not a photo of this library")
+            ids.append(int(found.id))
+        if len(set(ids)) < 2:
+            raise NotIndexed("name two different photos of this library")
+        if self.store.read_only:
+            raise CatalogError("this library is read-only here: the decision cannot be stored")
+        return duplicates.dismiss(self.store.catalog, ids)
 
     def _dupe_limits(self, index, max_distance: int | None = None,
                      min_cosine: float | None = None) -> tuple[int, float]:
@@ -425,6 +441,7 @@ class LibraryFacade(Protocol):
     def similar_to_text(self, text: str, k: int | None = None) -> WordMatches: ...
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
                    progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]: ...
+    def not_copies(self, photos: list[int | str | os.PathLike[str]]) -> int: ...
     def training_available(self) -> tuple[bool, str]: ...
     def gpu_status(self) -> tuple[bool, str]: ...
     def save_settings(self, settings: Settings | None = None) -> None: ...

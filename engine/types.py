@@ -169,17 +169,20 @@ class DuplicateMember:
 
 @dataclass(frozen=True)
 class DuplicateGroup:
-    """Copies of one photo. ``sure`` is False for a "maybe" group: alike, but not surely the same picture.
+    """Copies of one photo (``sure``), or similar shots (``sure`` False): other captures of one scene or object.
 
-    Members come kept copy first. In a "maybe" group no member is marked for the trash (every ``keep`` is True).
+    Copies come kept copy first. Similar shots come suggested best shot first, with ``suggestion`` saying why; in
+    them no member is marked for the trash (every ``keep`` is True).
     """
 
     members: list[DuplicateMember]
     sure: bool = True
+    suggestion: str = ""
 
     KEEP_RULE: ClassVar[str] = (
-        "Simili keeps the original rather than a derived copy (not cropped, no added borders or caption, in colour "
-        "when another copy is), then the copy with the most pixels, then the least compressed, then the oldest.")
+        "Simili keeps the original rather than a derived copy (not cropped, no added borders, black corners or "
+        "caption, in colour when another copy is), then the copy with the most pixels, then the least compressed, "
+        "then the oldest.")
 
     @property
     def photos(self) -> list[Photo]:

@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 from engine.api import Library
 from engine.duplicates import groups as duplicates
-from engine.duplicates import lookalikes
+from engine.duplicates import lookalikes, verdicts
 from engine.cli import main
 from engine.images.signature import align, frame_signature
 from engine.types import DuplicateGroup
@@ -215,11 +215,11 @@ def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path,
     ImageOps.mirror(im).resize((w // 2, h // 2)).save(folder / "mirror-half.jpg", quality=85)
     lib = Library(tmp_path / "lib")
     run(lib.index([folder]))
-    checks = lib.store.catalog.pair_checks()
+    checks = lib.store.catalog.copy_matches()
     assert checks
     with monkeypatch.context() as m:
-        m.setattr(duplicates, "align", _never)
-        m.setattr(duplicates, "untouched", _never)
+        m.setattr(verdicts, "match", _never)
+        m.setattr(verdicts, "view_of", _never)
         m.setattr(lookalikes, "near_pairs", _never)  # nor the look-alike search: its answer is stored too
         assert _sure_names(lib) == [FAMILY]
         m.setattr(duplicates, "group_job", _never)
@@ -229,15 +229,15 @@ def test_index_runs_measure_the_checks_so_duplicates_need_no_alignment(tmp_path,
     steps, _ = run(lib.index())
     assert any(p.stage == "dupes" for p in steps)
     with monkeypatch.context() as m:
-        m.setattr(duplicates, "align", _never)
-        m.setattr(duplicates, "untouched", _never)
+        m.setattr(verdicts, "match", _never)
+        m.setattr(verdicts, "view_of", _never)
         assert _sure_names(lib) == [FAMILY | {"thumb.jpg"}]
 
     crop = lib.photo_at(folder / "crop.jpg").id
-    assert any(crop in pair for pair in lib.store.catalog.pair_checks())
+    assert any(crop in pair for pair in lib.store.catalog.copy_matches())
     (folder / "crop.jpg").unlink()
     run(lib.index())
-    assert lib.store.catalog.pair_checks() and not any(crop in pair for pair in lib.store.catalog.pair_checks())
+    assert lib.store.catalog.copy_matches() and not any(crop in pair for pair in lib.store.catalog.copy_matches())
     lib.close()
 
 
@@ -245,30 +245,34 @@ def test_a_stored_check_counts_only_while_its_photos_are_unchanged(demo_library)
     lib, _, extra = demo_library
     catalog = lib.store.catalog
     key = tuple(sorted((lib.photo_at(ORIGINAL).id, lib.photo_at(extra / "half-q50.jpg").id)))
-    stamp, _ = catalog.pair_checks()[key]
-    different = (0.1, 0.0, 0, 0, 0.0, 1.0, 1.0)  # what the check says of two different photos
+    stamp, _ = catalog.copy_matches()[key]
+    different = ("none", 0, 0.0, 1.0, 0.0, 0, 0.0, 0.0)  # what the check says of two different photos
     family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp, different)])
-    assert family - {"half-q50.jpg"} in _sure_names(lib)  # the stored verdict decided
+        catalog.set_copy_matches([(*key, stamp, different)])
+    # the stored verdict decided: the half-size copy joins only through the black-and-white one, never marked
+    group = next(g for g in lib.duplicates() if g.sure)
+    half = next(m for m in group.members if Path(m.photo.path).name == "half-q50.jpg")
+    assert half.keep and {Path(m.photo.path).name for m in group.members} == family
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp ^ 1, different)])  # measured on other frames: not trusted
-    assert family in _sure_names(lib)
-    assert catalog.pair_checks()[key][0] == stamp  # and measured again
+        catalog.set_copy_matches([(*key, stamp ^ 1, different)])  # measured on other files: not trusted
+    group = next(g for g in lib.duplicates() if g.sure)
+    assert [m.keep for m in group.members] == [True, False, False]
+    assert catalog.copy_matches()[key][0] == stamp  # and measured again
 
 
 def test_stored_tables_of_another_shape_are_replaced_not_fatal(demo_library):
     lib, _, extra = demo_library
     catalog = lib.store.catalog
     with catalog.transaction():
-        for table in ("pair_checks", "look_alikes"):
+        for table in ("copy_matches", "look_alikes"):
             catalog.db.execute(f"DROP TABLE IF EXISTS {table}")
             catalog.db.execute(f"CREATE TABLE {table} (a INTEGER, b INTEGER, verdict TEXT)")
             catalog.db.execute(f"INSERT INTO {table} VALUES (1, 2, 'same')")
-    assert catalog.pair_checks() == {}
+    assert catalog.copy_matches() == {}
     family = {ORIGINAL.name, "half-q50.jpg", "mirrored-grey.png"}
     assert family in _sure_names(lib)  # measured again, and stored in the table's own shape
-    assert catalog.pair_checks() and family in _sure_names(lib)
+    assert catalog.copy_matches() and family in _sure_names(lib)
 
 
 def test_similar_photos_put_confirmed_copies_first_with_percentages_in_order(demo_library):
@@ -289,19 +293,186 @@ def test_only_a_sure_stored_check_lifts_a_photo_in_similar_photos(demo_library):
     lib.duplicates()
     original, grey = lib.photo_at(ORIGINAL).id, lib.photo_at(extra / "mirrored-grey.png").id
     key = (min(original, grey), max(original, grey))
-    stamp, verdict = catalog.pair_checks()[key]
+    stamp, verdict = catalog.copy_matches()[key]
     assert duplicates.copies_of(catalog, original)[grey] > 0.7
 
     def grey_percent() -> float:
         return next((n.similarity for n in lib.similar(ORIGINAL, k=50) if n.photo.id == grey), 0.0)
 
     with catalog.transaction():
-        catalog.db.execute("DELETE FROM pair_checks WHERE a = ? OR b = ?", (grey, grey))
+        catalog.db.execute("DELETE FROM copy_matches WHERE a = ? OR b = ?", (grey, grey))
     assert grey not in duplicates.copies_of(catalog, original)
     assert grey_percent() < 98.5  # its features alone: not a near-identical photo
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp ^ 1, verdict)])  # measured on other frames: not trusted
+        catalog.set_copy_matches([(*key, stamp ^ 1, verdict)])  # measured on other files: not trusted
     assert grey_percent() < 98.5
     with catalog.transaction():
-        catalog.set_pair_checks([(*key, stamp, verdict)])
+        catalog.set_copy_matches([(*key, stamp, verdict)])
     assert grey_percent() >= 98.5
+
+
+# -- the copy decision on local detail, three answers, the keep rule, files, remembered decisions (issue 21) ------
+
+from engine.duplicates import matching  # noqa: E402
+from tests.conftest import SHARED_DATA  # noqa: E402
+
+BURST = [SHARED_DATA / "grocery-train" / "images" / "Packages" / "Juice" / "Tropicana-Apple-Juice" /
+         f"Tropicana-Apple-Juice_{n:03d}.jpg" for n in (8, 9)]
+
+
+def _rotated_black(im: Image.Image, degrees: float = 6) -> Image.Image:
+    """Rotated in its own frame, black corners left, same pixel size as the original (what the issue saw kept)."""
+    return im.rotate(degrees, resample=Image.Resampling.BICUBIC)
+
+
+def _captioned(im: Image.Image) -> Image.Image:
+    from PIL import ImageDraw
+
+    band = im.height // 8
+    out = ImageOps.expand(im, border=(0, 0, 0, band), fill=(255, 255, 255))
+    ImageDraw.Draw(out).text((10, im.height + band // 4), "Summer 2023 - best day ever!", fill=(20, 20, 20))
+    return out
+
+
+def _view(im: Image.Image) -> matching.View:
+    return matching.view_of(np.asarray(im.convert("RGB")))
+
+
+def test_local_detail_joins_every_edit_and_never_two_garments_on_one_cloth():
+    im = Image.open(ORIGINAL).convert("RGB")
+    w, h = im.size
+    edits = {"jpeg": _jpeg(im, 35), "half": im.resize((w // 2, h // 2)), "crop88": im.crop(
+        (w * 6 // 100, h * 6 // 100, w * 94 // 100, h * 94 // 100)), "rotated": _rotated_black(im),
+        "caption": _captioned(im), "grey": ImageOps.grayscale(im), "mirror": ImageOps.mirror(im)}
+    original = _view(im)
+    for name, edit in edits.items():
+        found = matching.match(original, _view(edit))
+        assert found.verdict == "copy", (name, found)
+        assert found.mirrored == (name == "mirror")
+    assert matching.match(original, _view(edits["rotated"])).angle == pytest.approx(-6, abs=1.5)
+    # a 60 % crop keeps too little of the photo to be called a copy of it
+    assert matching.match(original, _view(im.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5)))).verdict != "copy"
+    shirts = [Image.open(p).convert("RGB") for p in SHIRTS]  # two shirts of one cut on one background
+    assert matching.match(_view(shirts[0]), _view(shirts[1])).verdict == "none"
+    assert matching.match(_view(ImageOps.grayscale(shirts[0])), _view(shirts[1])).verdict == "none"
+
+
+@pytest.mark.skipif(not BURST[0].exists(), reason="needs the shared grocery photos")
+def test_two_shots_of_one_shelf_seconds_apart_are_similar_shots_not_copies():
+    a, b = (Image.open(p).convert("RGB") for p in BURST)
+    found = matching.match(_view(a), _view(b))
+    assert found.verdict == "similar" and found.texture < matching.COPY[1]
+    assert matching.match(_view(a), _view(_jpeg(a, 40))).verdict == "copy"  # while a copy of one shot is a copy
+
+
+def _exif_jpeg(im: Image.Image, path: Path, when: str | None, subsec: str | None = None, quality: int = 90) -> None:
+    exif = Image.Exif()
+    if when:
+        ifd = exif.get_ifd(0x8769)
+        ifd[0x9003] = when
+        if subsec:
+            ifd[0x9291] = subsec
+    im.save(path, quality=quality, exif=exif.tobytes())
+
+
+def test_capture_times_read_with_their_fraction_of_a_second(tmp_path):
+    from engine.images.exif import taken_at
+
+    im = Image.new("RGB", (32, 32), (200, 10, 10))
+    _exif_jpeg(im, tmp_path / "a.jpg", "2024:05:01 10:00:00", "25")
+    _exif_jpeg(im, tmp_path / "b.jpg", "2024:05:01 10:00:00")
+    assert taken_at(Image.open(tmp_path / "a.jpg")) == "2024-05-01T10:00:00.25"
+    assert taken_at(Image.open(tmp_path / "b.jpg")) == "2024-05-01T10:00:00"
+
+
+@pytest.fixture
+def family(tmp_path):
+    """A folder with a demo photo and its copies (one rotated in its own frame with black corners, same pixel
+    size), a symbolic link and a hard link to the original, two shots of one burst (camera times 0.4 s apart), and
+    unrelated demo photos; indexed."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    im = Image.open(ORIGINAL).convert("RGB")
+    w, h = im.size
+    im.save(folder / "original.jpg", quality=95)
+    _rotated_black(im).save(folder / "rotated.jpg", quality=95)
+    _captioned(im).save(folder / "caption.jpg", quality=90)
+    im.crop((w * 6 // 100, h * 6 // 100, w * 94 // 100, h * 94 // 100)).save(folder / "crop.jpg", quality=90)
+    ImageOps.grayscale(im).save(folder / "grey.png")
+    (folder / "link.jpg").symlink_to(folder / "original.jpg")
+    (folder / "other").mkdir()
+    for photo in SHIRTS:
+        shutil.copy(photo, folder / "other" / photo.name)
+    shot = Image.open(next(p for p in sorted((DEMO / "images" / "hat").glob("*.jpg")))).convert("RGB")
+    _exif_jpeg(shot, folder / "burst-1.jpg", "2024:05:01 10:00:00", "10", quality=92)
+    _exif_jpeg(_jpeg(shot, 80), folder / "burst-2.jpg", "2024:05:01 10:00:00", "50", quality=92)
+    lib = Library(tmp_path / "lib")
+    run(lib.index([folder]))
+    yield lib, folder
+    lib.close()
+
+
+def _names(g) -> list[str]:
+    return [Path(m.photo.path).name for m in g.members]
+
+
+def test_the_fullest_cleanest_copy_is_kept_and_links_are_never_trash(family):
+    lib, folder = family
+    copies = [g for g in lib.duplicates() if g.sure]
+    [group] = [g for g in copies if "rotated.jpg" in _names(g)]
+    names = _names(group)
+    assert names[0] in ("original.jpg", "link.jpg") and group.members[0].keep
+    assert Path(group.members[0].photo.path).resolve() == (folder / "original.jpg").resolve()
+    assert set(names) >= {"rotated.jpg", "caption.jpg", "crop.jpg", "grey.png"}
+    assert not ({"original.jpg", "link.jpg"} <= set(names))  # two paths of one file are one photo
+    said = dict(zip(names, (m.differences for m in group.members)))
+    assert "rotated, with black corners" in said["rotated.jpg"] and "cropped" in said["crop.jpg"]
+    assert "with borders or a caption" in said["caption.jpg"] and "black-and-white" in said["grey.png"]
+    trash = [Path(m.photo.path) for m in group.members if not m.keep]
+    assert all(not p.is_symlink() and p.resolve() != (folder / "original.jpg").resolve() for p in trash)
+
+
+def test_burst_shots_are_similar_shots_with_nothing_marked_and_a_best_shot_suggested(family, capsys):
+    lib, folder = family
+    found = lib.duplicates()
+    assert all("burst-1.jpg" not in _names(g) for g in found if g.sure)
+    [shots] = [g for g in found if not g.sure and "burst-1.jpg" in _names(g)]
+    assert set(_names(shots)) == {"burst-1.jpg", "burst-2.jpg"} and all(m.keep for m in shots.members)
+    assert shots.suggestion.startswith("suggested as the best shot")
+    assert main(["--home", str(lib.home), "--json", "dupes"]) in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert out["maybe"] == [s["photos"] for s in out["similar_shots"]]
+    [entry] = [s for s in out["similar_shots"] if any(Path(m["path"]).name == "burst-1.jpg" for m in s["photos"])]
+    assert entry["best"] == entry["photos"][0]["path"] and all(m["keep"] for m in entry["photos"])
+    assert all(not {Path(m["path"]).name for m in g} & {"burst-1.jpg", "burst-2.jpg"} for g in out["groups"])
+
+
+def test_a_photo_that_cannot_be_reached_is_never_kept_nor_offered(family):
+    lib, folder = family
+    (folder / "original.jpg").rename(folder / "moved-away.jpg.bak")  # the catalog still lists it, the link dangles
+    [group] = [g for g in lib.duplicates() if g.sure and "rotated.jpg" in _names(g)]
+    assert not {"original.jpg", "link.jpg"} & set(_names(group))
+    assert all(Path(m.photo.path).exists() for m in group.members)
+
+
+def test_not_copies_is_remembered_through_a_reindex(family, capsys):
+    lib, folder = family
+    home = lib.home
+    assert any(g.sure and "grey.png" in _names(g) for g in lib.duplicates())
+    lib.close()
+    assert main(["--home", str(home), "dupes", "--not-copies", str(folder / "grey.png"),
+                 str(folder / "original.jpg")]) in (0, None)
+    assert "not be grouped again" in capsys.readouterr().out
+    lib2 = Library(home)
+    try:
+        [group] = [g for g in lib2.duplicates() if g.sure and "rotated.jpg" in _names(g)]
+        grey = next((m for m in group.members if Path(m.photo.path).name == "grey.png"), None)
+        assert grey is None or grey.keep  # never offered against the photo the user said it is not a copy of
+        run(lib2.index())
+        with lib2.store.catalog.transaction():
+            lib2.store.catalog.db.execute("DELETE FROM copy_matches")  # measured again from nothing: still refused
+        [group] = [g for g in lib2.duplicates() if g.sure and "rotated.jpg" in _names(g)]
+        grey = next((m for m in group.members if Path(m.photo.path).name == "grey.png"), None)
+        assert grey is None or grey.keep
+    finally:
+        lib2.close()

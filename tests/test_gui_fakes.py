@@ -78,6 +78,10 @@ class FakeLibrary:
     def offline_folders(self) -> list[str]:
         return [f for f in self._folders if not Path(f).is_dir()]
 
+    def not_copies(self, photos) -> int:
+        n = len(photos)
+        return n * (n - 1) // 2
+
     def add_folder(self, folder) -> None:
         path = str(Path(folder).absolute())
         if path not in self._folders:

@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-distance", type=_int_in(0, MAX_DISTANCE), help="loosest Hamming distance to show")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
-    s = sub.add_parser("dupes", help="groups of near-duplicate photos")
+    s = sub.add_parser("dupes", help="copies of one photo, and similar shots of one scene")
+    s.add_argument("--not-copies", nargs="+", metavar="PHOTO",
+                   help="remember that these photos (two or more) are not copies: they are never grouped again")
     s.add_argument("--max-distance", type=_int_in(0, MAX_DISTANCE), help="Hamming radius for candidates")
     s.add_argument("--min-cosine", type=_cosine, help="feature cosine a pair must reach")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)

@@ -88,6 +88,13 @@ def print_similar(query: str, results: list, close: bool, what: str = "photo") -
 def cmd_dupes(lib, args, bars) -> dict:
     from engine.types import DuplicateGroup
 
+    if getattr(args, "not_copies", None):
+        bars.close()
+        paths = [os.path.abspath(p) for p in args.not_copies]
+        pairs = lib.not_copies(paths)
+        if not args.json:
+            print(f"Remembered: these {len(paths)} photos are not copies; they will not be grouped again.")
+        return {"not_copies": paths, "pairs": pairs}
     try:
         found = lib.duplicates(max_distance=args.max_distance, min_cosine=args.min_cosine, progress=bars.update)
     finally:
@@ -98,19 +105,27 @@ def cmd_dupes(lib, args, bars) -> dict:
                  "likeness": m.likeness, "width": m.photo.width, "height": m.photo.height, "bytes": m.photo.size}
                 for m in g.members]
 
-    sure = [g for g in found if g.sure]
-    maybe = [g for g in found if not g.sure]
-    out = {"groups": [rows(g) for g in sure], "maybe": [rows(g) for g in maybe], "keep_rule": DuplicateGroup.KEEP_RULE}
+    copies = [g for g in found if g.sure]
+    shots = [g for g in found if not g.sure]
+    similar = [{"suggestion": g.suggestion, "best": g.members[0].photo.path, "photos": rows(g)} for g in shots]
+    out = {"groups": [rows(g) for g in copies], "similar_shots": similar, "maybe": [rows(g) for g in shots],
+           "keep_rule": DuplicateGroup.KEEP_RULE}
     if not args.json:
         if not found:
-            print("No near-duplicates found.")
-        for title, groups in (("group", sure), ("maybe", maybe)):
-            for i, g in enumerate(groups, 1):
-                note = "" if g.sure else ": alike, but perhaps not the same photo; nothing is marked to delete"
-                print(f"{title} {i} ({len(g.members)} photos{note})")
-                for m in g.members:
-                    what = "keep" if m.keep and g.sure else ", ".join(m.differences) or "keep"
-                    print(f"    {shown(m.photo.path)}  [{what}]")
-        if sure:
+            print("No copies and no similar shots found.")
+        for i, g in enumerate(copies, 1):
+            print(f"copies {i} ({len(g.members)} photos: the same picture, edited)")
+            for m in g.members:
+                what = "keep" if m.keep and not m.differences else ", ".join(m.differences) or "keep"
+                mark = "" if m.keep else "  (proposed for the trash)"
+                print(f"    {shown(m.photo.path)}  [{what}]{mark}")
+        for i, g in enumerate(shots, 1):
+            print(f"similar shots {i} ({len(g.members)} photos: other captures of one scene; nothing is marked to"
+                  f" delete)")
+            for k, m in enumerate(g.members):
+                print(f"    {shown(m.photo.path)}" + (f"  [{g.suggestion}]" if k == 0 else ""))
+        if copies:
             print(DuplicateGroup.KEEP_RULE)
+        if found:
+            print("Not copies? `simili dupes --not-copies PHOTO PHOTO` remembers it.")
     return out

@@ -1,7 +1,9 @@
 """Look-alike pairs: the photos close enough in code and features for the pixel check to compare.
 
 Pairs come from the codes (multi-index hashing on 16-bit pieces of the binary codes, or an exhaustive scan when
-the radius is wide), and from the photos' own whole-frame hashes, which catch a black-and-white or recoloured copy
+the radius is wide), in a library of up to ``FEATURE_SCAN`` photos from each photo's nearest by feature cosine
+(codes fitted on a few photos are coarse: a copy rotated in its frame can be 16 bits off), and from the photos'
+own whole-frame hashes, which catch a black-and-white or recoloured copy
 whose features drifted out of the radius; each photo keeps only its ``NEAREST`` partners, so a burst of hundreds
 of shots costs no more than a few. The list is stored with a digest of its inputs and read back while nothing
 changed.
@@ -21,7 +23,7 @@ import numpy as np
 
 from engine.codes.binary import popcount
 from engine.errors import CatalogError
-from engine.images.signature import ALIGN_VERSION
+from engine.duplicates.matching import MATCH_VERSION
 from engine.types import Progress
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from engine.library.catalog import Catalog
     from engine.library.featstore import FeatureStore
 
-__all__ = ["Inputs", "candidates", "near_pairs", "flat_pairs", "progress", "store_derived", "NEAREST"]
+__all__ = ["Inputs", "candidates", "near_pairs", "flat_pairs", "feature_pairs", "progress", "store_derived", "NEAREST"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ _MAX_MASKS = 4000  # beyond this many probes per photo (a wide radius) the exhau
 NEAREST = 12  # look-alike partners kept per photo
 FRAME_MIN_COSINE = 0.3  # pairs proposed by their frames need features that agree this much
 FRAME_RADIUS = 6  # pHash bits of the whole frame within which a pair is compared whatever its features
+FEATURE_SCAN = 5000  # up to this many photos, each photo's nearest by feature cosine are candidates too
+FEATURE_NEAREST = 6
+FEATURE_MIN_COSINE = 0.85
 
 
 def _tables(bits: int, radius: int) -> list[tuple[int, int]]:
@@ -152,6 +157,32 @@ def _nearest(left: np.ndarray, right: np.ndarray, dist: np.ndarray, n: int) -> t
     return left[keep], right[keep]
 
 
+def feature_pairs(feats: np.ndarray, k: int = FEATURE_NEAREST,
+                  floor: float = FEATURE_MIN_COSINE) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (i < j) where j is among i's ``k`` nearest by feature cosine (or i among j's), at ``floor`` or
+    above: an exact scan, for libraries of up to ``FEATURE_SCAN`` photos."""
+    f = np.asarray(feats, np.float32)
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    n = len(f)
+    left, right = [], []
+    for start in range(0, n, 1024):
+        sims = f[start : start + 1024] @ f.T
+        rows = np.arange(start, start + len(sims))
+        sims[rows - start, rows] = -1.0
+        kk = min(k, n - 1)
+        if kk < 1:
+            break
+        near = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        ok = np.take_along_axis(sims, near, axis=1) >= floor
+        q = np.repeat(rows, kk).reshape(-1, kk)[ok]
+        left.append(np.minimum(q, near[ok]))
+        right.append(np.maximum(q, near[ok]))
+    if not left:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.concatenate(left).astype(np.int64) * n + np.concatenate(right))
+    return pairs // n, pairs % n
+
+
 def flat_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """The same pairs by an exhaustive scan (codes whose length or radius defeats the hash tables)."""
     import faiss
@@ -195,11 +226,11 @@ class Inputs:
         return cls(ids, known_rows[at[has_row]], index.codes_of(ids), *catalog.frame_hashes())
 
     def digest(self, radius: int, min_cosine: float) -> str:
-        """A checksum of everything the search's answer depends on (with the aligner's version, for the checks)."""
+        """A checksum of everything the search's answer depends on (with the copy check's version)."""
         crc = 0
         for a in (self.ids, self.feat_rows, self.codes, self.hash_ids, self.hashes):
             crc = zlib.crc32(np.ascontiguousarray(a).tobytes(), crc)
-        return f"{ALIGN_VERSION}:{radius}:{min_cosine!r}:{len(self.ids)}:{crc:08x}"
+        return f"m{MATCH_VERSION}:{radius}:{min_cosine!r}:{len(self.ids)}:{crc:08x}"
 
 
 def candidates(catalog: Catalog, features: FeatureStore, inputs: Inputs, radius: int,
@@ -217,6 +248,10 @@ def candidates(catalog: Catalog, features: FeatureStore, inputs: Inputs, radius:
     if len(ids) < 2:
         return []
     left, right = near_pairs(inputs.codes, radius)
+    if len(ids) <= FEATURE_SCAN:  # codes fitted on a small library are coarse: the features' own nearest too
+        fl, fr = feature_pairs(features.get(feat_rows))
+        both = np.unique(np.concatenate([left * len(ids) + right, fl * len(ids) + fr]))
+        left, right = both // len(ids), both % len(ids)
     yield progress(0, None, "looking for look-alikes: photos with a close thumbnail")
     # the photos' own pixels propose pairs too: a black-and-white or recoloured copy can drift out of the radius
     if len(hash_ids) > 1:

@@ -16,6 +16,7 @@ _EXIF_IFD = 0x8769
 _ORIENTATION = 0x0112
 _DATETIME_ORIGINAL = 0x9003
 _OFFSET_TIME_ORIGINAL = 0x9011
+_SUBSEC_TIME_ORIGINAL = 0x9291
 
 
 def _orientation(im: Image.Image) -> int:
@@ -44,13 +45,15 @@ def taken_at(im: Image.Image) -> str | None:
         ifd = exif.get_ifd(_EXIF_IFD)
         raw = ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME_ORIGINAL)
         offset = ifd.get(_OFFSET_TIME_ORIGINAL)
+        subsec = ifd.get(_SUBSEC_TIME_ORIGINAL)
     except Exception:
         return None
-    return iso_datetime(raw, offset)
+    return iso_datetime(raw, offset, subsec)
 
 
-def iso_datetime(raw: object, offset: object = None) -> str | None:
-    """'2023:07:14 18:02:11' (+ '+02:00') -> '2023-07-14T18:02:11+02:00'; None for blank or impossible dates."""
+def iso_datetime(raw: object, offset: object = None, subsec: object = None) -> str | None:
+    """'2023:07:14 18:02:11' (+ SubSecTime '25', + '+02:00') -> '2023-07-14T18:02:11.25+02:00'; None for blank or
+    impossible dates. The fraction of a second tells two shots of one burst apart (``engine.duplicates``)."""
     if isinstance(raw, bytes):
         raw = raw.decode("ascii", "replace")
     if not isinstance(raw, str):
@@ -64,6 +67,10 @@ def iso_datetime(raw: object, offset: object = None) -> str | None:
         except ValueError:
             return None
     text = when.isoformat()
+    if isinstance(subsec, bytes):
+        subsec = subsec.decode("ascii", "replace")
+    if isinstance(subsec, str) and re.fullmatch(r"\d{1,9}", subsec.strip().strip("\x00").strip()):
+        text += "." + subsec.strip().strip("\x00").strip()
     if isinstance(offset, bytes):
         offset = offset.decode("ascii", "replace")
     if isinstance(offset, str) and re.fullmatch(r"[+-]\d\d:\d\d", offset.strip().strip("\x00")):
