@@ -189,3 +189,29 @@ def test_library_warnings_stay_off_stderr_with_json_and_quiet(tmp_path):
     proc = simili("--json", "-q", "index", str(folder), home=tmp_path / "lib")
     assert proc.returncode == 0 and json.loads(proc.stdout)["indexed"] == 4
     assert "Warning" not in proc.stderr and "PIL" not in proc.stderr, proc.stderr
+
+
+def test_a_full_disk_still_answers_searches_and_says_full_for_writes(lib, tmp_path):
+    import subprocess
+
+    home, folder = lib
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("this machine cannot mount a small disk to fill (needs root)")
+    try:
+        shutil.copytree(home, disk / "lib", symlinks=True, ignore=shutil.ignore_patterns("cache"))
+        with open(disk / "fill", "wb") as f:  # fill the disk to the last byte
+            try:
+                while True:
+                    f.write(bytes(65536))
+                    f.flush()
+            except OSError:
+                pass
+        query = str(sorted(folder.glob("*.jpg"))[0])
+        assert len(ok_json("similar", query, "-k", "3", home=disk / "lib")["results"]) == 3
+        assert ok_json("status", home=disk / "lib")["indexed"] == N
+        proc = simili("index", home=disk / "lib")
+        assert proc.returncode == 1 and "disk" in proc.stderr and "full" in proc.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

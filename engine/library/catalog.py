@@ -76,9 +76,10 @@ class Catalog(DuplicateTables):
     ``with catalog.transaction():`` so a batch lands whole or not at all.
     """
 
-    def __init__(self, path: Path, read_only: bool = False):
+    def __init__(self, path: Path, read_only: bool = False, frozen: bool = False):
         self.path = Path(path)
         self.read_only = read_only
+        self.frozen = frozen  # read as it is on disk, no WAL index (a full disk has no room for one)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -98,7 +99,7 @@ class Catalog(DuplicateTables):
         con = getattr(self._local, "con", None)
         if con is None:
             if self.read_only:
-                frozen = "" if os.access(self.path.parent, os.W_OK) else "&immutable=1"  # no room for a WAL index
+                frozen = "" if os.access(self.path.parent, os.W_OK) and not self.frozen else "&immutable=1"
                 uri = f"file:{self.path.as_posix()}?mode=ro{frozen}"
                 con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:

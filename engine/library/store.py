@@ -40,6 +40,15 @@ FEATURE_DIM = 1280
 _FOLDERS_NOTE = "folders.json"
 
 
+def _no_free_space(home: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(home).free < (1 << 20)
+    except OSError:
+        return False
+
+
 def _sidecars(db: Path) -> bool:
     return any(Path(f"{db}{end}").exists() and Path(f"{db}{end}").stat().st_size for end in ("-wal", "-journal"))
 
@@ -97,7 +106,12 @@ class Store:
                 db.unlink()  # a zero-byte catalog holds nothing: it is rebuilt below, keeping the folders
                 self.healed.append("the catalog was an empty file")
         self._owns_catalog = catalog is None
-        self.catalog = catalog if catalog is not None else Catalog(db, read_only=self.read_only)
+        self.disk_full = False
+        if catalog is None and not self.read_only and _no_free_space(self.home):
+            # reads need no space: on a full disk the library is opened for reading, and writes say why they fail
+            self.read_only = self.disk_full = db.is_file()
+        self.catalog = catalog if catalog is not None else Catalog(db, read_only=self.read_only,
+                                                                           frozen=self.disk_full)
         if not self.read_only and catalog is None:
             restored = restore_folders(self.home, self.catalog)
             if restored:
@@ -135,6 +149,9 @@ class Store:
         """Hold the library's writer lock (one mutating job at a time, across processes)."""
         from filelock import FileLock, Timeout
 
+        if self.disk_full:
+            raise SimiliError(f"the disk of the library {self.home} is full: searching works, but indexing, training"
+                              " and other changes need free space; free some and try again")
         if self.read_only:
             raise SimiliError(f"the library {self.home} is read-only: searching works, but indexing, training and"
                               " other changes need a folder that can be written")
