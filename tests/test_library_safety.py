@@ -17,17 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import demo_photos, photo_folder
+from tests.test_real_world import N, indexed  # noqa: F401 (the fixture, shared)
 from tests.test_robust_library import ok_json, simili
-
-N = 10
 
 
 @pytest.fixture
-def lib(tmp_path):
-    folder = tmp_path / "photos"
-    photo_folder(folder, demo_photos(per_class=1))
-    home = tmp_path / "lib"
-    assert ok_json("index", str(folder), home=home)["indexed"] == N
+def lib(indexed):
+    home, folder, _ = indexed
     return home, folder
 
 

@@ -64,11 +64,13 @@ def note_folders(home: Path, catalog: Catalog) -> None:
 
 def restore_folders(home: Path, catalog: Catalog) -> int:
     """Folders a catalog without any folder lost (``folders.json`` lists them): added back; how many."""
+    if catalog.folders():  # the usual case, checked first: no file is read when a library opens
+        return 0
     try:
         listed = json.loads((Path(home) / _FOLDERS_NOTE).read_text(encoding="utf-8"))["folders"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return 0
-    if catalog.folders() or not isinstance(listed, list):
+    if not isinstance(listed, list):
         return 0
     folders = [f for f in listed if isinstance(f, str) and f.strip()]
     for folder in folders:
