@@ -117,4 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("folders", help="list library folders, or --remove one (files are never touched)")
     s.add_argument("--remove", metavar="FOLDER")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    from engine.cli.names import add_parsers
+
+    add_parsers(sub)
     return p
