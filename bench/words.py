@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             cells = " ".join(f"{k}={row[k]:.2f}" for k in ROW_NAMES.values() if k in row)
             print(f"  {word:12s} {cells or 'unknown, suggests ' + ', '.join(row.get('suggestions', []))}"
                   f"  {row.get('understood', '')}")
-    taught_sets = list(TAUGHT_SETS) if args.taught == "all" else [t for t in args.taught.split(",") if t]
+    taught_sets = ["garments", "garments-lookalike", "grocery-fine", "grocery-coarse"] if args.taught == "all" else [t for t in args.taught.split(",") if t]
+    if taught_sets:
+        from bench.words_taught import taught_protocol
     for name in taught_sets:
         result = taught_protocol(name, trials=args.trials)
         out.setdefault("taught", []).append(result)
@@ -250,93 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         out["library"] = library_speed(args.library)
         print(json.dumps(out["library"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    Path(args.out).write_text(json.dumps(out, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return 0
 
 
-
-# -- taught words (issue 23) ------------------------------------------------------------------------------------
-TAUGHT_SETS = {  # name: (folder, label column)
-    "garments": ("clothing10-dev", "label"),
-    "garments-lookalike": ("garments-lookalike", "label"),
-    "grocery-fine": ("grocery-train", "label"),
-    "grocery-coarse": ("grocery-train", "coarse_label"),
-}
-TAUGHT_ROWS = ("prototype", "prototype+graph", "centred", "centred+graph", "app")
-MIN_CLASS = 23  # the bars are stated over classes with at least this many photos
-SHOTS = (1, 3, 5)
-
-
-def _taught_scores(variant: str, space, feats, table, codes, pos, neg):
-    """Every photo's match for a word taught with the photos ``pos`` (and rejected ``neg``), by one row's method."""
-    from engine.words import concepts, taught
-
-    unit = taught.unit(feats)
-    if variant.startswith("prototype"):
-        s = unit @ taught.unit(unit[pos].mean(axis=0))
-        if neg is not None and len(neg):  # Rocchio: away from the rejections
-            s = unit @ taught.unit(unit[pos].mean(axis=0) - 0.5 * unit[neg].mean(axis=0))
-        if variant == "prototype+graph":
-            s = concepts.diffuse(s, table.neighbours, steps=1)
-        return s, np.zeros(len(s), np.int32)
-    rows = np.arange(len(feats))
-    model = taught.teach("w", space, lambda r: feats[r], rows, np.asarray(pos), np.asarray(neg if neg is not None
-                                                                                          else [], np.int64))
-    step = {"centred": "classifier", "centred+graph": "graph", "app": "code"}[variant]
-    return concepts.rank_scores(table, codes, model.scores, step)
-
-
-def _mask(members, n):
-    out = np.zeros(n, bool)
-    out[members] = True
-    return out
-
-
-def _order(match, dist, hide):
-    order = np.lexsort((dist, -match))
-    return order[~np.isin(order, hide)]
-
-
-def taught_protocol(name: str, trials: int = 5, seed: int = 0) -> dict:
-    """Per class with >= MIN_CLASS photos and per trial: 1, 3 and 5 random examples, P@20 over the photos not
-    given; then one feedback round on 3 examples: an oracle answers the first 20 proposals (confirmed ones become
-    examples, the others rejections) and P@20 is measured on the next 20 proposals."""
-    from engine.words import taught
-
-    folder, column = TAUGHT_SETS[name]
-    labels, _, table, codes = library_of(DATA / folder, column, None)
-    feats = library_of.features
-    space = taught.Space.of(feats)
-    rng = np.random.default_rng(seed)
-    classes = [c for c in sorted(set(labels)) if (labels == c).sum() >= MIN_CLASS]
-    cells: dict[str, list[float]] = {}
-    t_teach = []
-    for c in classes:
-        members = np.flatnonzero(labels == c)
-        for _ in range(trials):
-            picks = rng.permutation(members)
-            for shots in SHOTS:
-                pos = picks[:shots]
-                for variant in TAUGHT_ROWS:
-                    t0 = time.perf_counter()
-                    match, dist = _taught_scores(variant, space, feats, table, codes, pos, None)
-                    t_teach.append(time.perf_counter() - t0)
-                    order = _order(match, dist, pos)
-                    rest = np.setdiff1d(members, pos)
-                    cells.setdefault(f"{variant} {shots}", []).append(
-                        precision_at(order, _mask(rest, len(labels))))
-                    if shots != 3:
-                        continue
-                    shown = order[:20]  # the oracle's round
-                    yes, no = shown[labels[shown] == c], shown[labels[shown] != c]
-                    match2, dist2 = _taught_scores(variant, space, feats, table, codes,
-                                                   np.concatenate([pos, yes]), no)
-                    after = _order(match2, dist2, np.concatenate([pos, shown]))
-                    left = np.setdiff1d(members, np.concatenate([pos, shown]))
-                    cells.setdefault(f"{variant} feedback", []).append(precision_at(after, _mask(left, len(labels))))
-    summary = {key: round(float(np.nanmean(v)), 3) for key, v in cells.items()}  # nan: no photo left
-    return {"set": name, "folder": folder, "label_column": column, "photos": len(labels), "classes": len(classes),
-            "trials": trials, "p@20": summary, "median_teach_ms": round(1000 * float(np.median(t_teach)), 1)}
 
 
 if __name__ == "__main__":
