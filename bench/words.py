@@ -83,6 +83,7 @@ def library_of(folder: Path, label_column: str, kind_column: str | None):
                               np.zeros((len(ids), len(COLOURS)), np.uint8), len(ids))
     labels = np.array([r[label_column] for r in rows])
     kinds = np.array([r[kind_column] for r in rows]) if kind_column else labels
+    library_of.features = feats  # the taught-word protocol trains on them
     return labels, kinds, table, codes
 
 
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=int, default=0, help="also time queries on a synthetic table of N photos")
     parser.add_argument("--library", type=int, default=0,
                         help="also time Library.similar_to_text end to end on a synthetic N-photo library")
+    parser.add_argument("--taught", default="", help="taught-word protocol on these sets (garments, grocery-coarse,"
+                        " grocery-fine, garments-lookalike; 'all')")
+    parser.add_argument("--trials", type=int, default=5, help="random draws of examples per class (--taught)")
     parser.add_argument("--out", default=str(RESULTS / "words-vm.json"))
     args = parser.parse_args(argv)
     out = {"benchmark": "words", "machine": machine_info(), "load_average_1min": _load_average(), "sets": []}
@@ -234,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
             cells = " ".join(f"{k}={row[k]:.2f}" for k in ROW_NAMES.values() if k in row)
             print(f"  {word:12s} {cells or 'unknown, suggests ' + ', '.join(row.get('suggestions', []))}"
                   f"  {row.get('understood', '')}")
+    taught_sets = ["garments", "garments-lookalike", "grocery-fine", "grocery-coarse"] if args.taught == "all" else [t for t in args.taught.split(",") if t]
+    if taught_sets:
+        from bench.words_taught import taught_protocol
+    for name in taught_sets:
+        result = taught_protocol(name, trials=args.trials)
+        out.setdefault("taught", []).append(result)
+        print(json.dumps(result))
     if args.speed:
         out["speed"] = speed(args.speed)
         print(json.dumps(out["speed"]))
@@ -241,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         out["library"] = library_speed(args.library)
         print(json.dumps(out["library"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    Path(args.out).write_text(json.dumps(out, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return 0
+
+
 
 
 if __name__ == "__main__":

@@ -32,13 +32,14 @@ from engine.library.paths import cache_dir, canonical_file, canonical_folder, lo
 from engine.library.store import FEATURE_DIM, Store
 from engine.types import (DuplicateGroup, FileError, IndexReport, ModelInfo, Neighbor, Photo, Progress, Settings,
                           Status, WordMatches)
-from engine.words.wordsearch import WordSearch, understand
+from engine.library.names import LibraryNames, NameInfo
+from engine.words.wordsearch import WordQuery, WordSearch, understand
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 __all__ = ["Library", "LibraryView", "LibraryFacade", "IndexReport", "FEATURE_DIM", "IMAGE_EXTENSIONS",
-           "display_image", "resolve_home", "log_dir", "resources_root"]
+           "display_image", "resolve_home", "log_dir", "resources_root", "NameInfo"]
 
 log = logging.getLogger(__name__)
 
@@ -194,9 +195,39 @@ class LibraryView:
         from engine.words.vocab import Vocabulary
 
         index = self._searchable()
-        query = understand(Vocabulary.load(), text)
+        taught = [n.name for n in self.store.catalog.name_infos()]
+        query = understand(Vocabulary.load(), text, taught)
         results = self._words.search(self.store, index, query, int(k or self.store.settings.similar_k))
         return WordMatches(text, query.describe(), query.ignored, results)
+
+    # -- names the user teaches (engine.library.names, engine.words.taught) ------------------------------------
+    def names(self) -> list[NameInfo]:
+        """Every name the user taught, by name, with how many photos show it and how many were rejected."""
+        return self.store.catalog.name_infos()
+
+    def named_photos(self, name: str) -> list[Photo]:
+        """The photos the user said show ``name``."""
+        yes, _ = self.store.catalog.name_answers(name)
+        found = self.store.catalog.photos_by_ids(yes)
+        return [found[i] for i in yes if i in found]
+
+    def name_proposals(self, name: str, k: int | None = None) -> list[Neighbor]:
+        """Photos that may show a taught name, best first, without those already answered (named or rejected)."""
+        index = self._searchable()
+        spelled = self.store.catalog.name_spelling(name)
+        if spelled is None:
+            raise SimiliError(f"no photo is named {name!r} yet; `simili names` lists the names")
+        yes, no = self.store.catalog.name_answers(spelled)
+        query = WordQuery(spelled, (), (), np.zeros(1000, np.float32), (), (spelled,))
+        return self._words.search(self.store, index, query, int(k or self.store.settings.similar_k), hide=yes + no)
+
+    def similar_refined(self, photo: int, more: list[int] = (), less: list[int] = (),
+                        k: int | None = None) -> list[Neighbor]:
+        """Photos like ``photo`` and the results marked "more like this" (``more``), unlike those marked "not like
+        this" (``less``), best first: the same word model as a taught name, trained on the answers."""
+        index = self._searchable()
+        return self._words.search_examples(self.store, index, [int(photo), *map(int, more)], list(map(int, less)),
+                                           int(k or self.store.settings.similar_k))
 
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
                    progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]:
@@ -291,7 +322,7 @@ class LibraryView:
         self.close()
 
 
-class Library(LibraryView):
+class Library(LibraryNames, LibraryView):
     """One photo library: several folders, one catalog, one feature cache, versioned models, one index.
 
     Args:
@@ -439,6 +470,12 @@ class LibraryFacade(Protocol):
     def similar_to_image(self, path: str | os.PathLike[str], k: int | None = None,
                          max_distance: int | None = None) -> list[Neighbor]: ...
     def similar_to_text(self, text: str, k: int | None = None) -> WordMatches: ...
+    def names(self) -> list[Any]: ...
+    def named_photos(self, name: str) -> list[Photo]: ...
+    def name_proposals(self, name: str, k: int | None = None) -> list[Neighbor]: ...
+    def name_photos(self, name: str, photos: list[Any], shows: bool = True) -> int: ...
+    def rename_name(self, old: str, new: str) -> str: ...
+    def remove_name(self, name: str) -> int: ...
     def duplicates(self, max_distance: int | None = None, min_cosine: float | None = None,
                    progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]: ...
     def not_copies(self, photos: list[int | str | os.PathLike[str]]) -> int: ...

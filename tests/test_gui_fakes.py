@@ -181,6 +181,37 @@ class FakeLibrary:
         found = self.similar(self._photos[0].id, k) if self._photos else []
         return WordMatches(text, f"{text} (3 kinds)", (), found)
 
+    # names the user teaches: {name: {photo id: shows}}, proposals are the photos not answered, by id
+    def names(self):
+        from engine.api import NameInfo
+
+        book = getattr(self, "_names", {})
+        return [NameInfo(n, sum(a.values()), sum(not v for v in a.values()), 0.0) for n, a in sorted(book.items())]
+
+    def named_photos(self, name):
+        answers = getattr(self, "_names", {}).get(name, {})
+        return [p for p in self._photos if answers.get(p.id)]
+
+    def name_proposals(self, name, k=None):
+        answers = getattr(self, "_names", {}).get(name, {})
+        return [Neighbor(p, 0, None, 0.5, 70.0) for p in self._photos if p.id not in answers][: k or 20]
+
+    def name_photos(self, name, photos, shows=True):
+        book = self.__dict__.setdefault("_names", {})
+        ids = {p.path: p.id for p in self._photos}
+        answers = book.setdefault(name, {})
+        for p in photos:
+            answers[ids.get(p, p)] = bool(shows)
+        return len(photos)
+
+    def rename_name(self, old, new):
+        book = self.__dict__.setdefault("_names", {})
+        book.setdefault(new, {}).update(book.pop(old, {}))
+        return new
+
+    def remove_name(self, name):
+        return len(self.__dict__.setdefault("_names", {}).pop(name, {}))
+
     def duplicates(self, max_distance=None, min_cosine=None, progress=None):
         self.duplicate_runs += 1
         if progress is not None:

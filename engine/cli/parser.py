@@ -122,4 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="never scan folders or files of this name (shell pattern, e.g. '@eaDir' or 'Backup*')")
     s.add_argument("--unskip", metavar="NAME", action="append", default=[], help="scan NAME again")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    from engine.cli.names import add_parsers
+
+    add_parsers(sub)
     return p

@@ -19,6 +19,7 @@ from engine.cli.library import (
     cmd_train,
 )
 from engine.cli.parser import ONE_QUERY, build_parser
+from engine.cli.names import cmd_name, cmd_names
 from engine.cli.searching import cmd_dupes, cmd_similar
 from engine.errors import Cancelled, SimiliError
 
@@ -26,7 +27,8 @@ log = logging.getLogger("engine")
 
 
 _COMMANDS = {"index": cmd_index, "similar": cmd_similar, "dupes": cmd_dupes, "status": cmd_status,
-             "repair": cmd_repair, "train": cmd_train, "models": cmd_models, "folders": cmd_folders}
+             "repair": cmd_repair, "train": cmd_train, "models": cmd_models, "folders": cmd_folders,
+             "name": cmd_name, "names": cmd_names}
 
 
 class _Terminated(KeyboardInterrupt):

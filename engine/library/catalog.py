@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.errors import CatalogError
 from engine.library.duplicate_tables import DuplicateTables
+from engine.library.names import NameTables
 from engine.library.schema import _MIGRATIONS, SCHEMA_VERSION
 from engine.library.sqlite import Transaction, catalog_error, translated
 from engine.types import FileError, ModelInfo, Photo, PhotoId
@@ -69,7 +70,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-class Catalog(DuplicateTables):
+class Catalog(DuplicateTables, NameTables):
     """Thread-safe handle on the catalog database.
 
     One connection per thread (SQLite connections must not be shared across threads); writers use

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from engine.library.featstore import FeatureStore
 
 __all__ = ["TOP", "NEIGHBOURS", "CONCEPTS_FILE", "ClassifierHead", "Concepts", "refresh", "update_file", "rank",
-           "neighbours_of", "diffuse", "graph_of", "text_code", "match_scores", "hamming"]
+           "neighbours_of", "diffuse", "graph_of", "text_code", "match_scores", "hamming", "rank_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,12 @@ def rank(table: Concepts, codes: npt.NDArray[np.uint8], weights: npt.ArrayLike,
     """A word's match for every photo of ``table`` (``codes`` in the table's order) and its distance in bits from
     the word's code: steps 1-3 of the module docstring. ``steps`` stops early for the benchmark's rows:
     ``"classifier"`` (step 1), ``"graph"`` (1-2), ``"code"`` (all; the app's)."""
-    scores = table.scores(weights)
+    return rank_scores(table, codes, table.scores(weights), steps)
+
+
+def rank_scores(table: Concepts, codes: npt.NDArray[np.uint8], scores: npt.NDArray[np.float32],
+                steps: str = "code") -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]:
+    """:func:`rank` from step 1's word-photo scores on (a taught word's come from ``engine.words.taught``)."""
     if steps != "classifier":
         if table._graph is None:
             table._graph = graph_of(table.neighbours)

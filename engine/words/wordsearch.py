@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.images.colours import COLOURS, colour_of
-from engine.words.concepts import CONCEPTS_FILE, Concepts, rank, refresh
+from engine.words.concepts import CONCEPTS_FILE, Concepts, rank_scores, refresh
+from engine.words.taught import TaughtCache, positions
 from engine.errors import UnknownWords
 from engine.types import Neighbor
 
@@ -68,10 +69,15 @@ class WordQuery:
     ignored: tuple[str, ...]
     weights: np.ndarray
     colours: tuple[str, ...] = ()
+    taught: tuple[str, ...] = ()  # names the user taught (``engine.words.taught``), as spelled when taught
 
     def describe(self) -> str:
         """One plain line, e.g. ``dog (118 kinds), shoe (3 kinds)`` or ``red: shoe (5 kinds)``."""
-        parts = ", ".join(f"{word}" + (f" ({n} kinds)" if n > 1 else "") for word, n in self.terms)
+        known = {w.lower() for w, _ in self.terms}
+        parts = ", ".join([f"{word}" + (f" ({n} kinds)" if n > 1 else "") for word, n in self.terms
+                           if word.lower() not in {t.lower() for t in self.taught}]
+                          + [f"{name} (your word" + (", and what Simili knows of it)" if name.lower() in known
+                                                     else ")") for name in self.taught])
         colours = " and ".join(self.colours)
         if not parts:
             return f"the colour {colours}"
@@ -112,11 +118,31 @@ def _spelling(vocab: Vocabulary, term: str) -> str:
     return term
 
 
-def understand(vocab: Vocabulary, text: str) -> WordQuery:
-    """The ImageNet class weights of a text; raises UnknownWords (with suggestions) when no word of it is known."""
+def taught_in(text: str, names: list[str]) -> tuple[list[str], str]:
+    """The taught names a text says (whole words, longest name first, "grandma's garden" before "garden"), and the
+    text without them."""
+    rest = " " + " ".join(text.lower().split()) + " "
+    found = []
+    for name in sorted(names, key=lambda n: -len(n)):
+        key = " " + " ".join(name.lower().split()) + " "
+        if key in rest:
+            found.append(name)
+            rest = rest.replace(key, " ")
+    return found, rest.strip()
+
+
+def understand(vocab: Vocabulary, text: str, taught: list[str] | None = None) -> WordQuery:
+    """The ImageNet class weights of a text; raises UnknownWords (with suggestions) when no word of it is known.
+
+    ``taught`` are the names the user taught: a text may say them ("red tomato", "Max"); a taught name that is
+    also a known word ("dress") keeps its classes too, and the two are combined (``WordSearch.search``).
+    """
+    names, rest = taught_in(text, taught or [])
+    if names:  # a taught name that the vocabulary knows too stays in the text for its classes
+        rest = " ".join([rest, *[n for n in names if len(n.split()) == 1 and word_classes(vocab, n.lower())]])
     weights = np.zeros(1000, dtype=np.float32)
     terms, unknown, colours = [], [], []
-    words = [t for t in vocab.split(text) if t not in _FRAMING]
+    words = [t for t in vocab.split(rest) if t not in _FRAMING]
     for term in words:
         # a colour word is a colour ("white", "red shoes"), except alone when it is also a thing ("orange")
         if colour_of(term) and (len(words) > 1 or term not in _COLOUR_THINGS):
@@ -129,10 +155,10 @@ def understand(vocab: Vocabulary, text: str) -> WordQuery:
         terms.append((_spelling(vocab, term), len(classes)))
         for c, w in classes.items():
             weights[c] = max(weights[c], w)
-    if not terms and not colours:
+    if not terms and not colours and not names:
         suggestions = [s for word in unknown for s in vocab.suggest(word)]
         raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
-    return WordQuery(text, tuple(terms), tuple(unknown), weights, tuple(dict.fromkeys(colours)))
+    return WordQuery(text, tuple(terms), tuple(unknown), weights, tuple(dict.fromkeys(colours)), tuple(names))
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -161,6 +187,7 @@ class WordSearch:
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
         self._codes: tuple[int, int, np.ndarray] | None = None  # (id(index), index.version, codes in table order)
         self._current: tuple[int, int, tuple[int, int] | None] | None = None  # (id(index), version, file stamp)
+        self._taught = TaughtCache()
 
     def table(self, store: Store, index: CodeIndex,
               progress: Callable[[int, int], None] | None = None) -> Concepts:
@@ -187,25 +214,75 @@ class WordSearch:
             self._codes = (*key, index.codes_of(table.ids))
         return self._codes[2]
 
-    def search(self, store: Store, index: CodeIndex, query: WordQuery, k: int) -> list[Neighbor]:
-        """The ``k`` photos that best show the query's words, best first (``engine.words.concepts`` for the steps)."""
+    def search(self, store: Store, index: CodeIndex, query: WordQuery, k: int,
+               hide: list[int] | None = None) -> list[Neighbor]:
+        """The ``k`` photos that best show the query's words, best first (``engine.words.concepts`` for the steps).
+
+        A taught name's scores come from its model (``engine.words.taught``); a name that is also a known word
+        averages the two ("dress" refined by the dresses the user named), other words are combined by the best of
+        them. A taught name's rejected photos are never listed; ``hide`` are photo ids left out too.
+        """
         table = self.table(store, index)
         if not len(table):
             return []
         with self._lock:
             codes = self._table_codes(table, index)
-        if query.terms:
-            match, dist = rank(table, codes, query.weights)
+            s0, shown, hidden = self._scores(store, table, query)
+        if s0 is not None:
+            # a taught word alone stops at the graph: its own code cost 0.02-0.05 of P@20 (docs/words.md)
+            match, dist = rank_scores(table, codes, s0, "code" if query.terms else "graph")
+            match[shown] = np.maximum(match[shown], 1.0)  # a photo the user named shows it
         else:
             match, dist = np.ones(len(table), np.float32), np.zeros(len(table), np.int32)
         if query.colours:
             share = table.colours[:, [list(COLOURS).index(c) for c in query.colours]].sum(axis=1) / 255.0
-            match = match * colour_weight(share) if query.terms else share.astype(np.float32)
-        k = max(1, min(int(k), len(table)))
-        best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
-        best = best[np.lexsort((dist[best], -match[best]))]
-        best = best[match[best] >= MIN_MATCH]  # a photo with none of the word's classes in its top ones is no hit
-        percent = word_percent(match[best])
-        photos = store.catalog.photos_by_ids([int(table.ids[j]) for j in best])
-        return [Neighbor(photos[int(table.ids[j])], int(dist[j]), None, float(match[j]), float(p))
-                for j, p in zip(best, percent) if int(table.ids[j]) in photos]
+            match = match * colour_weight(share) if s0 is not None else share.astype(np.float32)
+        match[hidden] = 0.0
+        if hide:
+            match[positions(table.ids, hide)] = 0.0
+        return _listed(store, table, match, dist, k)
+
+    def _scores(self, store: Store, table: Concepts, query: WordQuery):
+        """Step 1's scores of a query (None with only colours), the positions of named photos, of rejected ones."""
+        known = table.scores(query.weights) if query.terms else None
+        shown, hidden, taught, refined = [], [], [], []
+        words = {w.lower() for w, _ in query.terms}
+        for name in query.taught:
+            yes, no = store.catalog.name_answers(name)
+            scores, pos, neg = self._taught.scores(table, store.features, name, yes, no)
+            shown.append(pos)
+            hidden.append(neg)
+            (refined if name.lower() in words else taught).append(scores)
+        if known is not None and refined:
+            known = 0.5 * (known + np.max(refined, axis=0))
+        parts = ([known] if known is not None else []) + taught
+        s0 = np.max(parts, axis=0).astype(np.float32) if parts else None
+        cat = np.concatenate
+        return s0, cat(shown or [np.zeros(0, np.int64)]), cat(hidden or [np.zeros(0, np.int64)])
+
+    def search_examples(self, store: Store, index: CodeIndex, examples: list[int], rejections: list[int],
+                        k: int) -> list[Neighbor]:
+        """Photos like ``examples`` and unlike ``rejections`` ("more like this" / "not like this" on results),
+        ranked by a word model trained on them on the spot; the examples and rejections are not listed."""
+        table = self.table(store, index)
+        if not len(table):
+            return []
+        with self._lock:
+            codes = self._table_codes(table, index)
+            s0, pos, neg = self._taught.scores(table, store.features, "\0feedback", examples, rejections)
+        match, dist = rank_scores(table, codes, s0, "graph")
+        match[pos], match[neg] = 0.0, 0.0
+        return _listed(store, table, match, dist, k)
+
+
+def _listed(store: Store, table: Concepts, match: np.ndarray, dist: np.ndarray, k: int) -> list[Neighbor]:
+    """The ``k`` best photos by match (then distance from the word's code), with their percentages."""
+    match = np.minimum(match, 1.0)
+    k = max(1, min(int(k), len(table)))
+    best = np.argpartition(-match, k - 1)[:k] if k < len(table) else np.arange(len(table))
+    best = best[np.lexsort((dist[best], -match[best]))]
+    best = best[match[best] >= MIN_MATCH]  # a photo with none of the word's classes in its top ones is no hit
+    percent = word_percent(match[best])
+    photos = store.catalog.photos_by_ids([int(table.ids[j]) for j in best])
+    return [Neighbor(photos[int(table.ids[j])], int(dist[j]), None, float(match[j]), float(p))
+            for j, p in zip(best, percent) if int(table.ids[j]) in photos]
