@@ -159,7 +159,8 @@ class LibraryView:
         limit = search.distance_limit(max_distance, store.settings.similar_max_distance, index.bits)
         copies = duplicates.copies_of(store.catalog, exclude) if exclude is not None else None
         found = search.search(store.catalog, store.features, index, store.models.coder(), feature,
-                              int(k or store.settings.similar_k), limit, exclude, copies)
+                              int(k or store.settings.similar_k), limit, exclude, copies,
+                              store.models.calibration(index))
         return [n if os.path.exists(n.photo.path) else dataclasses.replace(n, offline=True) for n in found]
 
     def similar(self, photo: int | str | os.PathLike[str], k: int | None = None,
@@ -396,6 +397,7 @@ class Library(LibraryNames, LibraryView):
             self.store.note_folders()
             report = yield from run_index(self.store)
             yield from self._check_copies()
+            self.store.models.save_calibration()
         return report
 
     def train(self, bits: int | None = None, device: str | None = None, seed: int = 0,
@@ -404,6 +406,7 @@ class Library(LibraryNames, LibraryView):
         with self.writing():
             info = yield from learn.run_training(self.store, bits or self.settings.bits,
                                                  device or self.settings.device, seed, should_stop)
+            self.store.models.save_calibration()
         return info
 
     def _check_copies(self) -> Generator[Progress, None, None]:
@@ -443,7 +446,9 @@ class Library(LibraryNames, LibraryView):
     def activate_model(self, model_id: int) -> ModelInfo:
         """Make an earlier model active again (roll back); the index switches atomically."""
         with self.writing():
-            return self.store.models.activate(model_id)
+            info = self.store.models.activate(model_id)
+            self.store.models.save_calibration()
+            return info
 
 
 class LibraryFacade(Protocol):

@@ -205,6 +205,26 @@ class ModelInfo:
     active: bool
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def outcome(self) -> str:
+        """What learning did for search, in photos (a model that learned: the label-free check's verdict, in
+        ``metrics``; engine.learning.train_check). One wording for the CLI and the app."""
+        m = self.metrics
+        if "check_better" in m:
+            tested, better, worse = int(m["check_queries"]), int(m["check_better"]), int(m["check_worse"])
+            test = (f"Tested on {tested:,} of your photos set aside while learning: their closest matches got better "
+                    f"for {better:,}, worse for {worse:,} and stayed the same for {tested - better - worse:,}.")
+        elif "check_gain" in m:
+            test = "Tested on photos set aside while learning."
+        else:
+            test = ""
+        if self.active:
+            if not test:
+                return ("Searches now use what Simili learned from your photos (too few photos to set some aside and "
+                        "test it).")
+            return f"Searches now use what Simili learned from your photos. {test}"
+        return (f"Learning made no difference worth keeping, so searches stay as they were and nothing else changed. "
+                f"{test}").strip()
+
 
 @dataclass(frozen=True)
 class Status:

@@ -220,9 +220,9 @@ NEAREST_FEW = 6  # shown below the line when no result is as similar as asked
 class ResultsModel(QAbstractListModel):
     """Search results (most similar first), filtered live by a lowest similarity in percent.
 
-    When the best result is not a close match (below ``CLOSE_MATCH``), or none reaches the asked similarity, the
-    nearest ``NEAREST_FEW`` are shown (``below_line()``): a query without a close match says so and still shows
-    what comes nearest, without a page of unrelated photos.
+    When none reaches the asked similarity, the nearest ``NEAREST_FEW`` are shown (``below_line()``): a strict
+    query says so and still shows what comes nearest, without a page of unrelated photos. At the loosest setting
+    every result is shown, close or not (the panel says when none is a close match).
     """
 
     def __init__(self, parent: QObject | None = None):
@@ -255,7 +255,7 @@ class ResultsModel(QAbstractListModel):
     def _filter(self) -> tuple[list[Neighbor], bool]:
         limit = self._limit
         passing = [n for n in self._all if n.similarity is None or limit is None or n.similarity >= limit]
-        if self._all and (not passing or self.no_close_match()):
+        if self._all and not passing:
             return self._all[:NEAREST_FEW], True
         return passing, False
 

@@ -85,11 +85,17 @@ def test_no_close_match_is_said_and_the_nearest_few_still_shown(make_window, qtb
     with qtbot.waitSignal(window.similar.searched, timeout=5000) as searched:
         window.on_photo_activated(window.grid_model.photo(0))
     panel = window.similar
-    assert searched.args == [0]  # nothing passes
-    assert "No close match" in panel.count_label.text()
+    # Loose (the default) shows every result, and says that none is a close match
+    assert searched.args == [panel.model.total()] and panel.model.total() > NEAREST_FEW
+    assert "No close match" in panel.count_label.text() and not panel.model.below_line()
+    assert panel.threshold_label.text().startswith("Showing everything")
+    panel.slider.setValue(0)  # Strict: nothing is 95 %, the nearest few are shown, and both lines agree
     assert panel.model.rowCount() == NEAREST_FEW and panel.model.below_line()
-    panel.slider.setValue(0)  # even Strict says so, and shows the same nearest few
-    assert "No close match" in panel.count_label.text() and panel.model.rowCount() == NEAREST_FEW
+    text = panel.count_label.text()
+    assert "No close match" in text and "none is 95% similar" in text
+    assert panel.threshold_label.text().startswith("Asked for only near-identical photos (at least 95%")
+    panel.slider.setValue(2)  # every strict position shows the nearest few, what changes is what was asked
+    assert panel.model.rowCount() == NEAREST_FEW and "none is 60% similar" in panel.count_label.text()
     lib.similarity_drop = 0.0  # the next query has close matches: every result shows (the control is Loose)
     panel.slider.setValue(panel.slider.maximum())
     with qtbot.waitSignal(window.similar.searched, timeout=5000):

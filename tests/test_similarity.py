@@ -85,7 +85,20 @@ def test_an_avocado_among_clothes_has_no_close_match_but_shows_the_nearest(cloth
     assert "similarity" in text.splitlines()[1]  # the header
 
 
+def _calibration(home: Path):
+    from engine.api import Library
+    from engine.codes.calibration import Calibration
+
+    lib = Library(home)
+    try:
+        return Calibration.from_json(lib.store.catalog.get_meta("calibration"))
+    finally:
+        lib.close()
+
+
 def test_a_shoe_among_clothes_has_close_matches_in_agreeing_order(clothes_library, capsys):
+    cal = _calibration(clothes_library)  # measured on the library by the index run, and stored
+    assert cal is not None and cal.photos == 243 and cal.close < cal.very < cal.copy
     for name in HELD_OUT_SHOES:
         text, out = _similar(capsys, clothes_library, "--image", str(DEMO / "images" / "shoes" / name), "-k", "10")
         assert out["close_match"] is True, (name, out["results"][:3])
@@ -96,7 +109,7 @@ def test_a_shoe_among_clothes_has_close_matches_in_agreeing_order(clothes_librar
             blended = float(blended_scores(np.float32(r["match"]), np.float32(r["cosine"])))
             # one rounded value: a whole percent, within half a point of the blended score's percentage
             assert r["similarity"] == round(r["similarity"])
-            assert r["similarity"] == pytest.approx(float(similarity_percent(blended)), abs=0.5 + 1e-3)
+            assert r["similarity"] == pytest.approx(float(cal.percent(blended)), abs=0.5 + 1e-3)
             assert r["level"] == similarity_level(r["similarity"]) and isinstance(r["distance"], int)
         assert text.startswith("Photos most similar to")
         lines = text.splitlines()
@@ -136,3 +149,27 @@ def test_the_search_the_bench_and_the_learning_check_share_one_order(clothes_lib
             assert [int(n.photo.id) for n in got] == ids[order[:12]].tolist()
     finally:
         lib.close()
+
+
+def test_the_map_is_anchored_on_the_library_nearest_photos():
+    """engine.codes.calibration: the close line is what nine photos in ten of the library reach with their nearest
+    photo, "very similar" what half reach; the map stays strictly increasing; copies always read 95 % or more."""
+    from engine.codes.calibration import FIXED, Calibration, from_nearest
+
+    nearest = np.linspace(0.9, 1.3, 101)  # a trained model: every nearest photo scores higher than before
+    cal = from_nearest(nearest, model=7, photos=101)
+    assert cal.close == pytest.approx(0.94) and cal.very == pytest.approx(1.1) and cal.copy == pytest.approx(1.4)
+    assert cal.percent(cal.close) == pytest.approx(CLOSE_MATCH) and cal.percent(cal.very) == pytest.approx(80)
+    pct = cal.percent(np.linspace(-1.5, 1.5, 3001))
+    assert pct[0] == 0 and pct[-1] == 100 and np.all(np.diff(pct) > 0)
+    assert cal.percent(cal.copy_score(0.0)) == pytest.approx(95) and cal.percent(cal.copy_score(1.0)) == 100
+    # scores crowded at the top (a trained model on look-alikes) still give three distinct, increasing anchors
+    crowded = from_nearest(np.full(50, 1.49), model=1, photos=50)
+    assert crowded.close < crowded.very < crowded.copy < 1.5
+    # too few photos to measure: the fixed map; a stored calibration read back, or refused when altered
+    few = from_nearest(np.ones(5), model=2, photos=5)
+    assert (few.close, few.very, few.copy) == (FIXED.close, FIXED.very, FIXED.copy)
+    assert Calibration.from_json(cal.to_json()) == cal
+    assert cal.fits(7, 101) and cal.fits(7, 140) and not cal.fits(8, 101) and not cal.fits(7, 2000)
+    for bad in ("", "[]", '{"close": 2}', cal.to_json().replace('"close": 0.94', '"close": 1.2'), "nan"):
+        assert Calibration.from_json(bad) is None

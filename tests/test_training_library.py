@@ -65,11 +65,22 @@ def test_train_switches_index_and_rolls_back(indexed, tmp_path):
     from engine.cli.library import describe_training
     from engine.types import ModelInfo
 
-    said = describe_training(ModelInfo(**model))
-    assert ("is now used for search" in said) == model["active"]
-    assert ("search keeps its current codes" in said) != model["active"]
+    said = describe_training(ModelInfo(**model))  # the outcome in photos, one wording with the app
+    assert ("Searches now use what Simili learned" in said) == model["active"]
+    assert ("searches stay as they were" in said) != model["active"]
+    assert f"Tested on 14 of your photos set aside while learning: their closest matches got better for " \
+        f"{m['check_better']:.0f}, worse for {m['check_worse']:.0f}" in said
+    assert 0 <= m["check_better"] + m["check_worse"] <= 14
     if not model["active"]:
         assert _cli(home, "models", "--activate", str(model["id"])).returncode == 0
+    # the percentages are measured again for the model searches now use, on this library (engine.codes.calibration)
+    from engine.codes.calibration import Calibration
+
+    probe = Library(home)
+    cal = Calibration.from_json(probe.store.catalog.get_meta("calibration"))
+    photos = probe.photo_count()
+    probe.close()
+    assert cal is not None and cal.model == model["id"] and cal.photos == photos
     assert m["head_max_abs_diff"] < 1e-4 and m["head_bits_differ"] == 0
     assert m["encoder_max_abs_diff"] < 1e-4 and m["encoder_bits_differ"] == 0 and m["encoder_n"] > 0
     models = json.loads(_cli(home, "--json", "models").stdout)["models"]

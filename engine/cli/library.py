@@ -90,14 +90,9 @@ def cmd_train(lib, args, bars) -> dict:
 
 def describe_training(info) -> str:
     """What training did for the user's search, in plain words (the label-free check of engine.learning.train_check)."""
-    gain = 100 * info.metrics.get("check_gain", 0.0)
     if info.active:
-        told = f" (photos held out from learning were matched {gain:.1f} points better)" if "check_gain" in info.metrics \
-            else ""
-        return f"Learned from your photos: model #{info.id} is now used for search{told}."
-    return (f"Learned from your photos, but the result did not find similar photos better than before "
-            f"({gain:+.1f} points on photos held out from learning), so search keeps its current codes. "
-            f"Model #{info.id} is kept; `simili models --activate {info.id}` uses it anyway.")
+        return info.outcome()
+    return f"{info.outcome()} The learned model #{info.id} is kept; `simili models --activate {info.id}` uses it anyway."
 
 
 def cmd_models(lib, args, bars) -> dict:

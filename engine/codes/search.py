@@ -17,6 +17,7 @@ import numpy.typing as npt
 from engine.codes.binary import (asymmetric_scores, blended_scores, l2_normalize, pack_signs, popcount, refine_size,
                                  shortlist_size)
 from engine.errors import NotIndexed
+from engine.codes.calibration import FIXED, Calibration
 from engine.types import Neighbor
 
 if TYPE_CHECKING:
@@ -24,21 +25,13 @@ if TYPE_CHECKING:
     from engine.codes.codeindex import CodeIndex
     from engine.library.featstore import FeatureStore
 
-__all__ = ["search", "library_photo", "distance_limit", "similarity_percent", "match_order", "refined_order",
+__all__ = ["search", "nearest_score", "library_photo", "distance_limit", "similarity_percent", "match_order", "refined_order",
            "app_order", "average_precision", "mean_average_precision"]
 
-# similarity_percent's anchors: blended score (match + 0.5 x cosine, in [-1.5, 1.5]) -> percent. Measured with the
-# demo clothes as the library (tests/test_similarity.py): edited copies (resized, JPEG q50, cropped, rotated) score
-# >= 1.447; a photo's best neighbour of the same garment kind has a median of 0.91-1.26 by kind; the best result of
-# grocery photos among clothes is at most 0.964 (148 photos). 1.0 is the close-match line (CLOSE_MATCH, 60 %).
-_ANCHORS_SCORE = (-1.5, 0.5, 1.0, 1.2, 1.4, 1.5)
-_ANCHORS_PERCENT = (0.0, 30.0, 60.0, 80.0, 95.0, 100.0)
-
-
 def similarity_percent(blended: np.ndarray | float) -> np.ndarray:
-    """The user-facing similarity (0-100 %) of blended scores: piecewise linear and strictly increasing, so a
-    list ordered by the score is ordered by the percentage too (ties only where the scores tie)."""
-    return np.interp(np.asarray(blended, dtype=np.float64), _ANCHORS_SCORE, _ANCHORS_PERCENT)
+    """The user-facing similarity (0-100 %) of blended scores by the fixed map (``engine.codes.calibration.FIXED``,
+    measured once with the demo clothes; searches use the library's own calibration)."""
+    return FIXED.percent(blended)
 
 
 def distance_limit(max_distance: int | None, fraction: float, bits: int) -> int:
@@ -65,11 +58,9 @@ def library_photo(catalog: Catalog, index: CodeIndex, photo: int | str | os.Path
     return pid
 
 
-COPY_SCORE = 1.4  # a copy the pixel check confirmed scores at least this + 0.1 x its texture correlation (98.5-100 %)
-
-
 def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, feature: np.ndarray, k: int,
-           limit: int, exclude: int | None = None, copies: Mapping[int, float] | None = None) -> list[Neighbor]:
+           limit: int, exclude: int | None = None, copies: Mapping[int, float] | None = None,
+           calibration: Calibration | None = None) -> list[Neighbor]:
     """The ``k`` photos nearest to a backbone ``feature`` within Hamming distance ``limit``, best first.
 
     1. faiss gives the ``shortlist_size`` nearest codes by Hamming distance (from the query's sign code);
@@ -78,11 +69,35 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
        features (read only for those), which separates near-duplicates finer than 64 bits can.
     4. ``copies`` ({photo id: texture correlation}, from the duplicate check's stored verdicts) are the photos
        whose pixels were found to be the same picture as the query's: a black-and-white, cropped or captioned copy
-       whose features drifted. They take part whatever their code distance and score at least ``COPY_SCORE``, so
-       they come first, their percentage saying so.
+       whose features drifted. They take part whatever their code distance and score at least the calibration's
+       copy line (``Calibration.copy_score``), so they come first, their percentage saying so (95-100 %).
+    5. the scores become percentages by the model's ``calibration`` (measured on the library: engine.codes.calibration;
+       the fixed map when None).
     A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
     a trained model also carry each photo's neighbourhood (``engine.learning.train.database_features``), queries never do.
     """
+    cal = calibration or FIXED
+    ranked = _ranked(catalog, features, index, coder, feature, k, limit, exclude, copies, cal)
+    if ranked is None:
+        return []
+    top, final, blended, dist, cos, match = ranked
+    percent = cal.percent(blended)
+    photos = catalog.photos_by_ids([top[j] for j in final])
+    return [Neighbor(photos[top[j]], int(dist[j]), float(cos[j]), float(match[j]), float(percent[j]))
+            for j in final if top[j] in photos]
+
+
+def nearest_score(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, feature: np.ndarray,
+                  limit: int, exclude: int | None) -> float | None:
+    """The blended score of the nearest photo as ``search`` finds it (None when none is within ``limit``): what
+    engine.codes.calibration measures its anchors on. Pixel-confirmed copies are not raised here."""
+    ranked = _ranked(catalog, features, index, coder, feature, 1, limit, exclude, None, FIXED)
+    return None if ranked is None or not len(ranked[1]) else float(ranked[2][ranked[1][0]])
+
+
+def _ranked(catalog, features, index, coder, feature, k, limit, exclude, copies, cal):
+    """(photo ids of the refined head, their final order cut to k, blended scores, Hamming distances, cosines, code
+    matches), the last four by head position; None when nothing is within ``limit``."""
     projection = coder.project(feature[None])[0]
     query_code = pack_signs(projection[None])
     want = shortlist_size(k + (exclude is not None), len(index))
@@ -95,7 +110,7 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
         cand = np.r_[cand, extra]
         cand_dist = np.r_[cand_dist, popcount(index.codes_of(extra) ^ query_code).astype(cand_dist.dtype)]
     if not len(cand):
-        return []
+        return None
     match = asymmetric_scores(projection, index.codes_of(cand)) / max(float(np.abs(projection).sum()), 1e-12)
     head = match_order(match, cand_dist)[: refine_size(k)]
     if copies:
@@ -103,13 +118,9 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
     top = [int(i) for i in cand[head]]
     rows = catalog.feat_row_of(top)
     cos = _cosine(features.get([rows[i] for i in top]), feature)
-    floor = [COPY_SCORE + 0.1 * copies[i] if i in copies else -np.inf for i in top] if copies else None
+    floor = [cal.copy_score(copies[i]) if i in copies else -np.inf for i in top] if copies else None
     final, blended = refined_order(match[head], cos, floor)
-    final = final[:k]
-    percent = similarity_percent(blended)
-    photos = catalog.photos_by_ids([top[j] for j in final])
-    return [Neighbor(photos[top[j]], int(cand_dist[head[j]]), float(cos[j]), float(match[head[j]]),
-                     float(percent[j])) for j in final if top[j] in photos]
+    return top, final[:k], blended, cand_dist[head], cos, match[head]
 
 
 def _cosine(rows: np.ndarray, query: np.ndarray) -> np.ndarray:

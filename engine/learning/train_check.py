@@ -35,6 +35,7 @@ TOLERANCE = 0.015  # mAP the trained model may lose at one scale and still be ac
 MIN_GAIN = 0.005  # held-out queries at one scale is about 1 point); and its least mean gain over the scales
 MAX_QUERIES = 500
 MAX_DATABASE = 5_000
+TOP = 10  # what the outcome says in photos: of a photo's first TOP results, how many belong with it
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class CheckResult:
     trained: dict[int, float] = field(default_factory=dict)
     baseline: dict[int, float] = field(default_factory=dict)
     queries: int = 0
+    better: int = 0  # held-out photos whose first TOP results hold more photos of their own group (averaged over
+    worse: int = 0  # the scales) with the trained model than with the training-free one; fewer
+    top_after: float = 0.0  # mean such photos among a held-out photo's first TOP results, trained model
+    top_before: float = 0.0  # the same with the training-free model
 
     @property
     def gain(self) -> float:
@@ -52,7 +57,9 @@ class CheckResult:
         return float(np.mean([self.trained[k] - self.baseline[k] for k in self.trained])) if self.trained else 0.0
 
     def metrics(self) -> dict[str, float]:
-        out = {"check_passed": float(self.passed), "check_gain": self.gain, "check_queries": float(self.queries)}
+        out = {"check_passed": float(self.passed), "check_gain": self.gain, "check_queries": float(self.queries),
+               "check_better": float(self.better), "check_worse": float(self.worse),
+               "check_top_after": self.top_after, "check_top_before": self.top_before}
         for k in self.trained:
             out[f"check_map_{k}"] = self.trained[k]
             out[f"check_map_{k}_before"] = self.baseline[k]
@@ -94,6 +101,7 @@ def compare_models(train_feats: npt.ArrayLike, query_feats: npt.ArrayLike, train
     orders = {name: app_order(np.asarray(proj, np.float32), np.asarray(codes)[rows], q, x)
               for name, (proj, codes) in (("trained", trained), ("baseline", baseline))}
     scores: dict[str, dict[int, float]] = {"trained": {}, "baseline": {}}
+    top = {name: np.zeros(len(q)) for name in orders}  # same-group photos among each query's first TOP, summed
     # Clustered in the photos' top-128 PCA space: it keeps the groups and makes hundreds of clusters cheap.
     pca = fit_pca(x, min(128, len(x) - 1 - (len(x) - 1) % 8), seed=seed)
     px, pq = l2_normalize(pca.project(x)), l2_normalize(pca.project(q))
@@ -102,6 +110,10 @@ def compare_models(train_feats: npt.ArrayLike, query_feats: npt.ArrayLike, train
         db_labels, q_labels = _groups(px, pq, k, seed)
         for name, ranking in orders.items():
             scores[name][k] = mean_average_precision(ranking, q_labels, db_labels)
+            top[name] += (db_labels[ranking[:, :TOP]] == q_labels[:, None]).sum(axis=1)
     gains = [scores["trained"][k] - scores["baseline"][k] for k in scales]
+    after, before = top["trained"] / len(scales), top["baseline"] / len(scales)
     return CheckResult(passed=min(gains) >= -TOLERANCE and float(np.mean(gains)) >= MIN_GAIN, trained=scores["trained"],
-                       baseline=scores["baseline"], queries=len(q))
+                       baseline=scores["baseline"], queries=len(q), better=int((after > before + 1e-9).sum()),
+                       worse=int((after < before - 1e-9).sum()), top_after=float(after.mean()),
+                       top_before=float(before.mean()))

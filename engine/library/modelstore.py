@@ -21,6 +21,7 @@ from engine._atomic import atomic_write_bytes, sha256_file
 from engine.library.catalog import ModelRecord
 from engine.errors import CatalogError, ModelCorrupt, ModelMissing, SimiliError
 from engine.library.safety import UnsafePath, contained
+from engine.codes.calibration import FIXED, SAMPLE, Calibration, from_nearest
 from engine.codes.neighbourhood import neighbourhood_features, smoothing_of
 from engine.types import ModelInfo
 
@@ -59,6 +60,7 @@ class ModelStore:
         self._coder_id: int | None = None
         self._index: CodeIndex | None = None
         self._index_key: tuple | None = None
+        self._calibrated: tuple | None = None  # ((model id, photos), Calibration)
 
     # -- the catalog's model rows --------------------------------------------------------------------
     def infos(self) -> list[ModelInfo]:
@@ -293,3 +295,43 @@ class ModelStore:
         with self._lock:
             self._coder = self._coder_id = None
             self._index = self._index_key = None
+            self._calibrated = None
+
+    # -- what the percentages mean (engine.codes.calibration) ------------------------------------------------------
+    def calibration(self, index: CodeIndex) -> Calibration:
+        """The active model's calibration on this library: the stored one when it was measured for this model on
+        about as many photos, else measured now (about a second) and kept in memory; writers store it."""
+        active = self.active()
+        if active is None or len(index) == 0:
+            return FIXED
+        key = (active.info.id, len(index))
+        with self._lock:
+            if self._calibrated is not None and self._calibrated[0] == key:
+                return self._calibrated[1]
+            stored = Calibration.from_json(self.catalog.get_meta("calibration"))
+            cal = stored if stored is not None and stored.fits(*key) else self._measure(index, active.info.id)
+            self._calibrated = (key, cal)
+            return cal
+
+    def save_calibration(self) -> None:
+        """Store the active model's calibration in the catalog (after indexing, learning or a roll-back)."""
+        index = self.index()
+        if index is None or len(index) == 0:
+            return
+        cal = self.calibration(index)
+        if self.catalog.get_meta("calibration") != cal.to_json():
+            with self.catalog.transaction():
+                self.catalog.set_meta("calibration", cal.to_json())
+
+    def _measure(self, index: CodeIndex, model_id: int) -> Calibration:
+        from engine.codes.search import nearest_score
+
+        coder = self.coder()
+        ids = np.asarray(index.ids(), dtype=np.int64)
+        chosen = ids if len(ids) <= SAMPLE else np.random.default_rng(model_id).choice(ids, SAMPLE, replace=False)
+        rows = self.catalog.feat_row_of([int(i) for i in chosen])
+        chosen = [int(i) for i in chosen if int(i) in rows]
+        feats = self.features.get([rows[i] for i in chosen]) if chosen else np.zeros((0, 1), np.float32)
+        found = [nearest_score(self.catalog, self.features, index, coder, f, index.bits, pid)
+                 for pid, f in zip(chosen, feats)]
+        return from_nearest(np.array([s for s in found if s is not None], dtype=np.float64), model_id, len(ids))

@@ -178,13 +178,13 @@ class ProgressPanel(QWidget):
             self.train_button.setVisible(True)
             return
         if kind == "train" and outcome == "done":
-            if getattr(payload, "active", True):
-                self.title.setText("Learning finished")
-                self.detail.setText("Searches now use what Simili learned from your photos.")
-            else:  # the label-free check found no improvement: search is unchanged (engine.learning.train_check)
-                self.title.setText("Learning made no difference")
-                self.detail.setText("What was learned did not find similar photos better than before, so searches "
-                                    "stay as they were. Nothing else changed.")
+            active = getattr(payload, "active", True)
+            # the label-free check's verdict, in photos (engine.types.ModelInfo.outcome)
+            self.title.setText("Learning finished" if active else "Learning made no difference")
+            self.detail.setWordWrap(True)
+            self.detail.setText(payload.outcome() if hasattr(payload, "outcome") else
+                                "Searches now use what Simili learned from your photos." if active else
+                                "Searches stay as they were. Nothing else changed.")
             self._show_buttons(note=True)
             return
         self.hide()

@@ -324,25 +324,32 @@ class SimilarPanel(QWidget):
     def _update_count(self) -> None:
         shown, total = self.model.rowCount(), self.model.total()
         low, what = STRICTNESS[self.slider.value()]
-        self.threshold_label.setText(f"Showing {what}" + (f" (at least {low:.0f}% similar)." if low else "."))
+        below = self.model.below_line()
+        self.threshold_label.setText(f"{'Asked for' if below else 'Showing'} {what}"
+                                     + (f" (at least {low:.0f}% similar)." if low else "."))
         words = self._query is not None and self._query[0] == "text"
+        plural = "s" if shown != 1 else ""
         if total == 0:
             self.count_label.setText(f"No photo shows “{self._query[1]}”." if words else "No similar photos found.")
         elif words and self.model.no_close_match():
             self.count_label.setText(f"<b>No clear match.</b> No photo clearly shows “{self._query[1]}”. "
                                      f"The nearest {shown}:")
-        elif self.model.below_line():
-            nearest = f"The nearest {shown} photo{'s' if shown != 1 else ''}, less similar than that:"
+        elif below:
+            nearest = f"The nearest {shown} photo{plural}, less similar than that:"
             if self.model.no_close_match():
-                self.count_label.setText(f"<b>No close match.</b> No photo in your library is at least "
-                                         f"{CLOSE_MATCH:.0f}% similar to this one. {nearest}")
+                self.count_label.setText(f"<b>No close match.</b> No photo in your library is even "
+                                         f"{CLOSE_MATCH:.0f}% similar to this one, so none is {low:.0f}% "
+                                         f"similar. {nearest}")
             else:
-                self.count_label.setText(f"None is this similar; move the control toward Loose to see more. "
-                                         f"{nearest}")
+                self.count_label.setText(f"None is {low:.0f}% similar or more; move the control toward Loose to "
+                                         f"see more. {nearest}")
+        elif self.model.no_close_match():
+            self.count_label.setText(f"<b>No close match.</b> No photo in your library is at least "
+                                     f"{CLOSE_MATCH:.0f}% similar to this one. The nearest {shown} photo{plural}, "
+                                     f"most similar first:")
         else:
             close = sum(1 for n in self.model.neighbors() if n.close)
             hidden = total - shown
-            plural = "s" if shown != 1 else ""
             kind = "clear" if words else "close"
             parts = [f"{shown} photo{plural} showing “{self._query[1]}”, best match first" if words else
                      f"{shown} similar photo{plural}, most similar first"]
