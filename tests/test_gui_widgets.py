@@ -482,3 +482,48 @@ def test_an_offline_folder_is_marked_in_the_sidebar(qtbot, tmp_path):
     texts = [bar.folders.item(i).text() for i in range(bar.folders.count())]
     assert texts == ["here", "usb (offline)"]
     assert "Offline" in bar.folders.item(1).toolTip() and "Offline" not in bar.folders.item(0).toolTip()
+
+
+def test_learning_shows_the_time_left_and_ends_with_its_outcome_in_photos(qtbot, monkeypatch):
+    """Learning's first steps report nothing until done: the time left counts down between reports, and the end
+    says what learning did, in photos, or that it made no difference."""
+    from gui.widgets import progress as progress_mod
+    from engine.types import ModelInfo
+
+    panel = progress_mod.ProgressPanel()
+    qtbot.addWidget(panel)
+    panel.photos = 3409
+    clock = [100.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: clock[0])
+    panel.on_job_started("train")
+    panel.on_progress("train", Progress("train", 0, None, eta_s=75.0, message="finding each photo's nearest photos"))
+    assert panel.detail.text() == "studying 3,409 photos · about 1 min 15 s left"
+    clock[0] += 30
+    panel._count_down()  # what the one-second timer does
+    assert panel.detail.text() == "studying 3,409 photos · about 45 s left"
+    clock[0] += 300  # slower than expected: never "0 s left", never negative
+    panel._count_down()
+    assert panel.detail.text() == "studying 3,409 photos · about 1 s left"
+    metrics = {"check_queries": 300.0, "check_better": 180.0, "check_worse": 40.0, "check_gain": 0.05}
+    panel.on_job_ended("train", "done", ModelInfo(3, "distillhash", 64, "now", True, metrics))
+    assert panel.title.text() == "Learning finished" and not panel._tick.isActive()
+    assert panel.detail.text() == ("Searches now use what Simili learned from your photos. Tested on 300 of your "
+                                   "photos set aside while learning: their closest matches got better for 180, "
+                                   "worse for 40 and stayed the same for 80.")
+    panel.on_job_started("train")
+    panel.on_job_ended("train", "done", ModelInfo(4, "distillhash", 64, "now", False, {**metrics, "check_better": 90.0,
+                                                                                       "check_worse": 110.0}))
+    assert panel.title.text() == "Learning made no difference"
+    assert panel.detail.text().startswith("Learning made no difference worth keeping, so searches stay as they were "
+                                          "and nothing else changed. Tested on 300")
+
+
+def test_the_time_learning_takes_is_expected_from_this_library_or_the_measured_pace():
+    from engine.jobs.learn import expected_seconds
+    from engine.types import ModelInfo
+
+    itq = ModelInfo(1, "itq", 64, "then", True, {})
+    assert expected_seconds([itq], 3000, "cpu") == pytest.approx(14.0)  # 4 s + 3,000 photos at 300 a second
+    assert expected_seconds([itq], 3000, "cuda") is None  # never timed on a graphics card here: no guess
+    learned = ModelInfo(2, "distillhash", 64, "then", False, {"train_seconds": 20.0, "photos": 1000.0})
+    assert expected_seconds([learned, itq], 3000, "cuda") == pytest.approx(60.0)  # this library's own pace

@@ -34,17 +34,36 @@ PARITY_PHOTOS = 32
 HOLDOUT = 0.1  # share of the photos (at most 500) kept out of training to check the result (engine.learning.train_check)
 
 
-def _with_epochs(job, n: int):
-    """Pass training progress through, adding the epoch count the progress panel shows."""
+# How long learning takes on a processor, before a library has learned once: a few seconds to start, then about
+# 300 photos a second (bench/results/train_speed-vm.json: 10,000 photos in 30 s, 100,000 in 381 s on 2 cores).
+START_S, PHOTOS_PER_S = 4.0, 300.0
+
+
+def expected_seconds(models: list[ModelInfo], photos: int, device: str) -> float | None:
+    """How long studying ``photos`` photos should take: at the pace this library's last learning run had, scaled
+    by photos; else the processor's measured pace; None on a graphics card never timed here."""
+    past = next((m.metrics for m in models if m.kind == "distillhash" and m.metrics.get("train_seconds")
+                 and m.metrics.get("photos")), None)
+    if past is not None:
+        return float(past["train_seconds"]) * photos / float(past["photos"])
+    return START_S + photos / PHOTOS_PER_S if device == "cpu" else None
+
+
+def _with_epochs(job, n: int, expected_s: float | None = None):
+    """Pass training progress through, adding the epoch count the progress panel shows, and the time left
+    (``expected_s`` from the start) to the steps that have no count of their own (finding neighbours...)."""
+    from dataclasses import replace
+
     result = None
+    started = time.perf_counter()
     try:
         while True:
             p = next(job)
             if p.stage == "train" and p.total:
-                from dataclasses import replace
-
                 p = replace(p, metrics={**p.metrics, "epochs": float(p.metrics.get("epochs", 0) or 0)
                                          or round(p.total * p.metrics.get("epoch", 0) / max(p.done, 1), 1)})
+            elif p.stage == "train" and p.eta_s is None and expected_s is not None:
+                p = replace(p, eta_s=max(expected_s - (time.perf_counter() - started), 1.0))
             yield p
     except StopIteration as stop:
         result = stop.value
@@ -144,7 +163,10 @@ def run_training(store: Store, bits: int, device: str, seed: int,
     started = time.perf_counter()
     job = train_distillhash(features, bits=bits, device=device, seed=seed, holdout=HOLDOUT,
                             checkpoint_dir=store.training_dir(bits), should_stop=should_stop)
-    result = yield from _with_epochs(job, len(features))
+    from engine.learning.train import _resolve_device
+
+    expected = expected_seconds(models.infos(), len(features), str(_resolve_device(device)).split(":")[0])
+    result = yield from _with_epochs(job, len(features), expected)
     trained = result.trained_rows(len(ids))  # the held-out rest gets codes like photos indexed later
     train_seconds = time.perf_counter() - started
 

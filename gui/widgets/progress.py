@@ -6,7 +6,10 @@ internal steps, epochs or loss.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
@@ -103,6 +106,10 @@ class ProgressPanel(QWidget):
         outer.addWidget(self.bar)
         self.kind: str | None = None
         self.photos: int | None = None  # how many photos learning studies (set by the window)
+        self._last: tuple[str, Progress, float] | None = None  # (kind, progress, when): the time left counts down
+        self._tick = QTimer(self)  # between reports (finding each photo's neighbours reports only when done)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._count_down)
         self._show_buttons()
         self.hide()
 
@@ -148,6 +155,12 @@ class ProgressPanel(QWidget):
     def on_progress(self, kind: str, p: Progress) -> None:
         if kind == "train" and not self.pause_button.isEnabled():
             return  # pausing: keep saying so until the job has stopped
+        self._last = (kind, p, time.monotonic())
+        self._show(kind, p)
+        if p.eta_s is not None and not self._tick.isActive():
+            self._tick.start()
+
+    def _show(self, kind: str, p: Progress) -> None:
         title, detail = describe_progress(p, self.photos if kind == "train" else None)
         self.title.setText(title)
         self.detail.setText(detail)
@@ -156,6 +169,16 @@ class ProgressPanel(QWidget):
             self.bar.setValue(int(1000 * min(p.done, p.total) / p.total))
         else:
             self.bar.setRange(0, 0)
+
+    def _count_down(self) -> None:
+        """The time left, one second less each second until the job says more (never below a second)."""
+        if self.kind is None or self._last is None or self._last[1].eta_s is None:
+            self._tick.stop()
+            return
+        if not self.pause_button.isEnabled():
+            return
+        kind, p, when = self._last
+        self._show(kind, replace(p, eta_s=max(p.eta_s - (time.monotonic() - when), 1.0)))
 
     def on_device_known(self, gpu: bool, why: str) -> None:
         if gpu:
@@ -168,6 +191,8 @@ class ProgressPanel(QWidget):
 
     def on_job_ended(self, kind: str, outcome: str, payload: object) -> None:
         self.kind = None
+        self._tick.stop()
+        self._last = None
         self.pause_button.setEnabled(True)
         self.device.hide()  # said while learning ran; a finished note is one short line, not a banner
         if kind == "train" and outcome == "paused":
