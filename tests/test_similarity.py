@@ -104,12 +104,14 @@ def test_a_shoe_among_clothes_has_close_matches_in_agreeing_order(clothes_librar
         assert out["close_match"] is True, (name, out["results"][:3])
         sims = [r["similarity"] for r in out["results"]]
         assert sims == sorted(sims, reverse=True)
-        # the raw numbers are kept, and the percentage is the blended score they are ordered by
-        for r in out["results"]:
-            blended = float(blended_scores(np.float32(r["match"]), np.float32(r["cosine"])))
+        # the raw numbers are kept, and the percentage is the blended score they are ordered by, in the library's
+        # map, less the gap to the best result (Calibration.answer_percent)
+        blended = [float(blended_scores(np.float32(r["match"]), np.float32(r["cosine"]))) for r in out["results"]]
+        expected = cal.answer_percent(np.array(blended))
+        for r, want in zip(out["results"], expected):
             # one rounded value: a whole percent, within half a point of the blended score's percentage
             assert r["similarity"] == round(r["similarity"])
-            assert r["similarity"] == pytest.approx(float(cal.percent(blended)), abs=0.5 + 1e-3)
+            assert r["similarity"] == pytest.approx(float(want), abs=0.5 + 1e-3)
             assert r["level"] == similarity_level(r["similarity"]) and isinstance(r["distance"], int)
         assert text.startswith("Photos most similar to")
         lines = text.splitlines()
@@ -173,3 +175,18 @@ def test_the_map_is_anchored_on_the_library_nearest_photos():
     assert cal.fits(7, 101) and cal.fits(7, 140) and not cal.fits(8, 101) and not cal.fits(7, 2000)
     for bad in ("", "[]", '{"close": 2}', cal.to_json().replace('"close": 0.94', '"close": 1.2'), "nan"):
         assert Calibration.from_json(bad) is None
+
+
+def test_within_an_answer_a_result_far_below_the_best_reads_less_similar():
+    from engine.codes.calibration import RELATIVE, Calibration
+
+    cal = Calibration(1.0, 1.2, 1.4)
+    answer = np.array([1.3, 1.2, 1.0, 0.6])
+    pct = cal.answer_percent(answer)
+    assert pct[0] == pytest.approx(cal.percent(1.3))  # the best keeps its own score
+    assert np.all(np.diff(pct) < 0)  # the order is kept
+    assert pct[2] == pytest.approx(cal.percent(1.0 - RELATIVE * 0.3)) and pct[2] < CLOSE_MATCH
+    # a near-identical first result (a copy, a reshoot) is not what the others are measured against
+    with_copy = cal.answer_percent(np.r_[1.48, answer])
+    assert with_copy[0] == pytest.approx(cal.percent(1.48)) and np.allclose(with_copy[1:], pct)
+    assert np.allclose(cal.answer_percent(np.array([1.45, 1.42])), cal.percent(np.array([1.45, 1.42])))

@@ -81,7 +81,8 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
     if ranked is None:
         return []
     top, final, blended, dist, cos, match = ranked
-    percent = cal.percent(blended)
+    percent = np.empty(len(blended))
+    percent[final] = cal.answer_percent(blended[final])
     photos = catalog.photos_by_ids([top[j] for j in final])
     return [Neighbor(photos[top[j]], int(dist[j]), float(cos[j]), float(match[j]), float(percent[j]))
             for j in final if top[j] in photos]
