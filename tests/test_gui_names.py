@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.conftest import demo_photos, photo_folder, tree_digest
 from tests.test_gui_fakes import fake_gpu, grid_filled, make_window  # noqa: F401
@@ -67,8 +67,12 @@ def _name_two(window, qtbot, kind="dress", name="frock"):
         sel.select(window.grid_model.index(r), QItemSelectionModel.SelectionFlag.Select)
     photos = window.grid.selected_photos()
     assert len(photos) == 2
+    window.activateWindow()
     window.grid.setFocus()
-    window.naming.act_name.trigger()
+    if QApplication.focusWidget() is window.grid:
+        qtbot.keyClick(window.grid, Qt.Key.Key_N)  # the shortcut, where the platform gives the grid the focus
+    else:
+        window.naming.act_name.trigger()
     dialog = window.naming.dialog
     assert dialog is not None and dialog.isVisible() and "these 2 photos" in dialog.label.text()
     qtbot.keyClicks(dialog.edit, name)
@@ -89,6 +93,8 @@ def test_name_two_photos_stores_the_name_and_proposes_other_photos(window, qtbot
     assert [p.id for p in proposed] == [n.photo.id for n in lib.name_proposals("frock", 40)][:len(proposed)]
     assert "2 photos show frock" in panel.counts.text()
     qtbot.waitUntil(lambda: window.sidebar.names.names() == {"frock": 2}, timeout=5000)
+    window.act_close_similar.trigger()  # Esc closes the proposals (the answers are kept)
+    assert not panel.isVisible() and not window.naming.wanted
 
 
 def test_confirm_and_reject_refine_the_proposals(window, qtbot):
@@ -210,3 +216,10 @@ def test_more_like_this_reranks_the_similar_results(window, qtbot):
     with qtbot.waitSignal(panel.searched, timeout=10_000):
         panel.on_back()  # Back undoes one step
     assert [n.photo.id for n in panel.model.neighbors()] == again
+
+
+def test_name_without_a_selection_says_what_to_do(window, qtbot):
+    window.grid.selectionModel().clearSelection()
+    window.naming.act_name.trigger()
+    assert window.naming.dialog is None
+    assert "Select one or a few photos first" in window.statusBar().currentMessage()

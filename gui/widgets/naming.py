@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCompleter, QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-    QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget,
+    QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine.types import Neighbor, Photo
@@ -22,7 +22,7 @@ from gui.itemmodels import photo_tooltip
 from gui.resources import icon
 from gui.workers import if_alive
 
-__all__ = ["NameDialog", "ProposalsPanel", "NamesList", "PROPOSALS"]
+__all__ = ["PROPOSALS", "NameDialog", "NamesList", "ProposalsPanel"]
 
 PROPOSALS = 24  # proposals shown at a time
 THUMB = 72
@@ -38,8 +38,8 @@ class NameDialog(QDialog):
     def __init__(self, count: int, names: list[str], parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Name photos")
-        what = "this photo" if count == 1 else f"these {count} photos"
-        self.label = label = QLabel(f"What does {what} show?\nA word or a name: tomato, Max, grandma's garden…")
+        what = "does this photo" if count == 1 else f"do these {count} photos"
+        self.label = label = QLabel(f"What {what} show?\nA word or a name: tomato, Max, grandma's garden…")
         label.setWordWrap(True)
         self.edit = QLineEdit()
         self.edit.setMaxLength(100)
@@ -54,6 +54,7 @@ class NameDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.edit.textChanged.connect(self._update)
+        self.setMinimumWidth(380)
         layout = QVBoxLayout(self)
         layout.addWidget(label)
         layout.addWidget(self.edit)
@@ -76,30 +77,50 @@ class _Row(QFrame):
         self.thumb = QLabel()
         self.thumb.setFixedSize(THUMB, THUMB)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel(f"{Path(self.photo.path).name}<br><span>{neighbor.similarity:.0f}% match</span>"
-                      if neighbor.similarity is not None else Path(self.photo.path).name)
-        text.setObjectName("muted")
-        text.setWordWrap(True)
-        text.setMinimumWidth(60)
+        self.file = _Elided(Path(self.photo.path).name)
+        match = QLabel("" if neighbor.similarity is None else f"{neighbor.similarity:.0f}% match")
+        match.setObjectName("muted")
+        texts = QVBoxLayout()
+        texts.addStretch(1)
+        texts.addWidget(self.file)
+        texts.addWidget(match)
+        texts.addStretch(1)
         self.setToolTip(photo_tooltip(self.photo))
-        self.yes = self._button("✓", f"Yes, it shows {name} (Y)", lambda: panel.answer(self.photo, True))
-        self.no = self._button("✗", f"No, it does not show {name} (N)", lambda: panel.answer(self.photo, False))
+        self.yes = self._button("✓", "#2e9d50", f"Yes, it shows {name} (Y)", lambda: panel.answer(self.photo, True))
+        self.no = self._button("✗", "#d0453b", f"No, it does not show {name} (N)",
+                               lambda: panel.answer(self.photo, False))
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 3, 4, 3)
         row.addWidget(self.thumb)
-        row.addWidget(text, 1)
+        row.addLayout(texts, 1)
         row.addWidget(self.yes)
         row.addWidget(self.no)
 
     @staticmethod
-    def _button(text: str, tip: str, slot) -> QToolButton:
+    def _button(text: str, color: str, tip: str, slot) -> QToolButton:
         b = QToolButton()
         b.setText(text)
         b.setToolTip(tip)
         b.setAccessibleName(tip)
-        b.setMinimumSize(34, 34)
+        b.setFixedSize(38, 38)
+        b.setStyleSheet(f"QToolButton {{ color: {color}; font-size: 18px; font-weight: bold; }}")
+        b.setCursor(Qt.CursorShape.PointingHandCursor)
         b.clicked.connect(slot)
         return b
+
+
+class _Elided(QLabel):
+    """One line of text, shortened in the middle to the room it gets (long file names)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.full = text
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def resizeEvent(self, event) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideMiddle, self.width()))
+        super().resizeEvent(event)
 
 
 class _List(QListWidget):
@@ -240,7 +261,7 @@ class ProposalsPanel(QWidget):
             rejected = f", {info.rejections:,} do not" if info.rejections else ""
             self.counts.setText(f"{_plural(info.examples)} show {info.name}{rejected}.")
             self.show_button.setText(f"Show its {_plural(info.examples)}")
-        shown = [n for n in proposals if int(n.photo.id) not in self._answered]
+        shown = [n for n in proposals if int(n.photo.id) not in self._answered][:PROPOSALS]
         self._fill(shown)
         self.status.setText(f"{_plural(len(shown))} that may show {self.name}, best first." if shown else
                             f"No other photo seems to show {self.name}.")
