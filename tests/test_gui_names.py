@@ -103,14 +103,14 @@ def test_confirm_and_reject_refine_the_proposals(window, qtbot):
     lib = window.session.library
     first = panel.proposals()[0]
     with qtbot.waitSignal(panel.proposed, timeout=10_000):
-        panel.row_widget(0).yes.click()  # ✓: one click
+        _click(qtbot, panel, 0, True)  # ✓: one click
     assert first.id in {p.id for p in lib.named_photos("frock")}
     assert first.id not in {p.id for p in panel.proposals()}
     qtbot.waitUntil(lambda: window.sidebar.names.names() == {"frock": 3}, timeout=5000)
 
     rejected = panel.proposals()[0]
     with qtbot.waitSignal(panel.proposed, timeout=10_000):
-        panel.row_widget(0).no.click()  # ✗
+        _click(qtbot, panel, 0, False)  # ✗
     assert rejected.id not in {p.id for p in lib.named_photos("frock")}
     assert rejected.id not in {p.id for p in panel.proposals()}
     assert rejected.id not in {n.photo.id for n in lib.name_proposals("frock", 40)}  # never proposed again
@@ -118,7 +118,7 @@ def test_confirm_and_reject_refine_the_proposals(window, qtbot):
     assert (info.examples, info.rejections) == (3, 1)
 
     # Y and N answer the selected proposal
-    panel.list.setCurrentRow(1)
+    panel.list.setCurrentIndex(panel.model.index(1))
     chosen = panel.current_photo()
     with qtbot.waitSignal(panel.proposed, timeout=10_000):
         qtbot.keyClick(panel.list, Qt.Key.Key_Y)
@@ -146,9 +146,9 @@ def test_sidebar_lists_the_name_and_a_click_shows_its_photos(window, qtbot):
     assert window.photos_page.title.text() == "“frock”" and "named frock" in window.photos_page.subtitle.text()
     # confirming a proposal adds it to the grid that lists the name
     panel = window.naming.panel
-    qtbot.waitUntil(lambda: panel.list.count() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.model.rowCount() > 0, timeout=10_000)
     with qtbot.waitSignal(panel.proposed, timeout=10_000):
-        panel.row_widget(0).yes.click()
+        _click(qtbot, panel, 0, True)
     qtbot.waitUntil(lambda: window.grid_model.rowCount() == 3, timeout=5000)
     # Photos (in the sidebar) shows every photo again
     nav = window.sidebar.nav
@@ -182,6 +182,11 @@ def test_rename_merges_and_remove_never_touches_photos(window, qtbot, monkeypatc
     assert window.session.library.names() == [] and window.session.reader.photo_count() == 40
     assert not window.naming.panel.isVisible() and names.empty.isVisible()
     assert tree_digest(folder) == before
+
+
+def _click(qtbot, panel, row: int, shows: bool) -> None:
+    """One click on a proposal's ✓ (``shows``) or ✗."""
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=panel.list.button_rect(row, shows).center())
 
 
 def _trigger(menu, text: str) -> None:

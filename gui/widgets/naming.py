@@ -7,25 +7,22 @@ next ones. All engine calls run on the session's query worker, never on the GUI 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QCompleter, QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-    QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
+    QCompleter, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMenu,
+    QPushButton, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine.types import Neighbor, Photo
 from gui.errors import describe
-from gui.itemmodels import photo_tooltip
 from gui.resources import icon
+from gui.widgets.proposals import ProposalsView
 from gui.workers import if_alive
 
 __all__ = ["PROPOSALS", "NameDialog", "NamesList", "ProposalsPanel"]
 
 PROPOSALS = 24  # proposals shown at a time
-THUMB = 72
 
 
 def _plural(n: int, word: str = "photo") -> str:
@@ -68,81 +65,6 @@ class NameDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.name()))
 
 
-class _Row(QFrame):
-    """One proposal: its thumbnail, file name and match, and the ✓ / ✗ buttons."""
-
-    def __init__(self, neighbor: Neighbor, name: str, panel: ProposalsPanel):
-        super().__init__()
-        self.photo = neighbor.photo
-        self.thumb = QLabel()
-        self.thumb.setFixedSize(THUMB, THUMB)
-        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.file = _Elided(Path(self.photo.path).name)
-        match = QLabel("" if neighbor.similarity is None else f"{neighbor.similarity:.0f}% match")
-        match.setObjectName("muted")
-        texts = QVBoxLayout()
-        texts.addStretch(1)
-        texts.addWidget(self.file)
-        texts.addWidget(match)
-        texts.addStretch(1)
-        self.setToolTip(photo_tooltip(self.photo))
-        self.yes = self._button("✓", "#2e9d50", f"Yes, it shows {name} (Y)", lambda: panel.answer(self.photo, True))
-        self.no = self._button("✗", "#d0453b", f"No, it does not show {name} (N)",
-                               lambda: panel.answer(self.photo, False))
-        row = QHBoxLayout(self)
-        row.setContentsMargins(4, 3, 4, 3)
-        row.addWidget(self.thumb)
-        row.addLayout(texts, 1)
-        row.addWidget(self.yes)
-        row.addWidget(self.no)
-
-    @staticmethod
-    def _button(text: str, color: str, tip: str, slot) -> QToolButton:
-        b = QToolButton()
-        b.setText(text)
-        b.setToolTip(tip)
-        b.setAccessibleName(tip)
-        b.setFixedSize(38, 38)
-        b.setStyleSheet(f"QToolButton {{ color: {color}; font-size: 18px; font-weight: bold; }}")
-        b.setCursor(Qt.CursorShape.PointingHandCursor)
-        b.clicked.connect(slot)
-        return b
-
-
-class _Elided(QLabel):
-    """One line of text, shortened in the middle to the room it gets (long file names)."""
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.full = text
-        self.setMinimumWidth(40)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def resizeEvent(self, event) -> None:
-        self.setText(self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideMiddle, self.width()))
-        super().resizeEvent(event)
-
-
-class _List(QListWidget):
-    """Y / N answer the current proposal; Enter or Space opens it in the viewer."""
-
-    def __init__(self, panel: ProposalsPanel):
-        super().__init__()
-        self.panel = panel
-
-    def keyPressEvent(self, event) -> None:
-        photo = self.panel.current_photo()
-        key = event.key()
-        if photo is not None and key in (Qt.Key.Key_Y, Qt.Key.Key_N) and not event.modifiers() & (
-                Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
-            self.panel.answer(photo, key == Qt.Key.Key_Y)
-            return
-        if photo is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
-            self.panel.photo_opened.emit(photo)
-            return
-        super().keyPressEvent(event)
-
-
 class ProposalsPanel(QWidget):
     """The photos that may show a taught name, best first, each confirmed (✓, Y) or rejected (✗, N) in one go.
 
@@ -163,7 +85,6 @@ class ProposalsPanel(QWidget):
         self.name: str | None = None
         self._token = 0
         self._answered: set[int] = set()  # stored or on their way: never shown again for this name
-        self._thumbs: dict[tuple, QLabel] = {}
         self.setMinimumWidth(300)
         self.title = QLabel("Name")
         self.title.setObjectName("panelTitle")
@@ -187,10 +108,11 @@ class ProposalsPanel(QWidget):
         self.status = QLabel()
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
-        self.list = _List(self)
+        self.list = ProposalsView(loader)
         self.list.setAccessibleName("Photos that may show it")
-        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-        self.list.itemDoubleClicked.connect(lambda item: self.photo_opened.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.answered.connect(self.answer)
+        self.list.opened.connect(self.photo_opened)
+        self.model = self.list.model_
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 8, 8)
         layout.setSpacing(8)
@@ -200,28 +122,21 @@ class ProposalsPanel(QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(self.status)
         layout.addWidget(self.list, 1)
-        loader.ready.connect(self.on_thumbnail_ready)
 
     # -- state ---------------------------------------------------------------------------------------
     def proposals(self) -> list[Photo]:
         """The photos proposed now, best first."""
-        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+        return self.model.photos()
 
     def current_photo(self) -> Photo | None:
-        item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-
-    def row_widget(self, row: int) -> _Row | None:
-        item = self.list.item(row)
-        return self.list.itemWidget(item) if item is not None else None
+        return self.list.current_photo()
 
     # -- asking --------------------------------------------------------------------------------------
     def start(self, name: str) -> None:
         """Show the proposals for ``name`` (a name with photos already)."""
         if self.name is None or name.casefold() != self.name.casefold():
             self._answered.clear()
-            self.list.clear()
-            self._thumbs.clear()
+            self.model.set_neighbors([])
         self.name = name
         self.title.setText(f"Photos that may show “{name}”")
         self.hint.setText(f"Does it show {name}? Answer with ✓ or ✗ (or Y / N on the selected photo); "
@@ -233,11 +148,9 @@ class ProposalsPanel(QWidget):
         if self.name is None:
             return
         self._answered.add(int(photo.id))
-        row = next((i for i in range(self.list.count())
-                    if self.list.item(i).data(Qt.ItemDataRole.UserRole).id == photo.id), None)
-        if row is not None:
-            self.list.takeItem(row)
-            self.list.setCurrentRow(min(row, self.list.count() - 1))
+        row = self.model.remove(int(photo.id))
+        if row is not None and self.model.rowCount():
+            self.list.setCurrentIndex(self.model.index(min(row, self.model.rowCount() - 1)))
         self._ask(photo, shows)
 
     def _ask(self, photo: Photo | None, shows: bool) -> None:
@@ -275,37 +188,10 @@ class ProposalsPanel(QWidget):
             self.proposed.emit(-1)
 
     def _fill(self, neighbors: list[Neighbor]) -> None:
-        keep = self.list.currentRow()
-        self.list.clear()
-        self._thumbs.clear()
-        edge = int(THUMB * self.devicePixelRatioF())
-        for n in neighbors:
-            row = _Row(n, self.name or "", self)
-            item = QListWidgetItem()
-            item.setData(Qt.ItemDataRole.UserRole, n.photo)
-            item.setSizeHint(QSize(200, THUMB + 8))
-            self.list.addItem(item)
-            self.list.setItemWidget(item, row)
-            key = (int(n.photo.id), edge, True)
-            self._thumbs[key] = row.thumb
-            self._set_thumb(key, self.loader.image(int(n.photo.id), n.photo.path, n.photo.mtime, edge, crop=True,
-                                                   radius=6.0))
+        keep = self.list.currentIndex().row()
+        self.model.set_neighbors(neighbors)
         if neighbors:
-            self.list.setCurrentRow(max(0, min(keep, len(neighbors) - 1)))
-
-    def _set_thumb(self, key, image) -> None:
-        label = self._thumbs.get(key)
-        if label is not None and image is not None:
-            pix = QPixmap.fromImage(image)
-            pix.setDevicePixelRatio(self.devicePixelRatioF())
-            label.setPixmap(pix)
-
-    def on_thumbnail_ready(self, key) -> None:
-        if key in self._thumbs:
-            pid, edge, _ = key
-            photo = next((p for p in self.proposals() if int(p.id) == pid), None)
-            if photo is not None:
-                self._set_thumb(key, self.loader.image(pid, photo.path, photo.mtime, edge, crop=True, radius=6.0))
+            self.list.setCurrentIndex(self.model.index(max(0, min(keep, len(neighbors) - 1))))
 
     def on_close(self) -> None:
         self._token += 1
