@@ -89,20 +89,31 @@ class PhotoGridModel(QAbstractListModel):
         self._pending: set[int] = set()
         self._generation = 0
         self.folder: str | None = None
+        self.listing: tuple[str, Callable[[], list[Photo]]] | None = None  # (what, fetch): e.g. a taught name
         self._subset: list[Photo] | None = None
 
     # -- loading -------------------------------------------------------------------------------------
     def set_folder(self, folder: str | None) -> None:
         """Show only the photos under ``folder`` (None: all of them)."""
-        if folder != self.folder:
+        if folder != self.folder or self.listing is not None:
             self.folder = folder
+            self.listing = None
             self._generation += 1  # answers for the previous choice are dropped
             self.refresh()
+
+    def set_listing(self, what: str, fetch: Callable[[], list[Photo]]) -> None:
+        """Show only the photos ``fetch()`` returns (called on a worker), e.g. those of a taught name."""
+        self.folder, self.listing = None, (what, fetch)
+        self._generation += 1
+        self.refresh()
 
     def refresh(self) -> None:
         """Re-count in the background, then reset (pages are read again as they are shown)."""
         gen = self._generation
-        if self.folder is not None:
+        if self.listing is not None:
+            worker = FunctionWorker(self.listing[1])
+            worker.returned.connect(lambda photos: self._on_subset(gen, photos))
+        elif self.folder is not None:
             worker = FunctionWorker(self._photos_under, self.folder)
             worker.returned.connect(lambda photos: self._on_subset(gen, photos))
         else:

@@ -16,6 +16,7 @@ from gui import actions, dropping, windowstate
 from gui.dupecount import DuplicateCounter
 from gui.errors import show_error
 from gui.itemmodels import PhotoGridModel
+from gui.naming import Naming
 from gui.resources import app_icon, icon
 from gui.session import JOB_INDEX, JOB_TRAIN, LibrarySession
 from gui.thumbnails import ThumbnailLoader
@@ -96,6 +97,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.drop_hint.hide()
         self._build_actions()
         self._build_status()
+        self.naming = Naming(self)  # Name…, the proposals panel, the sidebar's names, More/Not like this
 
     def _build_status(self) -> None:
         self.summary = QLabel()
@@ -168,7 +170,8 @@ class MainWindow(WindowActions, QMainWindow):
 
     def _update_similar_visibility(self) -> None:
         """The similar panel belongs to the photos page, and is not shown on the first-run screen."""
-        self.similar.setVisible(self._similar_wanted and self.current_page() == "photos")
+        naming = self.naming.update_visibility(self.current_page() == "photos")
+        self.similar.setVisible(self._similar_wanted and self.current_page() == "photos" and not naming)
 
     def current_page(self) -> str:
         w = self.stack.currentWidget()
@@ -305,6 +308,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.similar.show_photo(photo)
 
     def _show_similar(self) -> None:
+        self.naming.leave()
         self._similar_wanted = True
         if self.current_page() != "photos" and self.session.folders():
             self.show_page("photos")
@@ -318,6 +322,8 @@ class MainWindow(WindowActions, QMainWindow):
     def on_escape(self) -> None:
         if self.similar.isVisible():
             self.similar.on_close()
+        elif self.naming.wanted:
+            self.naming.close_panel()
 
     def on_similar_closed(self) -> None:
         self._similar_wanted = False
@@ -346,6 +352,7 @@ class MainWindow(WindowActions, QMainWindow):
         selected = view.selected_photos() if hasattr(view, "selected_photos") else [photo]
         menu = actions.photo_menu(self, photo, selected, on_similar=self.on_photo_activated,
                                   on_view=self.on_open_viewer_direct, on_trash=self.on_trash)
+        self.naming.extend_menu(menu, view, photo, selected if photo in selected else [photo])
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.popup(pos)
 

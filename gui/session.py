@@ -320,6 +320,14 @@ class LibrarySession(QObject):
         found = self.reader.similar_to_image(path, k=self.settings.similar_k, max_distance=ANY_DISTANCE)
         return found, self.active_bits()
 
+    def similar_refined(self, photo_id: int, more: list[int], less: list[int]) -> FunctionWorker:
+        """Photos like ``photo_id`` and ``more``, unlike ``less`` ("more/not like this"): ``returned((neighbors, bits))``."""
+        return self.query(self._similar_refined, int(photo_id), list(more), list(less))
+
+    def _similar_refined(self, photo_id: int, more: list[int], less: list[int]):
+        found = self.reader.similar_refined(photo_id, more=more, less=less, k=self.settings.similar_k)
+        return found, self.active_bits()
+
     def gpu_status(self) -> FunctionWorker:
         """Whether training can use a GPU: ``returned((ok, text))``."""
         return self.query(self.reader.gpu_status, pool="io")

@@ -196,6 +196,14 @@ class FakeLibrary:
         answers = getattr(self, "_names", {}).get(name, {})
         return [Neighbor(p, 0, None, 0.5, 70.0) for p in self._photos if p.id not in answers][: k or 20]
 
+    def similar_refined(self, photo, more=(), less=(), k=None):
+        """Nearest (by id) to the photo and the ``more`` ones, away from the ``less`` ones; those are not listed."""
+        keep, away = [int(photo), *map(int, more)], [int(i) for i in less]
+        def cost(p):
+            return sum(abs(int(p.id) - i) for i in keep) / len(keep) - sum(min(abs(int(p.id) - i), 6) for i in away)
+        ranked = sorted((p for p in self._photos if int(p.id) not in keep + away), key=lambda p: (cost(p), p.id))
+        return [Neighbor(p, 0, None, 0.5, max(0.0, 90.0 - 3 * j)) for j, p in enumerate(ranked[: k or 50])]
+
     def name_photos(self, name, photos, shows=True):
         book = self.__dict__.setdefault("_names", {})
         ids = {p.path: p.id for p in self._photos}

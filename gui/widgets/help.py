@@ -13,7 +13,8 @@ from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS
 __all__ = ["build_help_menu", "shortcuts_html", "how_it_works_html", "HelpDialog"]
 
 EXTRA_KEYS = (("Enter", "Find photos like the selected one"), ("Space", "Open the selected photo large"),
-              ("Arrow keys", "Move between photos"), ("Esc", "Close the similar photos panel"))
+              ("Arrow keys", "Move between photos"), ("Esc", "Close the similar photos panel"),
+              ("Y / N", "Yes / no: does the selected proposal show the name?"))
 
 
 def shortcuts_html(actions: list[QAction]) -> str:
@@ -48,6 +49,11 @@ def how_it_works_html() -> str:
         "<i>fruit</i>, <i>red car</i>. Simili knows the thousand kinds of things its image model was taught "
         "(animals, clothes, food, vehicles, objects) under their everyday names, with plurals and families, "
         "and says which words it does not know. Word list: WordNet 3.0, Princeton University.</p>"
+        "<p><b>Teach it your own words.</b> Select a few photos and choose <i>Name…</i> (N): <i>tomato</i>, "
+        "<i>Max</i>, <i>grandma's garden</i>. Simili proposes the other photos that show it, best first; answer "
+        "each with ✓ or ✗ (Y / N) and every answer improves the next proposals. Names are listed in the sidebar "
+        "and work in the search box too. On similar photos, <i>More like this</i> (+) and <i>Not like this</i> "
+        "(-) rank the results again.</p>"
         "<p><b>3. It learns from your photos.</b> After indexing, <i>Learn from my photos</i> studies your own "
         "collection in the background so that searches find closer matches. It can be paused at any time and "
         "continues later; search keeps working meanwhile.</p>"

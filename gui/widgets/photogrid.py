@@ -254,6 +254,7 @@ class PhotosPage(QWidget):
         self.subtitle.setWordWrap(True)  # a narrow window wraps it rather than cutting it off
         self.subtitle.setMinimumWidth(0)
         self._folder: str | None = None
+        self._where: str | None = None
         head = QHBoxLayout()
         head.setContentsMargins(14, 10, 14, 4)
         head.addWidget(self.title)
@@ -270,12 +271,18 @@ class PhotosPage(QWidget):
         """Title the page after the folder shown (None: all photos)."""
         from pathlib import Path
 
-        self._folder = folder
+        self._folder, self._where = folder, None
         self.title.setText(Path(folder).name or folder if folder else "All photos")
         self.title.setToolTip(folder or "")
 
+    def set_listing(self, title: str, where: str) -> None:
+        """Title the page after what it lists (e.g. a taught name); ``where`` ends the count ("named Max")."""
+        self._folder, self._where = None, where
+        self.title.setText(title)
+        self.title.setToolTip(where)
+
     def set_counts(self, photos: int, folders: int) -> None:
-        where = "in this folder" if self._folder else \
-            f"in {folders} folder{'s' if folders != 1 else ''}"
+        where = self._where or ("in this folder" if self._folder else
+                                f"in {folders} folder{'s' if folders != 1 else ''}")
         self.subtitle.setText(f"{photos:,} photo{'s' if photos != 1 else ''} {where} · "
                               "click a photo to find similar ones")

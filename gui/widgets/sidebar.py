@@ -1,4 +1,5 @@
-"""The sidebar: the views (Photos, Duplicates, Problems) and the library's folders with add/remove buttons."""
+"""The sidebar: the views (Photos, Duplicates, Problems), the library's folders with add/remove buttons, and the
+names the user taught (``gui.widgets.naming.NamesList``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.resources import icon
+from gui.widgets.naming import NamesList
 
 __all__ = ["Sidebar", "PAGES"]
 
@@ -80,6 +82,9 @@ class Sidebar(QWidget):
         layout.addSpacing(12)
         layout.addLayout(head)
         layout.addWidget(self.folders, 1)
+        layout.addSpacing(8)
+        self.names = NamesList()
+        layout.addWidget(self.names, 1)
         self._update_buttons()
 
     def select_page(self, name: str) -> None:

@@ -171,6 +171,19 @@ class SimilarPanel(QWidget):
         """Search by words ("dog", "red shoes")."""
         self._start(("text", " ".join(text.split())))
 
+    def can_refine(self) -> bool:
+        """Whether "More like this" / "Not like this" apply: the panel shows photos similar to a library photo."""
+        return self._query is not None and self._query[0] in ("photo", "refined")
+
+    def refine(self, photo: Photo, more: bool) -> None:
+        """Re-rank the results: more like ``photo`` (``more``) or not like it; Back goes one step back."""
+        if not self.can_refine():
+            return
+        kind, target = self._query
+        base, likes, unlikes = (target, (), ()) if kind == "photo" else target
+        likes, unlikes = tuple(p for p in likes if p.id != photo.id), tuple(p for p in unlikes if p.id != photo.id)
+        self._start(("refined", (base, likes + (photo,) if more else likes, unlikes if more else unlikes + (photo,))))
+
     def refresh(self) -> None:
         """Run the current query again (the codes changed, e.g. after training)."""
         if self._query is not None:
@@ -194,6 +207,9 @@ class SimilarPanel(QWidget):
         kind, target = query
         if kind == "photo":
             worker = self.session.similar(int(target.id))
+        elif kind == "refined":  # (photo, more like these, not like these)
+            worker = self.session.similar_refined(int(target[0].id), [int(p.id) for p in target[1]],
+                                                  [int(p.id) for p in target[2]])
         elif kind == "text":
             worker = self.session.similar_to_text(str(target))
         else:
@@ -248,13 +264,15 @@ class SimilarPanel(QWidget):
             self.query_caption.setText("Searching by words…")
             self.query_caption.setToolTip(str(target))
             return
-        if kind == "photo":
-            photo: Photo = target
+        if kind in ("photo", "refined"):
+            photo: Photo = target if kind == "photo" else target[0]
             self._query_key = (int(photo.id), edge, False)
             image = self.loader.image(int(photo.id), photo.path, photo.mtime, edge, crop=False)
             facts = [Path(photo.path).name]
             if photo.width and photo.height:
                 facts.append(f"{photo.width} × {photo.height}")
+            if kind == "refined":
+                facts.append(f"{len(target[1])} more like this, {len(target[2])} not like this (Back undoes)")
             self.query_caption.setText(" · ".join(facts))
             self.query_caption.setToolTip(photo.path)
         else:
@@ -302,7 +320,7 @@ class SimilarPanel(QWidget):
         if key == self._query_key and self._query is not None:
             kind, target = self._query
             pid, edge, _ = key
-            path = target.path if kind == "photo" else str(target)
+            path = target.path if kind == "photo" else target[0].path if kind == "refined" else str(target)
             self._set_query_image(self.loader.image(pid, path, None, edge, crop=False))
 
     def min_similarity(self) -> float:
