@@ -92,18 +92,25 @@ def _choose_home(args, user_state) -> tuple[str, str | None]:
     return str(resolve_home(chosen or None)), None
 
 
-def open_window(home: str, state, auto_train: bool = True):
-    """Open the library at ``home`` and build the main window (the QApplication must exist)."""
+def open_window(home: str, state, auto_train: bool = True, watch: bool = True):
+    """Open the library at ``home`` and build the main window (the QApplication must exist).
+
+    ``watch``: keep up with the library folders (gui.watching; automation runs turn it off).
+    """
     from engine.api import Library
     from gui.mainwindow import MainWindow
     from gui.session import LibrarySession
     from gui.thumbnails import ThumbnailLoader
+    from gui.watching import FolderWatcher
 
     library = Library(home)
     session = LibrarySession(library)
     session.auto_train_enabled = auto_train
     window = MainWindow(session, ThumbnailLoader(session.reader.thumbnail_file), state)
     window.destroyed.connect(lambda *_: library.close())
+    window.watcher = FolderWatcher(session, window)
+    if watch:
+        window.watcher.start()
     return window
 
 
