@@ -100,6 +100,7 @@ class FolderWatcher(QObject):
         self.complete = True
         self.enabled = False
         self._stopped = False
+        self._started = False
         self._online: set[str] | None = None
         self._listing = False
         self._list_again = False
@@ -121,6 +122,7 @@ class FolderWatcher(QObject):
     # -- life ----------------------------------------------------------------------------------------
     def start(self) -> None:
         """Begin: a rescan now (photos added while the app was closed), then watch. Does nothing when turned off."""
+        self._started = True
         self.session.library_changed.connect(self._sync_setting)
         self.session.folders_changed.connect(lambda _folders: self._list())
         app = QGuiApplication.instance()
@@ -132,6 +134,9 @@ class FolderWatcher(QObject):
         """Stop watching for good (the window is closing): no rescan starts after this."""
         self._stopped = True
         self._set_enabled(False)
+        if not self._started:
+            return
+        self._started = False
         try:
             self.session.library_changed.disconnect(self._sync_setting)
         except (RuntimeError, TypeError):
