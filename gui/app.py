@@ -111,12 +111,13 @@ def open_window(home: str, state, auto_train: bool = True, watch: bool = True):
     from gui.session import LibrarySession
     from gui.thumbnails import ThumbnailLoader
     from gui.watching import FolderWatcher
+    from gui.workers import wait_all
 
     library = Library(home)
     session = LibrarySession(library)
     session.auto_train_enabled = auto_train
     window = MainWindow(session, ThumbnailLoader(session.reader.thumbnail_file), state)
-    window.destroyed.connect(lambda *_: library.close())
+    window.destroyed.connect(lambda *_: (wait_all(5000), library.close()))  # no worker outlives its library
     window.watcher = FolderWatcher(session, window)
     if watch:
         window.watcher.start()

@@ -446,4 +446,5 @@ class MainWindow(WindowActions, QMainWindow):
         self.save_state()
         self.dupe_counter.stop()
         self.session.shutdown()
+        self.session.blockSignals(True)  # a stopped job's late end must not start work (queries) in a closed window
         super().closeEvent(event)

@@ -252,8 +252,8 @@ class LibrarySession(QObject):
         else:
             self.job_ended.emit(kind, "done", result)
         self.library_changed.emit()
-        if kind == JOB_INDEX:
-            self._maybe_auto_train()
+        if kind == JOB_INDEX and not (self._index_quiet and not getattr(result, "added", 1)):
+            self._maybe_auto_train()  # (not after an automatic rescan that found no new photo)
         self._run_next()
 
     def _on_job_errored(self, kind: str, exc: BaseException) -> None:

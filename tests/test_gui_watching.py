@@ -181,3 +181,36 @@ def test_offline_folders_and_the_cap(make_window, qtbot, tmp_path):
     watcher.on_activated()
     qtbot.waitUntil(lambda: lib.index_runs > runs and lib.photo_count() == 8, timeout=5_000)
     assert errors == []
+
+
+class _Reporting(FakeLibrary):
+    """The fake, answering an index run with the engine's IndexReport (how many photos were new)."""
+
+    def index(self, folders=None):
+        from engine.types import IndexReport
+
+        before = {p.path for p in self._photos}
+        n = yield from super().index(folders)
+        added = len({p.path for p in self._photos} - before)
+        return IndexReport(added, 0, 0, 0, 0, n - added, n)
+
+
+def test_a_rescan_that_finds_nothing_new_does_not_start_learning(make_window, qtbot, tmp_path):
+    folder = tmp_path / "photos"
+    make_images(folder, 4)
+    lib = _Reporting(tmp_path / "home")
+    lib.add_folder(folder)
+    lib.settings.auto_train = True
+    lib.settings.auto_train_min_photos = 2
+    list(lib.index())  # indexed before the app started
+    window = make_window(lib)
+    session = window.session
+    started = []
+    session.job_started.connect(started.append)
+    watcher = _watch(window, quiet_ms=200)
+    qtbot.waitUntil(lambda: lib.index_runs == 2 and session.running() is None, timeout=5_000)
+    qtbot.wait(300)
+    assert started == ["index"]  # the start-up rescan found nothing new: no learning by itself
+    _photos(folder, ["new.jpg"], 9)  # a new photo: learning starts by itself, as after adding photos
+    qtbot.waitUntil(lambda: "train" in started, timeout=5_000)
+    assert watcher.rescans == 2 and lib.photo_count() == 5
