@@ -111,13 +111,12 @@ def open_window(home: str, state, auto_train: bool = True, watch: bool = True):
     from gui.session import LibrarySession
     from gui.thumbnails import ThumbnailLoader
     from gui.watching import FolderWatcher
-    from gui.workers import wait_all
 
     library = Library(home)
     session = LibrarySession(library)
     session.auto_train_enabled = auto_train
     window = MainWindow(session, ThumbnailLoader(session.reader.thumbnail_file), state)
-    window.destroyed.connect(lambda *_: (wait_all(5000), library.close()))  # no worker outlives its library
+    window.destroyed.connect(lambda *_: _close_library(library))
     window.watcher = FolderWatcher(session, window)
     if watch:
         window.watcher.start()
@@ -145,6 +144,17 @@ def launch(args, user_state, home: str | None = None, automated: bool = False):
     window = opener(home)
     switcher.adopt(window)
     return window
+
+
+def _close_library(library) -> None:
+    """Close a window's library once its workers are done (none may outlive it; at exit the pools are gone)."""
+    from gui.workers import wait_all
+
+    try:
+        wait_all(5000)
+    except RuntimeError:  # interpreter exit: Qt's thread pools were deleted first
+        pass
+    library.close()
 
 
 def _platform_problem() -> str | None:
