@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 __all__ = ["Library", "LibraryView", "LibraryFacade", "IndexReport", "FEATURE_DIM", "IMAGE_EXTENSIONS",
-           "display_image", "resolve_home", "log_dir", "resources_root", "NameInfo"]
+           "display_image", "resolve_home", "log_dir", "resources_root", "NameInfo", "is_library"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ def repair_catalog(home: str | os.PathLike[str] | None = None) -> str | None:
     from engine.library.salvage import salvage
 
     return salvage(resolve_home(home) / "catalog.sqlite")
+
+
+def is_library(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a Simili library (its catalog), so that opening it shows photos."""
+    return (Path(folder) / "catalog.sqlite").is_file()
 
 
 def _named(folder: str | os.PathLike[str]) -> None:

@@ -285,6 +285,8 @@ class Settings:
             case): NAS and system litter such as Synology thumbnails (``@eaDir``) and recycle bins.
         compact_share: share of the feature cache that may be rows no photo uses (changed and deleted photos')
             before an index run reclaims them.
+        watch_folders: while the desktop app runs, notice photos added to, changed in or removed from the library
+            folders and index them by itself (no "Rescan folders" needed).
     """
 
     bits: int = 64
@@ -298,6 +300,7 @@ class Settings:
     excluded: list[str] = field(default_factory=list)
     skipped_names: list[str] = field(default_factory=lambda: list(SKIPPED_NAMES))
     compact_share: float = 0.25
+    watch_folders: bool = True
 
     def validate(self) -> None:
         if self.bits not in (16, 32, 64, 128):

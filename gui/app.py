@@ -82,29 +82,79 @@ def _state_settings(home_explicit: str | None):
 
 
 def _choose_home(args, user_state) -> tuple[str, str | None]:
-    """(home, explicit home or None): --home, $SIMILI_HOME, the one chosen in Settings, the default."""
+    """(home, explicit home or None): --home, $SIMILI_HOME, the last one used (gui.libraries), the default."""
     from engine.api import resolve_home
+    from gui.libraries import LibraryHistory
 
     explicit = args.home or os.environ.get("SIMILI_HOME")
     if explicit:
         return str(resolve_home(explicit)), str(resolve_home(explicit))
-    chosen = user_state.value("library/home", "") if user_state is not None else ""
-    return str(resolve_home(chosen or None)), None
+    last = LibraryHistory(user_state).last() if user_state is not None else None
+    return str(resolve_home(last)), None
 
 
-def open_window(home: str, state, auto_train: bool = True):
-    """Open the library at ``home`` and build the main window (the QApplication must exist)."""
+def _window_state(home: str, user_state):
+    """The GUI state of the library at ``home``: the per-user one for the default library, else its own."""
+    from engine.api import resolve_home
+
+    default = None if os.environ.get("SIMILI_HOME") else str(resolve_home(None))
+    return user_state if home == default else _state_settings(home)
+
+
+def open_window(home: str, state, auto_train: bool = True, watch: bool = True):
+    """Open the library at ``home`` and build the main window (the QApplication must exist).
+
+    ``watch``: keep up with the library folders (gui.watching; automation runs turn it off).
+    """
     from engine.api import Library
     from gui.mainwindow import MainWindow
     from gui.session import LibrarySession
     from gui.thumbnails import ThumbnailLoader
+    from gui.watching import FolderWatcher
 
     library = Library(home)
     session = LibrarySession(library)
     session.auto_train_enabled = auto_train
     window = MainWindow(session, ThumbnailLoader(session.reader.thumbnail_file), state)
-    window.destroyed.connect(lambda *_: library.close())
+    window.destroyed.connect(lambda *_: _close_library(library))
+    window.watcher = FolderWatcher(session, window)
+    if watch:
+        window.watcher.start()
     return window
+
+
+def launch(args, user_state, home: str | None = None, automated: bool = False):
+    """Open the library for ``args`` (``home`` when already chosen) and its window, with File > Open library…
+
+    The window's ``switcher`` (gui.libraries) opens other libraries; a library opened by a person becomes the
+    last one used (automation runs leave that alone). Raises when the library cannot be opened.
+    """
+    from gui.libraries import LibraryHistory, LibrarySwitcher
+
+    if home is None:
+        home = _choose_home(args, user_state)[0]
+    auto_train = not automated or args.train
+
+    def opener(path: str):
+        window = open_window(path, _window_state(path, user_state), auto_train=auto_train, watch=not automated)
+        window.switcher = switcher
+        return window
+
+    switcher = LibrarySwitcher(LibraryHistory(user_state), opener, remember=not automated)
+    window = opener(home)
+    switcher.adopt(window)
+    return window
+
+
+def _close_library(library) -> None:
+    """Close a window's library once its workers are done (none may outlive it; at exit the pools are gone)."""
+    from gui.workers import wait_all
+
+    try:
+        wait_all(5000)
+    except RuntimeError:  # interpreter exit: Qt's thread pools were deleted first
+        pass
+    library.close()
 
 
 def _platform_problem() -> str | None:
@@ -150,14 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     app.setDesktopFileName("simili")
     user_state = _state_settings(None)
-    home, explicit = _choose_home(args, user_state)
-    state = _state_settings(explicit) if explicit else user_state
+    home, _explicit = _choose_home(args, user_state)
+    state = _window_state(home, user_state)
     apply_theme(app, args.theme or str(state.value("ui/theme", "auto")))
-    window_ref = []
-    install_hooks(lambda: window_ref[0] if window_ref else None)
+    switcher = []
+    install_hooks(lambda: switcher[0].window if switcher else None)
 
     try:
-        window = open_window(home, state, auto_train=not automated or args.train)
+        window = launch(args, user_state, home, automated)
     except Exception as exc:  # noqa: BLE001 - the library cannot be opened: say why, exit cleanly
         title, text, details = describe(exc)
         log.error("cannot open the library %s: %s", home, text, exc_info=exc)
@@ -166,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"simili-gui: {title}: {text}", file=sys.stderr)
         return 1
-    window_ref.append(window)
+    switcher.append(window.switcher)
     if args.size:
         w, h = (int(v) for v in args.size.lower().split("x"))
         window.resize(w, h)

@@ -385,7 +385,11 @@ class MainWindow(WindowActions, QMainWindow):
         except (ValueError, OSError) as exc:
             show_error(self, exc)
         if dialog.chosen_home() != str(self.session.home):
-            self.state.setValue("library/home", dialog.chosen_home())
+            switcher = getattr(self, "switcher", None)  # gui.libraries: the per-user "open next time"
+            if switcher is not None:
+                switcher.history.open_next_time(dialog.chosen_home())
+            else:
+                self.state.setValue("library/home", dialog.chosen_home())
         theme = dialog.chosen_theme()
         if theme != self.state.value("ui/theme", "auto"):
             self.state.setValue("ui/theme", theme)
@@ -449,4 +453,5 @@ class MainWindow(WindowActions, QMainWindow):
         self.save_state()
         self.dupe_counter.stop()
         self.session.shutdown()
+        self.session.blockSignals(True)  # a stopped job's late end must not start work (queries) in a closed window
         super().closeEvent(event)

@@ -71,6 +71,7 @@ class LibrarySession(QObject):
         self._train_discard = False
         self._user_paused = False
         self._auto = False
+        self._index_quiet = False  # the pending index run is only gui.watching's
         self.auto_train_enabled = True  # automation runs (screenshots, benchmarks) turn it off
         self._last_refresh = 0.0
         self.last_progress: Progress | None = None
@@ -140,10 +141,18 @@ class LibrarySession(QObject):
         self._run_next()
 
     # -- jobs ----------------------------------------------------------------------------------------
-    def start_index(self) -> None:
-        """Scan every folder and encode new photos (queued when another job runs)."""
-        if self.running() == JOB_TRAIN:
+    def start_index(self, *, auto: bool = False) -> None:
+        """Scan every folder and encode new photos (queued when another job runs).
+
+        ``auto``: a rescan nobody asked for (gui.watching): it waits for running training instead of pausing it,
+        and when it fails (the library busy in another window, read-only, a full disk) that is logged, not shown.
+        """
+        if self.running() == JOB_TRAIN and not auto:
             self._stop_current(pause_training=True)
+        if not auto:
+            self._index_quiet = False
+        elif self.running() != JOB_INDEX and JOB_INDEX not in self._queue:
+            self._index_quiet = True
         self._enqueue(JOB_INDEX)
 
     def start_training(self, auto: bool = False) -> None:
@@ -243,8 +252,8 @@ class LibrarySession(QObject):
         else:
             self.job_ended.emit(kind, "done", result)
         self.library_changed.emit()
-        if kind == JOB_INDEX:
-            self._maybe_auto_train()
+        if kind == JOB_INDEX and not (self._index_quiet and not getattr(result, "added", 1)):
+            self._maybe_auto_train()  # (not after an automatic rescan that found no new photo)
         self._run_next()
 
     def _on_job_errored(self, kind: str, exc: BaseException) -> None:
@@ -261,6 +270,8 @@ class LibrarySession(QObject):
             from gui.errors import describe
 
             self.training_note.emit(describe(exc)[1])  # training nobody asked for fails quietly
+        elif outcome == "failed" and kind == JOB_INDEX and self._index_quiet:
+            log.warning("an automatic rescan failed: %s", exc)  # so does a rescan nobody asked for
         elif outcome == "failed":
             self.error.emit(exc)
         self.library_changed.emit()

@@ -120,6 +120,10 @@ class SettingsDialog(QDialog):
         ex_buttons.addWidget(add_ex)
         ex_buttons.addWidget(rm_ex)
         ex_buttons.addStretch(1)
+        self.watch = QCheckBox("Notice new and changed photos in my folders by itself")
+        self.watch.setChecked(settings.watch_folders)
+        self.watch.setToolTip("While Simili is open, photos copied into your folders become searchable within "
+                              "seconds; when off, use Rescan folders (F5)")
         self.home_edit = QLineEdit(home)
         self.home_edit.setReadOnly(True)
         self.home_edit.setToolTip("Where Simili keeps what it knows about your photos "
@@ -135,6 +139,7 @@ class SettingsDialog(QDialog):
         self.theme.setCurrentIndex(max(0, [k for k, _ in THEMES].index(theme) if theme in dict(THEMES) else 0))
         library = QGroupBox("Library")
         lf = QFormLayout(library)
+        lf.addRow(self.watch)
         lf.addRow("Excluded folders:", self.excluded)
         lf.addRow("", ex_buttons)
         lf.addRow("Library location:", home_row)
@@ -181,6 +186,7 @@ class SettingsDialog(QDialog):
             auto_train=self.auto_train.isChecked(),
             auto_train_min_photos=self.min_photos.value(),
             excluded=[self.excluded.item(i).text() for i in range(self.excluded.count())],
+            watch_folders=self.watch.isChecked(),
         )
 
     def chosen_home(self) -> str:
