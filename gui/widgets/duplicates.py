@@ -75,6 +75,30 @@ class _GroupHeading(QWidget):
         layout.addWidget(self.button)
 
 
+class _GroupTree(QTreeWidget):
+    """The groups' tree: each heading widget spans the visible width of its row (Qt would fit it to column 0 only,
+    which cuts the heading short), and stays in view when the tree scrolls sideways."""
+
+    def updateEditorGeometries(self) -> None:
+        super().updateEditorGeometries()
+        self._place_headings()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if dx:
+            self._place_headings()
+
+    def _place_headings(self) -> None:
+        x = max(0, self.indentation() - self.horizontalOffset())  # after the group's expand arrow
+        width = self.viewport().width() - x
+        for i in range(self.topLevelItemCount()):
+            head = self.topLevelItem(i)
+            heading = self.itemWidget(head, 0)
+            if heading is not None:
+                rect = self.visualItemRect(head)
+                heading.setGeometry(x, rect.y(), width, rect.height())
+
+
 def _trash_item(group: DuplicateGroup, photo: Photo, stays: Photo | None) -> TrashItem:
     """A photo unticked in ``group``, with the copy that stays and how it differs from it (the engine's words when
     the copy that stays is the one the engine keeps)."""
@@ -117,7 +141,7 @@ class DuplicatesPanel(QWidget):
             "straightened.",
             self.refresh_button, self.trash_button)
 
-        self.tree = QTreeWidget()
+        self.tree = _GroupTree()
         self.tree.setColumnCount(5)
         self.tree.setHeaderLabels(["Keep", "How it differs", "Dimensions", "Size", "Folder"])
         self.tree.headerItem().setToolTip(0, DuplicateGroup.KEEP_RULE)
