@@ -128,6 +128,7 @@ def test_the_confirmation_lists_each_photo_going_beside_the_kept_one_and_cancel_
     assert (folder / "half.jpg").is_file() and (folder / "original.jpg").is_file()
     assert not trash_bin.exists() or not any(trash_bin.iterdir())
     assert panel.tree.topLevelItemCount() == 1 and panel.last_report is None
+    assert not window.findChildren(TrashConfirmDialog)  # not kept as hidden children until exit
 
 
 def test_accepting_moves_them_to_the_trash_and_says_how_to_get_them_back(copies_window, qtbot, trash_bin):
@@ -218,7 +219,7 @@ def test_the_dialog_shows_both_thumbnails_and_defaults_to_cancel(fake_groups, qt
     assert dialog.cancel_button.isDefault() and not dialog.move_button.isDefault()
     assert dialog.move_button.text() == f"Move 2 photos to the {trash_name()}"
     assert [(g.id, k.id if k else None) for g, k, _ in dialog.rows()] == [(photos[0].id, big.id), (photos[3].id, None)]
-    assert dialog.rows()[1][2].endswith("no copy of it stays") and "1 photo would leave no copy" in dialog.note.text()
+    assert dialog.rows()[1][2].endswith("no copy of it stays") and "1 photo has no copy that stays" in dialog.note.text()
     assert "120×90" in dialog.rows()[0][2] and "→ kept 2400×1600, 1.2 MB" in dialog.rows()[0][2]
     edge = int(96 * dialog.devicePixelRatioF())
     for photo in (photos[0], photos[3]):  # the thumbnails are asked for as the rows paint, and arrive

@@ -88,7 +88,11 @@ class _GroupTree(QTreeWidget):
         if dx:
             self._place_headings()
 
+    loading = False  # set while the groups are added: one placement at the end, not one per group
+
     def _place_headings(self) -> None:
+        if self.loading:
+            return
         x = max(0, self.indentation() - self.horizontalOffset())  # after the group's expand arrow
         width = self.viewport().width() - x
         for i in range(self.topLevelItemCount()):
@@ -129,6 +133,7 @@ class DuplicatesPanel(QWidget):
         self.loader = loader
         self._token = 0
         self.last_report: QMessageBox | None = None  # what the last move to the trash said
+        self._dismissed: set[frozenset[int]] = set()  # groups said "Not copies" (stored in the library too)
         self.refresh_button = QPushButton(icon("refresh"), "Find again")
         self.refresh_button.setToolTip("Search the library for duplicates again (F5)")
         self.refresh_button.clicked.connect(self.refresh)
@@ -195,7 +200,10 @@ class DuplicatesPanel(QWidget):
     def _on_groups(self, token: int, groups: list[DuplicateGroup]) -> None:
         if token != self._token:
             return
+        # a group said "Not copies" while this search ran may still be in its answer
+        groups = [g for g in groups if frozenset(int(p.id) for p in g.photos) not in self._dismissed]
         self.tree.blockSignals(True)
+        self.tree.loading = True
         self.tree.clear()
         sure = [g for g in groups if g.sure]
         for n, group in enumerate(groups, 1):
@@ -220,6 +228,8 @@ class DuplicatesPanel(QWidget):
             for member in group.members:
                 head.addChild(self._photo_item(member, group.sure))
             head.setExpanded(True)
+        self.tree.loading = False
+        self.tree._place_headings()
         self.tree.blockSignals(False)
         self._update_buttons()
         self.loaded.emit(len(groups))
@@ -346,6 +356,7 @@ class DuplicatesPanel(QWidget):
 
     @if_alive
     def _on_not_copies(self, ids: list[int]) -> None:
+        self._dismissed.add(frozenset(ids))
         head = self._head_of(ids)
         if head is not None:
             self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(head))

@@ -115,7 +115,8 @@ class TrashConfirmDialog(QDialog):
                  "The photo beside it stays where it is."]
         alone = sum(item.kept is None for item in self.items)
         if alone:
-            lines.append(f"⚠ {_plural(alone)} would leave no copy behind.")
+            lines.append(f"⚠ {_plural(alone)} {'has' if alone == 1 else 'have'} no copy that stays: "
+                         "make sure you mean it.")
         shots = sum(item.shot for item in self.items)
         if shots:
             lines.append(f"⚠ {_plural(shots, 'similar shot')} {'is' if shots == 1 else 'are'} not a copy: "
