@@ -218,7 +218,8 @@ def test_the_dialog_shows_both_thumbnails_and_defaults_to_cancel(fake_groups, qt
     dialog.show()
     assert dialog.cancel_button.isDefault() and not dialog.move_button.isDefault()
     assert dialog.move_button.text() == f"Move 2 photos to the {trash_name()}"
-    assert [(g.id, k.id if k else None) for g, k, _ in dialog.rows()] == [(photos[0].id, big.id), (photos[3].id, None)]
+    listed = [(g.id, k.id if k else None) for g, k, _ in dialog.rows()]
+    assert listed == [(photos[0].id, big.id), (photos[3].id, None)]
     assert dialog.rows()[1][2].endswith("no copy of it stays") and "1 photo has no copy that stays" in dialog.note.text()
     assert "120×90" in dialog.rows()[0][2] and "→ kept 2400×1600, 1.2 MB" in dialog.rows()[0][2]
     edge = int(96 * dialog.devicePixelRatioF())
