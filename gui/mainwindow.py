@@ -20,12 +20,13 @@ from gui.naming import Naming
 from gui.resources import app_icon, icon
 from gui.session import JOB_INDEX, JOB_TRAIN, LibrarySession
 from gui.thumbnails import ThumbnailLoader
-from gui.widgets.duplicates import DuplicatesPanel, confirm_trash
+from gui.widgets.duplicates import DuplicatesPanel
 from gui.widgets.photogrid import PhotoGridView, PhotosPage
 from gui.widgets.problems import ProblemsPanel
 from gui.widgets.progress import ProgressPanel
 from gui.widgets.sidebar import Sidebar
 from gui.widgets.similar import SimilarPanel
+from gui.widgets.trashconfirm import confirm_trash, report_trashed
 from gui.widgets.welcome import WelcomePage
 from gui.windowactions import WindowActions
 
@@ -360,8 +361,9 @@ class MainWindow(WindowActions, QMainWindow):
         self._open_viewer([photo], 0)
 
     def on_trash(self, photos: list[Photo]) -> None:
-        if confirm_trash(self, photos):
+        if confirm_trash(self, photos, self.loader):
             worker = self.session.move_to_trash([p.path for p in photos])
+            worker.returned.connect(lambda result: report_trashed(self, *result))
             worker.errored.connect(lambda exc: show_error(self, exc))
 
     def on_settings(self) -> None:

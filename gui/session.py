@@ -351,9 +351,10 @@ class LibrarySession(QObject):
         return self.query(self.reader.failures, pool="io")
 
     def move_to_trash(self, paths: list[str]) -> FunctionWorker:
-        """Send files to the system trash (never deletes), then rescan so the library forgets them."""
+        """Send files to the system trash (never deletes), then rescan so the library forgets them:
+        ``returned((moved paths, [(path, exception), ...] of the files that could not be moved))``."""
         worker = self.query(_trash, list(paths), pool="io")
-        worker.returned.connect(lambda _: self.start_index())
+        worker.returned.connect(lambda result: result[0] and self.start_index())
         return worker
 
     # -- settings ------------------------------------------------------------------------------------
@@ -378,9 +379,15 @@ class LibrarySession(QObject):
         wait_all(int(timeout_s * 1000))
 
 
-def _trash(paths: list[str]) -> int:
+def _trash(paths: list[str]) -> tuple[list[str], list[tuple[str, BaseException]]]:
+    """Each file on its own: one that cannot be moved (gone, no permission) never stops the others."""
     from send2trash import send2trash
 
+    moved, failed = [], []
     for p in paths:
-        send2trash(p)
-    return len(paths)
+        try:
+            send2trash(p)
+            moved.append(p)
+        except Exception as exc:  # noqa: BLE001 - OSError, TrashPermissionError...: reported per file
+            failed.append((p, exc))
+    return moved, failed

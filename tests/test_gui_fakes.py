@@ -50,6 +50,7 @@ class FakeLibrary:
         self.index_error: BaseException | None = None
         self.groups: list = []  # engine.types.DuplicateGroup
         self.duplicate_runs = 0
+        self.refused: set[tuple[int, int]] = set()  # pairs of photo ids said to be "not copies"
         self.failed: list[FileError] = []
         self.model_list = [ModelInfo(1, "itq", 64, "2026-01-01", True)]
         self.available = (True, "PyTorch is installed")
@@ -79,8 +80,11 @@ class FakeLibrary:
         return [f for f in self._folders if not Path(f).is_dir()]
 
     def not_copies(self, photos) -> int:
-        n = len(photos)
-        return n * (n - 1) // 2
+        """Remembers every pair (as the catalog does); ``duplicates()`` leaves out a group all of whose pairs are
+        refused."""
+        pairs = _pairs([int(p) if isinstance(p, int) else int(self.photo_at(p).id) for p in photos])
+        self.refused |= pairs
+        return len(pairs)
 
     def add_folder(self, folder) -> None:
         path = str(Path(folder).absolute())
@@ -224,7 +228,7 @@ class FakeLibrary:
         self.duplicate_runs += 1
         if progress is not None:
             progress(Progress("dupes", 1, 2, message="comparing the pixels of look-alike photos"))
-        return self.groups
+        return [g for g in self.groups if not _pairs([int(m.photo.id) for m in g.members]) <= self.refused]
 
     def failures(self):
         return list(self.failed)
@@ -236,6 +240,11 @@ class FakeLibrary:
         settings.validate()
         self.settings = settings
         self.saved = settings
+
+
+def _pairs(ids: list[int]) -> set[tuple[int, int]]:
+    ids = sorted(set(ids))
+    return {(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]}
 
 
 @pytest.fixture

@@ -255,7 +255,7 @@ def test_duplicates_keep_best_and_trash_only_unticked(indexed, qtbot, monkeypatc
     ]
     trashed = []
     monkeypatch.setattr("send2trash.send2trash", lambda p: trashed.append(p))
-    monkeypatch.setattr("gui.widgets.duplicates.confirm_trash", lambda parent, photos: True)
+    monkeypatch.setattr("gui.widgets.duplicates.confirm_trash", lambda parent, items, loader: True)
     with qtbot.waitSignal(window.duplicates.loaded, timeout=5000):
         window.show_page("duplicates")
     groups = window.duplicates.groups()
@@ -264,7 +264,7 @@ def test_duplicates_keep_best_and_trash_only_unticked(indexed, qtbot, monkeypatc
     assert [keep for _, keep in groups[2]] == [True, True]  # a "maybe" group is never marked for the trash
     tree = window.duplicates.tree
     assert tree.topLevelItem(0).child(2).text(1) == "cropped, mirrored"
-    assert tree.topLevelItem(2).text(0).startswith("Maybe")
+    assert tree.topLevelItem(2).text(0).startswith("Similar shots 1 · 2 photos")
     window.duplicates.set_keep(int(photos[6].id), True)  # the user keeps the other one instead
     window.duplicates.set_keep(int(photos[5].id), False)
     expected = {photos[0].path, photos[2].path, photos[5].path}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPalette, QPixmap
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QMessageBox, QPushButton, QStyledItemDelegate, QStyleOptionViewItem,
+    QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QStyleOptionViewItem,
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -16,45 +16,107 @@ from gui.itemmodels import PhotoRole, _human_size
 from gui.resources import icon
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets import page_header
+from gui.widgets.thumbdelegate import ThumbDelegate
+from gui.widgets.trashconfirm import TrashItem, confirm_trash, report_trashed, restore_hint, summary_text
 from gui.workers import if_alive
 
 __all__ = ["DuplicatesPanel"]
 
-ROW = 72
 
-
-class _ThumbDelegate(QStyledItemDelegate):
-    """Column 0 of a photo row: checkbox, thumbnail (requested only when painted) and file name."""
-
-    def __init__(self, loader: ThumbnailLoader, parent=None):
-        super().__init__(parent)
-        self.loader = loader
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        size = super().sizeHint(option, index)
-        if isinstance(index.data(PhotoRole), Photo):
-            size.setHeight(ROW)
-        return size
+class _RowDelegate(ThumbDelegate):
+    """Photo rows with their thumbnail; a group's heading row is drawn by its ``_GroupHeading`` widget."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         super().initStyleOption(option, index)
-        photo = index.data(PhotoRole)
-        if not isinstance(photo, Photo) or not option.widget or not option.widget.isVisible():
+        if not index.parent().isValid():
+            option.text = ""
+
+
+class _ElidedLabel(QLabel):
+    """One line that, when narrow, is cut at its end: a heading keeps its first words, which carry its meaning."""
+
+    def __init__(self, text: str, parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         self.shown_text())
+
+
+class _GroupHeading(QWidget):
+    """A group's heading row: its title and the group's "Not copies" button (signal ``not_copies``)."""
+
+    not_copies = Signal()
+
+    def __init__(self, title: str, group: DuplicateGroup, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.group = group
+        self.label = _ElidedLabel(title)
+        font = self.label.font()
+        font.setBold(True)
+        self.label.setFont(font)
+        self.label.setToolTip(title)
+        self.button = QPushButton("Not copies")
+        self.button.setToolTip(
+            ("These are different photos: keep them all. " if group.sure else
+             "These shots are different photos: keep them all. ")
+            + "Simili remembers it and will not show them together here again.")
+        self.button.setAccessibleName(f"Not copies: {title}")
+        self.button.clicked.connect(self.not_copies)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.button)
+
+
+class _GroupTree(QTreeWidget):
+    """The groups' tree: each heading widget spans the visible width of its row (Qt would fit it to column 0 only,
+    which cuts the heading short), and stays in view when the tree scrolls sideways."""
+
+    def updateEditorGeometries(self) -> None:
+        super().updateEditorGeometries()
+        self._place_headings()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if dx:
+            self._place_headings()
+
+    loading = False  # set while the groups are added: one placement at the end, not one per group
+
+    def _place_headings(self) -> None:
+        if self.loading:
             return
-        edge = ROW - 8
-        dpr = option.widget.devicePixelRatioF()
-        image = self.loader.image(int(photo.id), photo.path, photo.mtime, int(edge * dpr), crop=True)
-        pixmap = QPixmap.fromImage(image) if image is not None else _placeholder(edge, dpr, option.palette)
-        pixmap.setDevicePixelRatio(dpr)
-        option.icon = QIcon(pixmap)
-        option.decorationSize = QSize(edge, edge)
-        option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+        x = max(0, self.indentation() - self.horizontalOffset())  # after the group's expand arrow
+        width = self.viewport().width() - x
+        for i in range(self.topLevelItemCount()):
+            head = self.topLevelItem(i)
+            heading = self.itemWidget(head, 0)
+            if heading is not None:
+                rect = self.visualItemRect(head)
+                heading.setGeometry(x, rect.y(), width, rect.height())
 
 
-def _placeholder(edge: int, dpr: float, palette: QPalette) -> QPixmap:
-    pixmap = QPixmap(int(edge * dpr), int(edge * dpr))
-    pixmap.fill(palette.color(QPalette.ColorRole.AlternateBase))
-    return pixmap
+def _trash_item(group: DuplicateGroup, photo: Photo, stays: Photo | None) -> TrashItem:
+    """A photo unticked in ``group``, with the copy that stays and how it differs from it (the engine's words when
+    the copy that stays is the one the engine keeps)."""
+    if not group.sure:
+        return TrashItem(photo, stays, shot=True)
+    member = next(m for m in group.members if int(m.photo.id) == int(photo.id))
+    kept = group.members[0].photo
+    if stays is not None and int(stays.id) == int(kept.id):
+        how = ", ".join(member.differences)
+    elif int(photo.id) == int(kept.id):
+        how = "the copy Simili would keep (you ticked another)"
+    else:
+        how = "a copy of the same photo"
+    return TrashItem(photo, stays, how)
 
 
 class DuplicatesPanel(QWidget):
@@ -70,6 +132,8 @@ class DuplicatesPanel(QWidget):
         self.session = session
         self.loader = loader
         self._token = 0
+        self.last_report: QMessageBox | None = None  # what the last move to the trash said
+        self._dismissed: set[frozenset[int]] = set()  # groups said "Not copies" (stored in the library too)
         self.refresh_button = QPushButton(icon("refresh"), "Find again")
         self.refresh_button.setToolTip("Search the library for duplicates again (F5)")
         self.refresh_button.clicked.connect(self.refresh)
@@ -82,12 +146,12 @@ class DuplicatesPanel(QWidget):
             "straightened.",
             self.refresh_button, self.trash_button)
 
-        self.tree = QTreeWidget()
+        self.tree = _GroupTree()
         self.tree.setColumnCount(5)
         self.tree.setHeaderLabels(["Keep", "How it differs", "Dimensions", "Size", "Folder"])
         self.tree.headerItem().setToolTip(0, DuplicateGroup.KEEP_RULE)
         self.tree.headerItem().setToolTip(1, "How each copy differs from the one ticked to keep")
-        self.tree.setItemDelegateForColumn(0, _ThumbDelegate(loader, self.tree))
+        self.tree.setItemDelegateForColumn(0, _RowDelegate(loader, self.tree))
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(False)
@@ -136,28 +200,36 @@ class DuplicatesPanel(QWidget):
     def _on_groups(self, token: int, groups: list[DuplicateGroup]) -> None:
         if token != self._token:
             return
+        # a group said "Not copies" while this search ran may still be in its answer
+        groups = [g for g in groups if frozenset(int(p.id) for p in g.photos) not in self._dismissed]
         self.tree.blockSignals(True)
+        self.tree.loading = True
         self.tree.clear()
         sure = [g for g in groups if g.sure]
         for n, group in enumerate(groups, 1):
+            # The meaning comes first: a narrow window cuts a heading at its end (issue 24).
             if group.sure:
                 title = f"Group {n} · {len(group.members)} copies of one photo"
             else:
-                title = (f"Maybe {n - len(sure)} · {len(group.members)} photos that look alike but may be different "
-                         "shots: nothing is marked for the trash")
+                title = (f"Similar shots {n - len(sure)} · {len(group.members)} photos of one scene, not copies: "
+                         "none is marked for the trash")
             head = QTreeWidgetItem([title, "", "", "", ""])
             head.setToolTip(0, DuplicateGroup.KEEP_RULE if group.sure else
-                            "Simili is not sure these are copies of one photo. Compare them before you untick any.")
+                            "Simili is not sure these are copies of one photo. Compare them before you untick any."
+                            + (f" First: {group.suggestion}." if group.suggestion else ""))
             head.setFirstColumnSpanned(True)
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
             head.setData(0, PhotoRole, 0)  # never empty: see the WORKAROUND in gui.itemmodels
-            font = head.font(0)
-            font.setBold(True)
-            head.setFont(0, font)
             self.tree.addTopLevelItem(head)
+            heading = _GroupHeading(title, group)
+            heading.not_copies.connect(lambda ids=[int(p.id) for p in group.photos]: self.on_not_copies(ids))
+            head.setSizeHint(0, QSize(-1, heading.sizeHint().height()))
+            self.tree.setItemWidget(head, 0, heading)
             for member in group.members:
                 head.addChild(self._photo_item(member, group.sure))
             head.setExpanded(True)
+        self.tree.loading = False
+        self.tree._place_headings()
         self.tree.blockSignals(False)
         self._update_buttons()
         self.loaded.emit(len(groups))
@@ -172,7 +244,8 @@ class DuplicatesPanel(QWidget):
         item.setToolTip(1, DuplicateGroup.KEEP_RULE if keep and sure else how)
         item.setData(0, PhotoRole, photo)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(0, Qt.CheckState.Checked if keep else Qt.CheckState.Unchecked)
+        # similar shots are never marked for the trash, whatever comes in: only the user unticks one
+        item.setCheckState(0, Qt.CheckState.Checked if keep or not sure else Qt.CheckState.Unchecked)
         item.setToolTip(0, f"{photo.path}\nTicked photos are kept; the others can go to the trash.")
         item.setToolTip(4, str(p.parent))
         return item
@@ -188,7 +261,23 @@ class DuplicatesPanel(QWidget):
         return out
 
     def to_trash(self) -> list[Photo]:
-        return [photo for group in self.groups() for photo, keep in group if not keep]
+        return [item.photo for item in self.trash_items()]
+
+    def heading(self, i: int) -> _GroupHeading:
+        """The heading widget of the ``i``-th group shown (its title, group and "Not copies" button)."""
+        return self.tree.itemWidget(self.tree.topLevelItem(i), 0)
+
+    def trash_items(self) -> list[TrashItem]:
+        """The unticked photos, each with the copy of its group that stays: the one the engine keeps when it is
+        ticked, else the first ticked one (none when the user unticked the whole group)."""
+        out = []
+        for i, group in enumerate(self.groups()):
+            engine_group = self.heading(i).group
+            ticked = [photo for photo, keep in group if keep]
+            kept = engine_group.members[0].photo
+            stays = next((p for p in ticked if int(p.id) == int(kept.id)), ticked[0] if ticked else None)
+            out += [_trash_item(engine_group, photo, stays) for photo, keep in group if not keep]
+        return out
 
     def set_keep(self, photo_id: int, keep: bool) -> None:
         for i in range(self.tree.topLevelItemCount()):
@@ -200,8 +289,7 @@ class DuplicatesPanel(QWidget):
 
     def _update_buttons(self) -> None:
         n = len(self.to_trash())
-        groups = sum(1 for i in range(self.tree.topLevelItemCount())
-                     if not self.tree.topLevelItem(i).text(0).startswith("Maybe"))
+        groups = sum(1 for i in range(self.tree.topLevelItemCount()) if self.heading(i).group.sure)
         self.trash_button.setEnabled(n > 0)
         self.trash_button.setText(f"Move {n} unticked to trash…" if n else "Move unticked to trash…")
         maybe = self.tree.topLevelItemCount() - groups
@@ -233,8 +321,8 @@ class DuplicatesPanel(QWidget):
             self.context_requested.emit(photo, self.tree.viewport().mapToGlobal(pos))
 
     def on_trash_clicked(self) -> None:
-        photos = self.to_trash()
-        if not photos:
+        items = self.trash_items()
+        if not items:
             return
         if any(all(not keep for _, keep in g) for g in self.groups() if g):
             answer = QMessageBox.question(
@@ -242,12 +330,56 @@ class DuplicatesPanel(QWidget):
                 "In at least one group no photo is ticked, so every copy would go to the trash. Continue?")
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        if confirm_trash(self, photos):
-            worker = self.session.move_to_trash([p.path for p in photos])
-            worker.returned.connect(lambda n: self.summary.setText(f"Moved {n} photos to the trash."))
+        if confirm_trash(self, items, self.loader):
+            self.trash_button.setEnabled(False)
+            worker = self.session.move_to_trash([item.photo.path for item in items])
+            worker.returned.connect(lambda result: self._on_trashed(items, *result))
             worker.errored.connect(self.session.error.emit)
-            gone = {int(p.id) for p in photos}
-            self._remove_rows(gone)
+            worker.errored.connect(lambda _exc: self._update_buttons())
+
+    @if_alive
+    def _on_trashed(self, items: list[TrashItem], moved: list[str], failed: list) -> None:
+        gone = set(moved)
+        self._remove_rows({int(item.photo.id) for item in items if item.photo.path in gone})
+        self.summary.setText(summary_text(moved, failed) + (" " + restore_hint() if moved else ""))
+        self.last_report = report_trashed(self, moved, failed)
+
+    def on_not_copies(self, ids: list[int]) -> None:
+        """"Not copies": remember (in the library, off this thread) that the group's photos are different photos,
+        then take the group away; it does not come back on the next search."""
+        head = self._head_of(ids)
+        if head is not None:
+            self.tree.itemWidget(head, 0).button.setEnabled(False)
+        worker = self.session.query(self.session.reader.not_copies, list(ids), pool="io")
+        worker.returned.connect(lambda _pairs: self._on_not_copies(ids))
+        worker.errored.connect(lambda exc: self._on_not_copies_failed(ids, exc))
+
+    @if_alive
+    def _on_not_copies(self, ids: list[int]) -> None:
+        self._dismissed.add(frozenset(ids))
+        head = self._head_of(ids)
+        if head is not None:
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(head))
+        self._update_buttons()
+        self.summary.setText(f"Kept all {len(ids)}: Simili will not show them as copies again. "
+                             + self.summary.text())
+        self.loaded.emit(self.tree.topLevelItemCount())  # the sidebar's count, remembered
+
+    @if_alive
+    def _on_not_copies_failed(self, ids: list[int], exc: BaseException) -> None:
+        head = self._head_of(ids)
+        if head is not None:
+            self.tree.itemWidget(head, 0).button.setEnabled(True)
+        self.session.error.emit(exc)
+
+    def _head_of(self, ids: list[int]) -> QTreeWidgetItem | None:
+        """The heading of the group shown with exactly these photos, if it is still shown."""
+        wanted = set(ids)
+        for i in range(self.tree.topLevelItemCount()):
+            head = self.tree.topLevelItem(i)
+            if {int(head.child(j).data(0, PhotoRole).id) for j in range(head.childCount())} == wanted:
+                return head
+        return None
 
     def _remove_rows(self, ids: set[int]) -> None:
         self.tree.blockSignals(True)
@@ -260,22 +392,3 @@ class DuplicatesPanel(QWidget):
                 self.tree.takeTopLevelItem(i)
         self.tree.blockSignals(False)
         self._update_buttons()
-
-
-def confirm_trash(parent: QWidget, photos: list[Photo]) -> bool:
-    """Ask before moving files to the system trash (the only way Simili ever removes a file)."""
-    total = sum(p.size or 0 for p in photos)
-    names = "\n".join(Path(p.path).name for p in photos[:8]) + ("\n…" if len(photos) > 8 else "")
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Move to trash")
-    box.setText(f"<b>Move {len(photos)} photo{'s' if len(photos) != 1 else ''} "
-                f"({_human_size(total)}) to the trash?</b>")
-    box.setInformativeText("They go to the system trash, where you can restore them.\n\n" + names)
-    ok = box.addButton("Move to trash", QMessageBox.ButtonRole.DestructiveRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    chosen = box.clickedButton() is ok
-    box.deleteLater()  # not kept as a hidden child of the window until exit
-    return chosen
