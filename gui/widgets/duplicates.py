@@ -80,6 +80,8 @@ class _GroupTree(QTreeWidget):
     which cuts the heading short), and stays in view when the tree scrolls sideways."""
 
     def updateEditorGeometries(self) -> None:
+        if self.loading:  # Qt places every row widget again after each one is added: quadratic while loading
+            return
         super().updateEditorGeometries()
         self._place_headings()
 
@@ -229,7 +231,7 @@ class DuplicatesPanel(QWidget):
                 head.addChild(self._photo_item(member, group.sure))
             head.setExpanded(True)
         self.tree.loading = False
-        self.tree._place_headings()
+        self.tree.updateEditorGeometries()
         self.tree.blockSignals(False)
         self._update_buttons()
         self.loaded.emit(len(groups))
