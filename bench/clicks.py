@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench._machine import machine_info
+from engine.progress import run_to_end
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -93,7 +94,7 @@ def run(name: str, n: int, clicks: int, train: bool, seed: int, fixed: bool = Fa
         lib = Library(Path(tmp) / "home")
         try:
             t0 = time.perf_counter()
-            _drain(lib.index([folder]))
+            run_to_end(lib.index([folder]))
             out["index_s"] = round(time.perf_counter() - t0, 1)
             paths = {}
             for src, dst in copied.items():
@@ -105,21 +106,13 @@ def run(name: str, n: int, clicks: int, train: bool, seed: int, fixed: bool = Fa
             out["before"]["model"] = next((m.kind for m in lib.view().models() if m.active), None)
             if train:
                 t0 = time.perf_counter()
-                _drain(lib.train())
+                run_to_end(lib.train())
                 out["train_s"] = round(time.perf_counter() - t0, 1)
                 out["after_model"] = next((m.kind for m in lib.view().models() if m.active), None)
                 out["after"] = score_clicks(lib.view(), paths, queries)
         finally:
             lib.close()
     return out
-
-
-def _drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.progress import run_to_end
 from tests.conftest import demo_photos, photo_folder
 from tests.test_robust_library import ok_json, simili
 
@@ -93,16 +94,8 @@ def test_a_folder_that_cannot_be_listed_keeps_its_photos(indexed, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", refused)
     with Library(home) as lib:
-        report = _drain(lib.index())
+        report = run_to_end(lib.index())
     assert report.removed == 0 and report.indexed == N and report.offline == (str(folder),)
-
-
-def _drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def test_a_folder_renamed_by_the_user_is_not_read_again_and_leaves_no_ghosts(indexed, tmp_path):
@@ -161,11 +154,11 @@ def test_a_permission_fixed_later_is_tried_again(indexed, monkeypatch):
 
     monkeypatch.setattr(dec, "_open_regular", denied)
     with Library(home) as lib:
-        _drain(lib.index())
+        run_to_end(lib.index())
         assert [f.code for f in lib.failures()] == ["permission"]
     monkeypatch.setattr(dec, "_open_regular", real)  # chmod 644: the mtime does not change
     with Library(home) as lib:
-        report = _drain(lib.index())
+        report = run_to_end(lib.index())
         assert report.failed == 0 and report.indexed == N and not lib.failures()
 
 
