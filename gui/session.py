@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.api import LibraryFacade
+from engine.types import LibraryFacade
 from engine.errors import Cancelled, SimiliError, TrainingUnavailable
 from engine.types import Progress, Settings
 from gui.workers import FunctionWorker, GeneratorWorker, start
