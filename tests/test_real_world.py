@@ -262,3 +262,31 @@ def test_a_compaction_killed_before_its_swap_is_finished_when_the_library_opens(
     finally:
         catalog.close()
     assert len(ok_json("similar", str(sorted(folder.iterdir())[0]), "-k", "3", home=home)["results"]) == 3
+
+
+def test_photos_deeper_than_the_systems_longest_path_are_reported_not_lost(indexed):
+    """A folder nested past PATH_MAX (made through directory handles, as a sync tool or an archive can) cannot be
+    listed: it is named as unreadable with the reason, its photos are not counted as gone or failed, and the rest of
+    the library is indexed as before."""
+    home, folder, _ = indexed
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for depth in range(25):  # 25 names of 200 characters: over 4,096 bytes on every common system
+            name = f"{depth:02d}" + "d" * 198
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        photo = os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(photo, Path(demo_photos(per_class=1)[0]).read_bytes())
+        os.close(photo)
+    finally:
+        os.close(fd)
+    report = ok_json("index", home=home)
+    assert report["indexed"] == N and report["removed"] == 0 and report["failed"] == 0
+    unreadable = report["unreadable_folders"]
+    assert unreadable and all(u["path"].startswith(str(folder)) for u in unreadable)
+    assert any("too long" in u["message"] for u in unreadable), unreadable
+    result = simili("index", home=home)  # human output: the reason once, no log line with raw bytes
+    assert result.returncode == 0 and "too long" in result.stderr + result.stdout
+    assert "b'" not in result.stderr and "WARNING" not in result.stderr

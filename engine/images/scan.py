@@ -85,8 +85,10 @@ def walk(
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            log.warning("cannot list %r: %s", folder, exc)
-            if on_dir_error is not None:
+            if on_dir_error is None:
+                log.warning("cannot list %s: %s", os.fsdecode(folder), exc)
+            else:  # the caller tells the user, in its own words
+                log.info("cannot list %s: %s", os.fsdecode(folder), exc)
                 on_dir_error(folder, exc)
             continue
         subdirs = []
