@@ -354,6 +354,8 @@ class MainWindow(WindowActions, QMainWindow):
         menu = actions.photo_menu(self, photo, selected, on_similar=self.on_photo_activated,
                                   on_view=self.on_open_viewer_direct, on_trash=self.on_trash)
         self.naming.extend_menu(menu, view, photo, selected if photo in selected else [photo])
+        if view is self.duplicates:
+            view.extend_menu(menu, photo)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.popup(pos)
 

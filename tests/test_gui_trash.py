@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication, QDialog, QMenu
 
 from engine.api import Library
 from engine.types import DuplicateGroup, DuplicateMember
@@ -290,3 +290,41 @@ def test_the_trash_has_its_platform_name_and_restore_words():
     assert "Recycle Bin" in restore_hint("win32") and "Put Back" in restore_hint("darwin")
     assert "Restore" in restore_hint("linux")
     assert summary_text([], [("/x/a.jpg", FileNotFoundError())]).startswith("No photo was moved")
+
+
+def test_photos_trashed_from_the_grid_are_listed_without_an_empty_stays_column(fake_groups, qtbot):
+    """From the grid's context menu no copy is involved: the dialog lists the photos and their facts, warns that no
+    other copy is kept, and shows no "Stays" column full of "none"."""
+    window, photos, _ = fake_groups()
+    dialog = TrashConfirmDialog([TrashItem(photos[3]), TrashItem(photos[4])], window.loader, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.tree.isColumnHidden(1) and not dialog.tree.isColumnHidden(2)
+    assert "no other copy of them" in dialog.note.text() and "beside it stays" not in dialog.note.text()
+    assert all("no copy of it stays" not in how and "×" in how for _, _, how in dialog.rows())
+    assert dialog.cancel_button.isDefault()
+    mixed = TrashConfirmDialog([TrashItem(photos[0], photos[1], "smaller copy"), TrashItem(photos[3])],
+                               window.loader, window)
+    qtbot.addWidget(mixed)
+    assert not mixed.tree.isColumnHidden(1) and "beside it stays" in mixed.note.text()
+
+
+def test_not_copies_from_the_keyboard_and_from_a_photos_context_menu(fake_groups, qtbot, monkeypatch):
+    window, photos, big = fake_groups()
+    panel = window.duplicates
+    lib = window.session.reader
+    shot = panel.tree.topLevelItem(1).child(1)  # a photo of the similar shots
+    panel.tree.setCurrentItem(shot)
+    panel.tree.setFocus()
+    qtbot.keyClick(panel.tree, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 1, timeout=5000)
+    assert lib.refused == {(int(photos[5].id), int(photos[6].id))}
+
+    shown = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, pos: shown.append(menu))
+    panel.context_requested.emit(photos[0], panel.mapToGlobal(panel.rect().center()))
+    entry = next(a for a in shown[-1].actions() if a.text().startswith("Not copies"))
+    assert entry.shortcut().toString() == "Ctrl+K"
+    entry.trigger()
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 0, timeout=5000)
+    assert len(lib.refused) == 4  # the copy group's three photos, pairwise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QStyleOptionViewItem,
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
@@ -49,6 +49,9 @@ class _ElidedLabel(QLabel):
                          self.shown_text())
 
 
+NOT_COPIES_KEY = "Ctrl+K"  # "keep them all", on the group of the current photo
+
+
 class _GroupHeading(QWidget):
     """A group's heading row: its title and the group's "Not copies" button (signal ``not_copies``)."""
 
@@ -66,7 +69,8 @@ class _GroupHeading(QWidget):
         self.button.setToolTip(
             ("These are different photos: keep them all. " if group.sure else
              "These shots are different photos: keep them all. ")
-            + "Simili remembers it and will not show them together here again.")
+            + f"Simili remembers it and will not show them together here again ({NOT_COPIES_KEY}, on any photo of "
+            "the group).")
         self.button.setAccessibleName(f"Not copies: {title}")
         self.button.clicked.connect(self.not_copies)
         layout = QHBoxLayout(self)
@@ -159,6 +163,11 @@ class DuplicatesPanel(QWidget):
         self.tree.setAlternatingRowColors(False)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self.on_context_menu)
+        self.not_copies_action = QAction("Not copies: keep the whole group", self)
+        self.not_copies_action.setShortcut(QKeySequence(NOT_COPIES_KEY))
+        self.not_copies_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.not_copies_action.triggered.connect(lambda: self.not_copies_of(self.tree.currentItem()))
+        self.addAction(self.not_copies_action)
         self.tree.itemDoubleClicked.connect(self.on_item_double_clicked)
         self.tree.itemChanged.connect(self.on_item_changed)
         self.progressed.connect(self._on_progress)
@@ -315,6 +324,30 @@ class DuplicatesPanel(QWidget):
         photo = item.data(0, PhotoRole)
         if isinstance(photo, Photo):
             self.photo_opened.emit(photo)
+
+    def group_index(self, item: QTreeWidgetItem | None) -> int | None:
+        """The position of the group an item (its heading or one of its photos) belongs to."""
+        if item is None:
+            return None
+        head = item.parent() or item
+        i = self.tree.indexOfTopLevelItem(head)
+        return i if i >= 0 else None
+
+    def not_copies_of(self, item: QTreeWidgetItem | None) -> None:
+        """"Not copies" on the group of ``item`` (the shortcut and the context menu)."""
+        i = self.group_index(item)
+        if i is not None:
+            self.on_not_copies([int(p.id) for p in self.heading(i).group.photos])
+
+    def extend_menu(self, menu, photo: Photo) -> None:
+        """Add the group's "Not copies" to a photo's context menu (the window builds the rest)."""
+        for i in range(self.tree.topLevelItemCount()):
+            head = self.tree.topLevelItem(i)
+            if any(int(head.child(j).data(0, PhotoRole).id) == int(photo.id) for j in range(head.childCount())):
+                menu.addSeparator()
+                act = menu.addAction(self.not_copies_action.text(), lambda item=head: self.not_copies_of(item))
+                act.setShortcut(self.not_copies_action.shortcut())
+                return
 
     def on_context_menu(self, pos: QPoint) -> None:
         item = self.tree.itemAt(pos)

@@ -111,10 +111,14 @@ class TrashConfirmDialog(QDialog):
         self.setModal(True)
         heading = QLabel(f"<b>Move {_plural(n)} ({_human_size(total)}) to the {trash}?</b>")
         heading.setTextFormat(Qt.TextFormat.RichText)
-        lines = [f"Each photo on the left goes to the system {trash}, where you can restore it. "
-                 "The photo beside it stays where it is."]
         alone = sum(item.kept is None for item in self.items)
-        if alone:
+        self.plain = alone == n  # from the grid: no copy involved, so no "Stays" column to show "none" in
+        lines = [f"Each photo goes to the system {trash}, where you can restore it."] if self.plain else [
+            f"Each photo on the left goes to the system {trash}, where you can restore it. "
+            "The photo beside it stays where it is."]
+        if self.plain:
+            lines.append("⚠ Simili keeps no other copy of " + ("it" if n == 1 else "them") + ": make sure you mean it.")
+        elif alone:
             lines.append(f"⚠ {_plural(alone)} {'has' if alone == 1 else 'have'} no copy that stays: "
                          "make sure you mean it.")
         shots = sum(item.shot for item in self.items)
@@ -146,6 +150,9 @@ class TrashConfirmDialog(QDialog):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         for item in self.items:
             self.tree.addTopLevelItem(self._row(item))
+        if self.plain:
+            self.tree.setHeaderLabels([f"Goes to the {trash}", "Stays", "Photo"])
+            self.tree.setColumnHidden(1, True)
         loader.ready.connect(self._on_thumbnail)
 
         self.buttons = QDialogButtonBox()
@@ -169,13 +176,13 @@ class TrashConfirmDialog(QDialog):
 
     def _row(self, item: TrashItem) -> QTreeWidgetItem:
         going, kept = item.photo, item.kept
-        row = QTreeWidgetItem([Path(going.path).name, Path(kept.path).name if kept else "— none —",
-                               difference_text(item)])
+        how = photo_facts(going) if self.plain else difference_text(item)
+        row = QTreeWidgetItem([Path(going.path).name, Path(kept.path).name if kept else "— none —", how])
         row.setData(0, PhotoRole, going)
         row.setData(1, PhotoRole, kept if kept is not None else 0)  # never empty: the WORKAROUND in gui.itemmodels
         row.setToolTip(0, going.path)
         row.setToolTip(1, kept.path if kept else "No copy of this photo stays.")
-        row.setToolTip(2, difference_text(item))
+        row.setToolTip(2, how)
         return row
 
     def rows(self) -> list[tuple[Photo, Photo | None, str]]:
