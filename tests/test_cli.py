@@ -103,3 +103,13 @@ def test_console_script_is_the_same_program():
     if "simili" not in scripts:
         pytest.skip("package not installed (running from a bare checkout)")
     assert scripts["simili"] == "engine.cli:main"
+
+
+def test_common_options_also_work_after_the_command(cli_library, tmp_path):
+    """`simili index DIR -q --json` and `simili status --home LIB -v` work like the options given first."""
+    home, folder, _ = cli_library
+    after = simili("status", "-q", "--json", "--home", str(home), home=tmp_path / "elsewhere")
+    assert json.loads(after.stdout)["indexed"] == 30 and after.stderr == ""
+    verbose = simili("similar", str(next(folder.glob("*.jpg"))), "-v", "--json", "-k", "2", home=home)
+    assert len(json.loads(verbose.stdout)["results"]) == 2 and "INFO" in verbose.stderr
+    assert not (tmp_path / "elsewhere").exists()

@@ -126,4 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.cli.names import add_parsers
 
     add_parsers(sub)
+    for command in sub.choices.values():  # the common options also after the command (`simili index DIR -q`)
+        known = {opt for action in command._actions for opt in action.option_strings}
+        for flags, kw in ((("--home",), {"type": _home}), (("--json",), {"action": "store_true"}),
+                          (("-q", "--quiet"), {"action": "store_true"}),
+                          (("-v", "--verbose"), {"action": "store_true"})):
+            if not known & set(flags):
+                command.add_argument(*flags, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kw)
     return p
