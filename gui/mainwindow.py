@@ -182,7 +182,7 @@ class MainWindow(WindowActions, QMainWindow):
     def on_folder_selected(self, folder: str) -> None:
         """Show only one folder's photos ("" = all of them)."""
         self.grid_model.set_folder(folder or None)
-        self.photos_page.set_folder(folder or None)
+        self.photos_page.set_folder(folder or None, self.sidebar.names_of.get(folder))
         self.show_page("photos")
 
     def on_folders_changed(self, folders: list[str]) -> None:

@@ -4,7 +4,7 @@ viewer stepping through the list it was opened from, and word-search results in 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 
 from tests.test_gui_fakes import FakeLibrary, fake_gpu, grid_filled, index_done, make_images, make_window  # noqa: F401
 from tests.test_gui_layout import _fully_shown
@@ -55,3 +55,31 @@ def test_at_800x600_the_similar_panel_hint_is_not_cut(indexed_at, qtbot):
     assert hint.fontMetrics().horizontalAdvance(longest) <= hint.contentsRect().width()
     top_left = hint.mapTo(window, QPoint(0, 0))
     assert window.rect().contains(QRect(top_left, hint.size()))
+
+
+def test_folders_with_the_same_name_are_told_apart_by_their_parents(make_window, qtbot, tmp_path):
+    shop, home, other = tmp_path / "shop" / "images", tmp_path / "home" / "images", tmp_path / "home" / "summer"
+    for folder, n in ((shop, 3), (home, 2), (other, 1)):
+        make_images(folder, n)
+    window = make_window(FakeLibrary(tmp_path / "lib"), size=(800, 600))
+    with index_done(qtbot, window):
+        window.session.add_folders([str(shop), str(home), str(other)])
+    grid_filled(qtbot, window)
+    items = [window.sidebar.folders.item(i) for i in range(window.sidebar.folders.count())]
+    labels = {item.data(Qt.ItemDataRole.UserRole): item.text() for item in items}
+    assert labels == {str(shop): "shop/images", str(home): "home/images", str(other): "summer"}
+    assert {item.toolTip() for item in items} == {str(shop), str(home), str(other)}  # the whole path on hover
+    rect = window.sidebar.folders.visualItemRect(items[1])
+    with qtbot.waitSignal(window.grid_model.reset_done, timeout=5000):
+        qtbot.mouseClick(window.sidebar.folders.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.photos_page.title.text() == "home/images" and window.photos_page.title.toolTip() == str(home)
+    qtbot.waitUntil(lambda: window.grid_model.rowCount() == 2, timeout=5000)
+
+
+def test_short_names_grow_only_as_far_as_needed():
+    from gui.pathlabels import short_names
+
+    assert short_names(["/a/x/images", "/b/x/images", "/c/trip"]) == {
+        "/a/x/images": "a/x/images", "/b/x/images": "b/x/images", "/c/trip": "trip"}
+    assert short_names(["/a/images", "/b/a/images"]) == {"/a/images": "/a/images", "/b/a/images": "b/a/images"}
+    assert short_names([]) == {}

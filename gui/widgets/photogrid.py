@@ -267,12 +267,12 @@ class PhotosPage(QWidget):
         layout.addWidget(grid, 1)
         self.setFocusProxy(grid)
 
-    def set_folder(self, folder: str | None) -> None:
-        """Title the page after the folder shown (None: all photos)."""
+    def set_folder(self, folder: str | None, name: str | None = None) -> None:
+        """Title the page after the folder shown (None: all photos), by ``name`` when given ("shop/images")."""
         from pathlib import Path
 
         self._folder, self._where = folder, None
-        self.title.setText(Path(folder).name or folder if folder else "All photos")
+        self.title.setText(name or Path(folder).name or folder if folder else "All photos")
         self.title.setToolTip(folder or "")
 
     def set_listing(self, title: str, where: str) -> None:
