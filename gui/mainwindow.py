@@ -331,34 +331,25 @@ class MainWindow(WindowActions, QMainWindow):
         self.similar.hide()
         self.grid.setFocus()
 
-    def on_open_viewer(self, photo: Photo) -> None:
-        view = self.sender()
-        photos = [photo]
-        if view is self.similar:
-            photos = [n.photo for n in self.similar.model.neighbors()]
-        elif view is self.grid:
-            photos = self.grid.selected_photos() if len(self.grid.selected_photos()) > 1 else [photo]
-        self._open_viewer(photos or [photo], next((i for i, p in enumerate(photos) if p.id == photo.id), 0))
+    def on_open_viewer(self, photo: Photo, view=None) -> None:
+        """The viewer steps through the list the photo was opened from (gui.viewing)."""
+        from gui.viewing import open_viewer
 
-    def _open_viewer(self, photos: list[Photo], index: int) -> None:
-        from gui.widgets.viewer import ViewerDialog
-
-        dialog = ViewerDialog(photos, index, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.similar_requested.connect(self.on_photo_activated)
-        dialog.open()
+        open_viewer(self, view if view is not None else self.sender(), photo)
 
     def on_context_menu(self, photo: Photo, pos) -> None:
         view = self.sender()
         selected = view.selected_photos() if hasattr(view, "selected_photos") else [photo]
         menu = actions.photo_menu(self, photo, selected, on_similar=self.on_photo_activated,
-                                  on_view=self.on_open_viewer_direct, on_trash=self.on_trash)
+                                  on_view=lambda p: self.on_open_viewer(p, view), on_trash=self.on_trash)
         self.naming.extend_menu(menu, view, photo, selected if photo in selected else [photo])
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.popup(pos)
 
     def on_open_viewer_direct(self, photo: Photo) -> None:
-        self._open_viewer([photo], 0)
+        from gui.viewing import open_viewer
+
+        open_viewer(self, None, photo)
 
     def on_trash(self, photos: list[Photo]) -> None:
         if confirm_trash(self, photos, self.loader):

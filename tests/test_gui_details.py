@@ -83,3 +83,71 @@ def test_short_names_grow_only_as_far_as_needed():
         "/a/x/images": "a/x/images", "/b/x/images": "b/x/images", "/c/trip": "trip"}
     assert short_names(["/a/images", "/b/a/images"]) == {"/a/images": "/a/images", "/b/a/images": "b/a/images"}
     assert short_names([]) == {}
+
+
+def _viewer(window, qtbot):
+    """The viewer the window opened, active (its keys are window shortcuts, as a person's keys reach it)."""
+    from gui.widgets.viewer import ViewerDialog
+
+    dialogs = [d for d in window.findChildren(ViewerDialog) if d.isVisible()]
+    assert len(dialogs) == 1
+    dialogs[0].activateWindow()
+    qtbot.waitUntil(dialogs[0].isActiveWindow, timeout=3000)
+    return dialogs[0]
+
+
+def test_the_viewer_steps_through_the_whole_grid_and_the_grid_follows(indexed_at, qtbot):
+    window = indexed_at()
+    view = window.grid
+    rect = view.visualRect(window.grid_model.index(2, 0))
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    dialog = _viewer(window, qtbot)
+    assert dialog.caption.text().endswith("3 of 12") and "img002.jpg" in dialog.caption.text()
+    qtbot.waitUntil(lambda: dialog._image is not None, timeout=5000)
+    for key, shown in ((Qt.Key.Key_Right, 4), (Qt.Key.Key_PageDown, 5), (Qt.Key.Key_Left, 4),
+                       (Qt.Key.Key_PageUp, 3), (Qt.Key.Key_End, 12), (Qt.Key.Key_Right, 12), (Qt.Key.Key_Home, 1),
+                       (Qt.Key.Key_Left, 1)):
+        qtbot.keyClick(dialog, key)
+        assert dialog.caption.text().endswith(f"{shown} of 12"), (key, dialog.caption.text())
+        assert f"img{shown - 1:03d}.jpg" in dialog.caption.text()
+        assert view.currentIndex().row() == shown - 1 or (shown == 3 and key == Qt.Key.Key_PageUp)
+    assert not dialog.prev_button.isEnabled() and dialog.next_button.isEnabled()
+    qtbot.keyClick(dialog, Qt.Key.Key_End)
+    assert dialog.next_button.isEnabled() is False and dialog.prev_button.isEnabled()
+    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)  # find photos like the one shown
+    assert window.similar.query()[1].path.endswith("img011.jpg")
+
+
+def test_the_viewer_reads_the_grid_pages_it_steps_into(indexed_at, qtbot):
+    window = indexed_at(n=600)  # more than one page of the grid's model (512)
+    assert not window.grid_model.is_loaded(599)
+    window.on_open_viewer(window.grid_model.photo(0), window.grid)
+    dialog = _viewer(window, qtbot)
+    assert dialog.caption.text().endswith("1 of 600")
+    qtbot.keyClick(dialog, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: "img599.jpg" in dialog.caption.text(), timeout=5000)  # "Loading…" until its page is read
+    assert dialog.caption.text().endswith("600 of 600")
+    qtbot.waitUntil(lambda: dialog._image is not None, timeout=5000)
+
+
+def test_the_viewer_steps_through_the_similar_results(indexed_at, qtbot):
+    window = indexed_at()
+    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+        window.on_photo_activated(window.grid_model.photo(0))
+    results = window.similar.model
+    assert results.rowCount() == 11
+    window.similar.results.photo_opened.emit(results.photo(2))
+    dialog = _viewer(window, qtbot)
+    assert dialog.caption.text().endswith("3 of 11")
+    qtbot.keyClick(dialog, Qt.Key.Key_Right)
+    assert dialog.caption.text().endswith("4 of 11") and dialog.photo.id == results.photo(3).id
+    dialog.close()
+    from PySide6.QtWidgets import QMenu
+
+    window.similar.context_requested.emit(results.photo(5), QPoint(10, 10))  # the context menu's View: the same list
+    menu = next(m for m in window.findChildren(QMenu) if m.isVisible())
+    next(a for a in menu.actions() if a.text() == "View").trigger()
+    menu.close()
+    qtbot.waitUntil(lambda: len([d for d in window.findChildren(type(dialog)) if d.isVisible()]) == 1, timeout=3000)
+    assert _viewer(window, qtbot).caption.text().endswith("6 of 11")
