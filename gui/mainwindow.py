@@ -29,6 +29,7 @@ from gui.widgets.similar import SimilarPanel
 from gui.widgets.trashconfirm import confirm_trash, report_trashed
 from gui.widgets.welcome import WelcomePage
 from gui.windowactions import WindowActions
+from gui.wordsearch import WordSearch
 
 __all__ = ["MainWindow"]
 
@@ -99,6 +100,7 @@ class MainWindow(WindowActions, QMainWindow):
         self._build_actions()
         self._build_status()
         self.naming = Naming(self)  # Name…, the proposals panel, the sidebar's names, More/Not like this
+        self.words = WordSearch(self)  # word results in the grid
 
     def _build_status(self) -> None:
         self.summary = QLabel()
@@ -296,9 +298,8 @@ class MainWindow(WindowActions, QMainWindow):
             self.search_words(text)
 
     def search_words(self, text: str) -> None:
-        """Show the photos that show what ``text`` says ("dog", "red shoes")."""
-        self._show_similar()
-        self.similar.show_text(text)
+        """List the photos that show what ``text`` says ("dog", "red shoes") in the grid (gui.wordsearch)."""
+        self.words.search(text)
 
     def search_image(self, path: str) -> None:
         self._show_similar()
@@ -321,7 +322,9 @@ class MainWindow(WindowActions, QMainWindow):
                 self.splitter.setSizes([sizes[0], max(total - sizes[0] - 470, 300), 470])
 
     def on_escape(self) -> None:
-        if self.similar.isVisible():
+        if self.words.active() and not (self.similar.isVisible() and self.similar.query() is not None):
+            self.words.show_all()  # word results: back to all photos (a similar search beside them closes first)
+        elif self.similar.isVisible():
             self.similar.on_close()
         elif self.naming.wanted:
             self.naming.close_panel()

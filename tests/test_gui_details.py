@@ -151,3 +151,53 @@ def test_the_viewer_steps_through_the_similar_results(indexed_at, qtbot):
     menu.close()
     qtbot.waitUntil(lambda: len([d for d in window.findChildren(type(dialog)) if d.isVisible()]) == 1, timeout=3000)
     assert _viewer(window, qtbot).caption.text().endswith("6 of 11")
+
+
+def test_word_results_fill_the_main_grid_with_their_badges_and_esc_goes_back(indexed_at, qtbot):
+    from gui.itemmodels import similarity_at
+
+    window = indexed_at((800, 600))
+    window.word_box.setText("  red   shoes ")
+    with qtbot.waitSignal(window.words.shown, timeout=5000) as shown:
+        window.on_word_search()
+    model, page = window.grid_model, window.photos_page
+    assert shown.args == [11] and model.rowCount() == 11 and window.current_page() == "photos"
+    found = window.words.found.results
+    assert [model.photo(r).id for r in range(11)] == [n.photo.id for n in found]  # best match first
+    assert [similarity_at(model.index(r, 0)) for r in range(11)] == [n.similarity for n in found]  # the badges
+    assert found[0].similarity == 92 and found[0].level == "very similar"
+    tip = model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "92% match" in tip and "very similar" in tip
+    assert page.title.text() == "“red shoes”"
+    close = sum(n.close for n in found)
+    assert 0 < close < 11
+    assert page.subtitle.text().startswith(f"11 photos showing red shoes (3 kinds), best match first; the first "
+                                           f"{close} are clear matches (60% or more)")
+    qtbot.waitUntil(lambda: _fully_shown(page.subtitle), timeout=3000)  # wrapped at 800 x 600, not cut
+    assert page.back_button.isVisible() and page.back_button.text() == "Show all photos"
+
+    window.on_open_viewer(model.photo(1), window.grid)  # the viewer steps through the results
+    dialog = _viewer(window, qtbot)
+    assert dialog.caption.text().endswith("2 of 11")
+    dialog.close()
+    with qtbot.waitSignal(window.similar.searched, timeout=5000):  # a click finds photos like a result, beside them
+        qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton,
+                         pos=window.grid.visualRect(model.index(0, 0)).center())
+    assert window.similar.isVisible() and window.words.active()
+    window.on_escape()  # first Esc: the similar panel closes, the word results stay
+    assert not window.similar.isVisible() and window.words.active()
+    with qtbot.waitSignal(model.reset_done, timeout=5000):
+        window.on_escape()  # second Esc: all photos again
+    assert model.rowCount() == 12 and not window.words.active() and page.title.text() == "All photos"
+    assert not page.back_button.isVisible() and similarity_at(model.index(0, 0)) is None
+
+
+def test_show_all_photos_and_no_clear_match(indexed_at, qtbot):
+    window = indexed_at()
+    window.session.reader.similarity_drop = 40.0  # the best is 59%: nothing clearly shows the words
+    with qtbot.waitSignal(window.words.shown, timeout=5000):
+        window.search_words("blue car")
+    assert "come nearest to blue car (3 kinds): no clear match" in window.photos_page.subtitle.text()
+    with qtbot.waitSignal(window.grid_model.reset_done, timeout=5000):
+        qtbot.mouseClick(window.photos_page.back_button, Qt.MouseButton.LeftButton)
+    assert window.grid_model.rowCount() == 12 and window.photos_page.title.text() == "All photos"
