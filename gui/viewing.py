@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from engine.types import Photo
 
-__all__ = ["viewer_list", "open_viewer"]
+__all__ = ["open_viewer", "viewer_list"]
 
 
 def viewer_list(window, view, photo: Photo):

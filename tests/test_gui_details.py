@@ -6,8 +6,16 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 
-from tests.test_gui_fakes import FakeLibrary, fake_gpu, grid_filled, index_done, make_images, make_window  # noqa: F401
+from tests.test_gui_fakes import (  # noqa: F401
+    FakeLibrary,
+    fake_gpu,
+    grid_filled,
+    index_done,
+    make_images,
+    make_window,
+)
 from tests.test_gui_layout import _fully_shown
+from tests.test_gui_trash import fake_groups  # noqa: F401  (a window with a copy group and similar shots)
 
 pytestmark = pytest.mark.gui
 
@@ -174,6 +182,7 @@ def test_word_results_fill_the_main_grid_with_their_badges_and_esc_goes_back(ind
     assert page.subtitle.text().startswith(f"11 photos showing red shoes (3 kinds), best match first; the first "
                                            f"{close} are clear matches (60% or more)")
     qtbot.waitUntil(lambda: _fully_shown(page.subtitle), timeout=3000)  # wrapped at 800 x 600, not cut
+    assert _fully_shown(page.title) and page.subtitle.width() >= page.width() - 40  # under the title, not squeezed
     assert page.back_button.isVisible() and page.back_button.text() == "Show all photos"
 
     window.on_open_viewer(model.photo(1), window.grid)  # the viewer steps through the results
@@ -201,3 +210,45 @@ def test_show_all_photos_and_no_clear_match(indexed_at, qtbot):
     with qtbot.waitSignal(window.grid_model.reset_done, timeout=5000):
         qtbot.mouseClick(window.photos_page.back_button, Qt.MouseButton.LeftButton)
     assert window.grid_model.rowCount() == 12 and window.photos_page.title.text() == "All photos"
+
+
+def test_the_screenshot_set_is_complete_small_and_linked():
+    """docs/screenshots/make.py's set: every view at both sizes in both themes, each PNG under 400 KB, and every
+    screenshot the README and docs show is there."""
+    import re
+
+    from PySide6.QtGui import QImage
+
+    from tests.conftest import REPO
+
+    shots = REPO / "docs" / "screenshots"
+    for view in ("welcome", "similar", "words", "duplicates", "indexing"):
+        for theme in ("light", "dark"):
+            for size in ((800, 600), (1600, 1000)):
+                png = shots / f"{view}-{theme}-{size[0]}x{size[1]}.png"
+                assert png.is_file() and png.stat().st_size < 400_000, png
+                assert QImage(str(png)).size().toTuple() == size, png
+    for doc in (REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))):
+        for link in re.findall(r"\]\(([^)]*screenshots/[^)]+\.png)\)", doc.read_text(encoding="utf-8")):
+            assert (doc.parent / link).is_file(), (doc.name, link)
+            assert "/work" not in link and "shared" not in link
+
+
+def test_duplicates_say_how_a_copy_differs_cut_at_the_end_at_800x600(fake_groups, qtbot):
+    """A narrow window cuts "kept: the original, largest and least compressed copy" at its end, never to
+    "kept: the origin… compressed copy"; the headings keep their first words (tests/test_gui_trash.py)."""
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    window, *_ = fake_groups(size=(800, 600))
+    tree = window.duplicates.tree
+    tree.header().resizeSection(1, 120)
+    kept = tree.topLevelItem(0).child(0)
+    assert kept.text(1) == "kept: the original, largest and least compressed copy"
+    index = tree.indexFromItem(kept, 1)
+    option = QStyleOptionViewItem()
+    option.initFrom(tree)
+    tree.itemDelegateForColumn(1).initStyleOption(option, index)
+    assert option.textElideMode == Qt.TextElideMode.ElideRight
+    shown = option.fontMetrics.elidedText(kept.text(1), option.textElideMode, tree.columnWidth(1))
+    assert shown.endswith("…") and kept.text(1).startswith(shown[:-1]), shown
+    assert tree.textElideMode() == Qt.TextElideMode.ElideMiddle  # file names and folders keep both ends

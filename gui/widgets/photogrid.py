@@ -266,10 +266,14 @@ class PhotosPage(QWidget):
         head.addSpacing(8)
         head.addWidget(self.subtitle, 1, Qt.AlignmentFlag.AlignBottom)
         head.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self._head = head
+        self._below = QHBoxLayout()  # a listing's longer count goes under its title and button
+        self._below.setContentsMargins(14, 0, 14, 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(head)
+        layout.addLayout(self._below)
         layout.addWidget(grid, 1)
         self.setFocusProxy(grid)
 
@@ -281,6 +285,7 @@ class PhotosPage(QWidget):
         self.title.setText(name or Path(folder).name or folder if folder else "All photos")
         self.title.setToolTip(folder or "")
         self.back_button.hide()
+        self._place_subtitle(below=False)
 
     def set_listing(self, title: str, where: str, note: str | None = None) -> None:
         """Title the page after what it lists (e.g. a taught name); ``where`` ends the count ("named Max");
@@ -289,8 +294,23 @@ class PhotosPage(QWidget):
         self.title.setText(title)
         self.title.setToolTip(where)
         self.back_button.show()
+        self._place_subtitle(below=True)
         if note:
             self.subtitle.setText(note)
+
+    def _place_subtitle(self, below: bool) -> None:
+        if below == (self._below.indexOf(self.subtitle) >= 0):
+            return
+        (self._head if below else self._below).removeWidget(self.subtitle)
+        if below:
+            self._head.insertStretch(self._head.indexOf(self.back_button), 1)
+            self._below.addWidget(self.subtitle, 1)
+        else:
+            stretch = self._head.itemAt(self._head.indexOf(self.back_button) - 1)
+            if stretch is not None and stretch.spacerItem() is not None:
+                self._head.removeItem(stretch)
+            self._head.insertWidget(self._head.indexOf(self.back_button), self.subtitle, 1,
+                                    Qt.AlignmentFlag.AlignBottom)
 
     def set_counts(self, photos: int, folders: int) -> None:
         if self._note:
