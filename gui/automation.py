@@ -117,7 +117,7 @@ class Automation(QObject):
         if self.args.page:
             self.window.show_page(self.args.page)
         if getattr(self.args, "words", None):
-            self.window.similar.searched.connect(self.on_searched)
+            self.window.words.shown.connect(lambda _n: self.settle())
             self.window.word_box.setText(self.args.words)
             self.window.on_word_search()
         elif self.args.query:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
-from engine.types import CLOSE_MATCH, Neighbor, Photo
+from engine.types import CLOSE_MATCH, Neighbor, Photo, similarity_level
 from gui.workers import FunctionWorker, if_alive, start
 
 __all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip",
@@ -91,6 +91,7 @@ class PhotoGridModel(QAbstractListModel):
         self.folder: str | None = None
         self.listing: tuple[str, Callable[[], list[Photo]]] | None = None  # (what, fetch): e.g. a taught name
         self._subset: list[Photo] | None = None
+        self._similarity: list[float | None] | None = None  # a listing of search results: each one's percent
 
     # -- loading -------------------------------------------------------------------------------------
     def set_folder(self, folder: str | None) -> None:
@@ -102,7 +103,8 @@ class PhotoGridModel(QAbstractListModel):
             self.refresh()
 
     def set_listing(self, what: str, fetch: Callable[[], list[Photo]]) -> None:
-        """Show only the photos ``fetch()`` returns (called on a worker), e.g. those of a taught name."""
+        """Show only the photos ``fetch()`` returns (called on a worker), e.g. those of a taught name; search results
+        (``Neighbor``, best first) keep their similarity badge."""
         self.folder, self.listing = None, (what, fetch)
         self._generation += 1
         self.refresh()
@@ -128,14 +130,16 @@ class PhotoGridModel(QAbstractListModel):
     @if_alive
     def _on_subset(self, generation: int, photos: list[Photo]) -> None:
         if generation == self._generation:
-            self._subset = photos
+            found = bool(photos) and all(isinstance(p, Neighbor) for p in photos)
+            self._similarity = [n.similarity for n in photos] if found else None
+            self._subset = [n.photo for n in photos] if found else list(photos)
             self.set_count(len(photos))
 
     @if_alive
     def _on_counted(self, generation: int, count: int) -> None:
         if generation != self._generation:
             return
-        self._subset = None
+        self._subset = self._similarity = None
         self.set_count(int(count))
 
     def set_count(self, count: int) -> None:
@@ -200,6 +204,11 @@ class PhotoGridModel(QAbstractListModel):
         offset = row % self.PAGE
         return page[offset] if offset < len(page) else None
 
+    def similarity(self, row: int) -> float | None:
+        """A search result's similarity in percent (a listing of results, e.g. word results); else None."""
+        scores = self._similarity
+        return scores[row] if scores is not None and 0 <= row < len(scores) else None
+
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
@@ -208,12 +217,13 @@ class PhotoGridModel(QAbstractListModel):
             return None
         if role == PhotoRole:
             return photo
-        if role == Qt.ItemDataRole.DisplayRole:
-            return Path(photo.path).name
+        similarity = self.similarity(index.row())
+        level = None if similarity is None else similarity_level(similarity)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return photo_tooltip(photo)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return Path(photo.path).name
+            return photo_tooltip(photo, "" if level is None else f"<b>{similarity:.0f}% match</b> ({level})")
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            name = Path(photo.path).name
+            return name if level is None else f"{name}, {similarity:.0f}% match ({level})"
         return None
 
     def row_of(self, photo_id: int) -> int | None:

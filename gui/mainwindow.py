@@ -29,6 +29,7 @@ from gui.widgets.similar import SimilarPanel
 from gui.widgets.trashconfirm import confirm_trash, report_trashed
 from gui.widgets.welcome import WelcomePage
 from gui.windowactions import WindowActions
+from gui.wordsearch import WordSearch
 
 __all__ = ["MainWindow"]
 
@@ -99,6 +100,7 @@ class MainWindow(WindowActions, QMainWindow):
         self._build_actions()
         self._build_status()
         self.naming = Naming(self)  # Name…, the proposals panel, the sidebar's names, More/Not like this
+        self.words = WordSearch(self)  # word results in the grid
 
     def _build_status(self) -> None:
         self.summary = QLabel()
@@ -182,7 +184,7 @@ class MainWindow(WindowActions, QMainWindow):
     def on_folder_selected(self, folder: str) -> None:
         """Show only one folder's photos ("" = all of them)."""
         self.grid_model.set_folder(folder or None)
-        self.photos_page.set_folder(folder or None)
+        self.photos_page.set_folder(folder or None, self.sidebar.names_of.get(folder))
         self.show_page("photos")
 
     def on_folders_changed(self, folders: list[str]) -> None:
@@ -296,9 +298,8 @@ class MainWindow(WindowActions, QMainWindow):
             self.search_words(text)
 
     def search_words(self, text: str) -> None:
-        """Show the photos that show what ``text`` says ("dog", "red shoes")."""
-        self._show_similar()
-        self.similar.show_text(text)
+        """List the photos that show what ``text`` says ("dog", "red shoes") in the grid (gui.wordsearch)."""
+        self.words.search(text)
 
     def search_image(self, path: str) -> None:
         self._show_similar()
@@ -321,7 +322,9 @@ class MainWindow(WindowActions, QMainWindow):
                 self.splitter.setSizes([sizes[0], max(total - sizes[0] - 470, 300), 470])
 
     def on_escape(self) -> None:
-        if self.similar.isVisible():
+        if self.words.active() and not (self.similar.isVisible() and self.similar.query() is not None):
+            self.words.show_all()  # word results: back to all photos (a similar search beside them closes first)
+        elif self.similar.isVisible():
             self.similar.on_close()
         elif self.naming.wanted:
             self.naming.close_panel()
@@ -331,28 +334,17 @@ class MainWindow(WindowActions, QMainWindow):
         self.similar.hide()
         self.grid.setFocus()
 
-    def on_open_viewer(self, photo: Photo) -> None:
-        view = self.sender()
-        photos = [photo]
-        if view is self.similar:
-            photos = [n.photo for n in self.similar.model.neighbors()]
-        elif view is self.grid:
-            photos = self.grid.selected_photos() if len(self.grid.selected_photos()) > 1 else [photo]
-        self._open_viewer(photos or [photo], next((i for i, p in enumerate(photos) if p.id == photo.id), 0))
+    def on_open_viewer(self, photo: Photo, view=None) -> None:
+        """The viewer steps through the list the photo was opened from (gui.viewing)."""
+        from gui.viewing import open_viewer
 
-    def _open_viewer(self, photos: list[Photo], index: int) -> None:
-        from gui.widgets.viewer import ViewerDialog
-
-        dialog = ViewerDialog(photos, index, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.similar_requested.connect(self.on_photo_activated)
-        dialog.open()
+        open_viewer(self, view if view is not None else self.sender(), photo)
 
     def on_context_menu(self, photo: Photo, pos) -> None:
         view = self.sender()
         selected = view.selected_photos() if hasattr(view, "selected_photos") else [photo]
         menu = actions.photo_menu(self, photo, selected, on_similar=self.on_photo_activated,
-                                  on_view=self.on_open_viewer_direct, on_trash=self.on_trash)
+                                  on_view=lambda p: self.on_open_viewer(p, view), on_trash=self.on_trash)
         self.naming.extend_menu(menu, view, photo, selected if photo in selected else [photo])
         if view is self.duplicates:
             view.extend_menu(menu, photo)
@@ -360,7 +352,9 @@ class MainWindow(WindowActions, QMainWindow):
         menu.popup(pos)
 
     def on_open_viewer_direct(self, photo: Photo) -> None:
-        self._open_viewer([photo], 0)
+        from gui.viewing import open_viewer
+
+        open_viewer(self, None, photo)
 
     def on_trash(self, photos: list[Photo]) -> None:
         if confirm_trash(self, photos, self.loader):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLineEdit, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QLineEdit, QSizePolicy, QWidget
 
 from gui.resources import icon
+from gui.widgets.toolbar import FittingToolBar
 
 __all__ = ["WindowActions"]
 
@@ -59,11 +60,10 @@ class WindowActions:
         self.act_zoom_in = self._action(None, "Larger thumbnails", lambda: self.zoom(24), k.ZoomIn)
         self.act_zoom_out = self._action(None, "Smaller thumbnails", lambda: self.zoom(-24), k.ZoomOut)
 
-        bar = QToolBar("Main")
+        bar = FittingToolBar("Main")  # a narrow window shows icons only, never hides a button (issue 24)
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         bar.setIconSize(QSize(20, 20))
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for act in (self.act_add, self.act_search, self.act_rescan, self.act_train):
             bar.addAction(act)
         spacer = QWidget()
@@ -82,6 +82,8 @@ class WindowActions:
         self.word_box.returnPressed.connect(self.on_word_search)
         bar.addWidget(self.word_box)
         bar.addAction(self.act_settings)
+        bar.compact_order = [self.act_settings, self.act_rescan, self.act_train, self.act_search, self.act_add]
+        self.toolbar = bar
         self.addToolBar(bar)
 
         menu = self.menuBar()

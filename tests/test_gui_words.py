@@ -1,4 +1,5 @@
-"""The word search box: type words, press Enter, see the photos that show them; unknown words are said."""
+"""The word search box: type words, press Enter, see the photos that show them (in the main grid,
+tests/test_gui_details.py has more); unknown words are said."""
 
 from __future__ import annotations
 
@@ -17,22 +18,20 @@ def test_typing_words_shows_the_photos_that_show_them(indexed, qtbot):
     # offscreen platforms may not give the window focus: the box is then the window's focus widget
     assert window.word_box.hasFocus() or window.focusWidget() is window.word_box
     qtbot.keyClicks(window.word_box, "red shoes")
-    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+    with qtbot.waitSignal(window.words.shown, timeout=5000):
         qtbot.keyClick(window.word_box, Qt.Key.Key_Return)
     assert window.session.reader.text_queries == ["red shoes"]
-    assert window.similar.isVisible() and window.similar.model.rowCount() > 0
-    assert window.similar.query_caption.text() == "Photos showing red shoes (3 kinds)"
-    assert window.similar.query() == ("text", "red shoes")
-    assert window.similar.title.text() == "Photos showing"
-    assert "showing “red shoes”" in window.similar.count_label.text()
+    assert window.grid_model.rowCount() == 11 and window.words.active()
+    assert window.photos_page.title.text() == "“red shoes”"
+    assert "11 photos showing red shoes (3 kinds), best match first" in window.photos_page.subtitle.text()
 
 
 def test_unknown_words_are_said_with_suggestions(indexed, qtbot):
     window = indexed
     window.word_box.setText("zzzfoo")
-    with qtbot.waitSignal(window.similar.searched, timeout=5000):
+    with qtbot.waitSignal(window.words.shown, timeout=5000):
         window.on_word_search()
-    text = window.similar.count_label.text()
-    assert "zzzfoo" in text and "dog" in text and window.similar.model.rowCount() == 0
-    assert window.similar.query_caption.text() == "Words Simili does not know"
+    text = window.photos_page.subtitle.text()
+    assert "zzzfoo" in text and "dog" in text and window.grid_model.rowCount() == 0
+    assert window.photos_page.back_button.isVisible()
 

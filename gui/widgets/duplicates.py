@@ -7,8 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QStyleOptionViewItem,
-    QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QStyledItemDelegate,
+    QStyleOptionViewItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.types import DuplicateGroup, DuplicateMember, Photo
@@ -30,6 +30,15 @@ class _RowDelegate(ThumbDelegate):
         super().initStyleOption(option, index)
         if not index.parent().isValid():
             option.text = ""
+
+
+class _EndElided(QStyledItemDelegate):
+    """Words cut at their end, not in their middle: "kept: the original, largest and least compressed copy" must not
+    read "kept: the origin… compressed copy" (the tree elides file names and folders in the middle)."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 class _ElidedLabel(QLabel):
@@ -158,6 +167,7 @@ class DuplicatesPanel(QWidget):
         self.tree.headerItem().setToolTip(0, DuplicateGroup.KEEP_RULE)
         self.tree.headerItem().setToolTip(1, "How each copy differs from the one ticked to keep")
         self.tree.setItemDelegateForColumn(0, _RowDelegate(loader, self.tree))
+        self.tree.setItemDelegateForColumn(1, _EndElided(self.tree))  # "How it differs"
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(False)

@@ -240,11 +240,12 @@ class PhotoGridView(QListView):
 
 
 class PhotosPage(QWidget):
-    """The library page: a header line (title, count) over the photo grid."""
+    """The library page: a header line (title, count) over the photo grid; a listing (a taught name, word results)
+    has a "Show all photos" button (``back_button``) beside it."""
 
     def __init__(self, grid: PhotoGridView, parent: QWidget | None = None):
         super().__init__(parent)
-        from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
+        from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
         self.grid = grid
         self.title = QLabel("All photos")
@@ -255,33 +256,66 @@ class PhotosPage(QWidget):
         self.subtitle.setMinimumWidth(0)
         self._folder: str | None = None
         self._where: str | None = None
+        self._note: str | None = None
+        self.back_button = QPushButton("Show all photos")
+        self.back_button.setToolTip("Back to all the photos in the library (Esc)")
+        self.back_button.hide()
         head = QHBoxLayout()
         head.setContentsMargins(14, 10, 14, 4)
         head.addWidget(self.title)
         head.addSpacing(8)
         head.addWidget(self.subtitle, 1, Qt.AlignmentFlag.AlignBottom)
+        head.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self._head = head
+        self._below = QHBoxLayout()  # a listing's longer count goes under its title and button
+        self._below.setContentsMargins(14, 0, 14, 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(head)
+        layout.addLayout(self._below)
         layout.addWidget(grid, 1)
         self.setFocusProxy(grid)
 
-    def set_folder(self, folder: str | None) -> None:
-        """Title the page after the folder shown (None: all photos)."""
+    def set_folder(self, folder: str | None, name: str | None = None) -> None:
+        """Title the page after the folder shown (None: all photos), by ``name`` when given ("shop/images")."""
         from pathlib import Path
 
-        self._folder, self._where = folder, None
-        self.title.setText(Path(folder).name or folder if folder else "All photos")
+        self._folder, self._where, self._note = folder, None, None
+        self.title.setText(name or Path(folder).name or folder if folder else "All photos")
         self.title.setToolTip(folder or "")
+        self.back_button.hide()
+        self._place_subtitle(below=False)
 
-    def set_listing(self, title: str, where: str) -> None:
-        """Title the page after what it lists (e.g. a taught name); ``where`` ends the count ("named Max")."""
-        self._folder, self._where = None, where
+    def set_listing(self, title: str, where: str, note: str | None = None) -> None:
+        """Title the page after what it lists (e.g. a taught name); ``where`` ends the count ("named Max");
+        ``note``, when given, is said instead of the count (e.g. why a search found nothing)."""
+        self._folder, self._where, self._note = None, where, note
         self.title.setText(title)
         self.title.setToolTip(where)
+        self.back_button.show()
+        self._place_subtitle(below=True)
+        if note:
+            self.subtitle.setText(note)
+
+    def _place_subtitle(self, below: bool) -> None:
+        if below == (self._below.indexOf(self.subtitle) >= 0):
+            return
+        (self._head if below else self._below).removeWidget(self.subtitle)
+        if below:
+            self._head.insertStretch(self._head.indexOf(self.back_button), 1)
+            self._below.addWidget(self.subtitle, 1)
+        else:
+            stretch = self._head.itemAt(self._head.indexOf(self.back_button) - 1)
+            if stretch is not None and stretch.spacerItem() is not None:
+                self._head.removeItem(stretch)
+            self._head.insertWidget(self._head.indexOf(self.back_button), self.subtitle, 1,
+                                    Qt.AlignmentFlag.AlignBottom)
 
     def set_counts(self, photos: int, folders: int) -> None:
+        if self._note:
+            self.subtitle.setText(self._note)
+            return
         where = self._where or ("in this folder" if self._folder else
                                 f"in {folders} folder{'s' if folders != 1 else ''}")
         self.subtitle.setText(f"{photos:,} photo{'s' if photos != 1 else ''} {where} · "

@@ -3,13 +3,12 @@ names the user taught (``gui.widgets.naming.NamesList``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
+from gui.pathlabels import short_names
 from gui.resources import icon
 from gui.widgets.naming import NamesList
 
@@ -86,6 +85,7 @@ class Sidebar(QWidget):
         self.names = NamesList()
         layout.addWidget(self.names, 1)
         self._update_buttons()
+        self.names_of: dict[str, str] = {}  # each folder's short name, as listed
 
     def select_page(self, name: str) -> None:
         for i in range(self.nav.count()):
@@ -102,9 +102,10 @@ class Sidebar(QWidget):
     def set_folders(self, folders: list[str], offline: list[str] | tuple[str, ...] = ()) -> None:
         """The library folders; an offline one (its drive unplugged, its share unmounted) is shown greyed and says so."""
         self.folders.clear()
+        self.names_of = names = short_names(list(folders))  # "shop/images" and "home/images", not "images" twice
         for path in folders:
             away = path in offline
-            item = QListWidgetItem(icon("folder"), (Path(path).name or path) + (" (offline)" if away else ""))
+            item = QListWidgetItem(icon("folder"), names[path] + (" (offline)" if away else ""))
             item.setToolTip(f"{path}\nOffline: not connected, or empty where it had photos. Its photos are kept "
                             "and nothing is read again when it is back." if away else path)
             if away:

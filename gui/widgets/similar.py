@@ -66,6 +66,7 @@ class SimilarPanel(QWidget):
 
         self.query_image = QLabel()
         self.query_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.query_image.setWordWrap(True)  # the empty state's hint wraps in a narrow panel, never cut (issue 24)
         # An explicit minimum (a pixmap label's own minimum is the pixmap's size) and the photo scaled to the room
         # the label gets: in a small window it shrinks, never drawn over the caption below it.
         self.query_image.setMinimumSize(80, 120)
@@ -135,8 +136,8 @@ class SimilarPanel(QWidget):
         """The empty state: what this panel is for."""
         self.query_image.setPixmap(QPixmap())
         self.query_image.setText("Click a photo to see the ones most like it.\n\n"
-                                 "Or drop any image on the window, paste one (Ctrl+V),\n"
-                                 "or use Search by image (Ctrl+F).")
+                                 "Or drop any image on the window, paste one\u00a0(Ctrl+V), "
+                                 "or use Search by image\u00a0(Ctrl+F).")
         self.query_caption.setText("")
         self.count_label.setText("")
         self.threshold_label.setText("")
