@@ -34,16 +34,30 @@ def bytes_per_pixel(p: Photo) -> float:
     return (p.size or 0) / max((p.width or 1) * (p.height or 1), 1)
 
 
-def _added(verdicts: Verdicts, pid: int) -> bool:
-    """Whether the photo carries what an edit adds: black corners, a border, a letterbox bar or a caption."""
+def _added(verdicts: Verdicts, pid: int, others: list[int]) -> bool:
+    """Whether the photo carries what an edit adds: black corners, or a border, letterbox bar or caption band that
+    another copy of the group does not show, about where the band is (the share of the photo the other copy lacks
+    is about the band's: a crop lacks a frame all round instead). A flat edge that every copy shows (a floor, a
+    wall, a sky) is part of the picture: the band test alone (one flat strip along an edge) cannot tell it from a
+    border, and JPEG noise tips it either way, so an original at full quality lost to its own recompressed copy."""
     looks = verdicts.looks(pid)
-    return looks is not None and (looks[0] or looks[1] > _BAND)
+    if looks is None:
+        return False
+    if looks[0]:
+        return True
+    if looks[1] <= _BAND:
+        return False
+    for j in others:
+        m = verdicts.match(pid, j)
+        if m.verdict == "copy" and looks[1] / 2 <= 1.0 - m.cover_a <= 2.5 * looks[1]:  # j lacks about the band
+            return True
+    return False
 
 
 def _inside(verdicts: Verdicts, a: int, b: int) -> bool:
     """Whether ``a`` is a crop of ``b``: b covers all of a, a covers clearly less of b than b's own picture."""
     m = verdicts.match(a, b)
-    return m.verdict == "copy" and m.cover_a >= 0.95 and m.cover_b < 0.9 and not _added(verdicts, b)
+    return m.verdict == "copy" and m.cover_a >= 0.95 and m.cover_b < 0.9 and not _added(verdicts, b, [a])
 
 
 def derived(verdicts: Verdicts, sigs: dict[int, bytes], group: list[int]) -> dict[int, int]:
@@ -51,7 +65,7 @@ def derived(verdicts: Verdicts, sigs: dict[int, bytes], group: list[int]) -> dic
     colour = any(not greyish(sigs.get(i)) for i in group)
     out = {}
     for i in group:
-        out[i] = int(_added(verdicts, i)) + int(colour and greyish(sigs.get(i)))
+        out[i] = int(_added(verdicts, i, [j for j in group if j != i])) + int(colour and greyish(sigs.get(i)))
         out[i] += int(any(_inside(verdicts, i, j) for j in group if j != i))
     return out
 
@@ -79,7 +93,7 @@ def differences(verdicts: Verdicts, sigs: dict[int, bytes], keep: int, other: in
         out.append("cropped")
     if looks is not None and looks[0] and not (verdicts.looks(keep) or (False,))[0]:
         out.append("rotated, with black corners")
-    elif looks is not None and looks[1] > _BAND and not _added(verdicts, keep):
+    elif looks is not None and looks[1] > _BAND and _added(verdicts, other, [keep]) and not _added(verdicts, keep, [other]):
         out.append("with borders or a caption")
     px_k, px_o = (k.width or 0) * (k.height or 0), (o.width or 0) * (o.height or 0)
     if px_o < 0.9 * px_k:
