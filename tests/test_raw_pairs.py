@@ -128,6 +128,10 @@ def test_a_raw_and_its_camera_jpeg_are_one_photo(tmp_path, shoot):
     assert str(jpeg) not in found and found[0] == str(folder / "exports" / "IMG_0001.JPG")
     assert [n.photo.path for n in lib.similar(jpeg, k=20)] == found  # the JPEG is searched as its shot
     assert lib.photo_at(jpeg) is not None  # still a known file of the library
+    from gui.itemmodels import photo_tooltip
+
+    assert "also saved by the camera as IMG_0001.JPG" in photo_tooltip(by_name["IMG_0001.dng"])
+    assert "also saved" not in photo_tooltip(by_name["IMG_0003.dng"])
 
     groups = lib.duplicates()
     paths = [[m.photo.path for m in g.members] for g in groups]
