@@ -189,7 +189,7 @@ def test_a_library_written_before_pairs_gains_them_on_the_next_index(tmp_path, s
     _index(lib, [folder])
     lib.close()
     con = sqlite3.connect(tmp_path / "lib" / "catalog.sqlite")
-    con.executescript("DROP INDEX photos_companion_of; ALTER TABLE photos DROP COLUMN companion_of;"
+    con.executescript("DROP INDEX photos_companion_of; DROP INDEX photos_shown; DROP INDEX photos_raw; ALTER TABLE photos DROP COLUMN companion_of;"
                       " UPDATE meta SET value='3' WHERE key='schema_version'")
     con.close()
     lib = Library(tmp_path / "lib")  # the catalog is brought up to date as it opens

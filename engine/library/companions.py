@@ -23,7 +23,7 @@ class CompanionTables:
 
     def raw_folders(self) -> list[bytes]:
         """The folders (by path) that hold an indexed RAW file."""
-        rows = self.db.execute("SELECT path FROM photos WHERE status='ok' AND format='RAW'")
+        rows = self.db.execute("SELECT path FROM photos WHERE format='RAW' AND status='ok'")  # index photos_raw
         return sorted({os.path.dirname(bytes(r[0])) for r in rows})
 
     def photos_in_folder(self, folder: bytes) -> list[tuple[int, bytes, str | None]]:
@@ -31,7 +31,7 @@ class CompanionTables:
         base = folder.rstrip(os.sep.encode()) + os.sep.encode()
         end = base[:-1] + bytes([base[-1] + 1])
         rows = self.db.execute(
-            "SELECT id, path, taken_at FROM photos WHERE path >= ? AND path < ? AND status='ok'"
+            "SELECT id, path, taken_at FROM photos WHERE path >= ? AND path < ? AND +status='ok'"  # by path
             " AND instr(substr(path, ?), ?) = 0", (base, end, len(base) + 1, os.sep.encode()))
         return [(r[0], bytes(r[1]), r[2]) for r in rows]
 

@@ -53,6 +53,8 @@ _MIGRATIONS: dict[int, str] = {
     # a camera's JPEG (or HEIF) of the RAW file beside it: one shot, shown once (engine.library.companions)
     4: """
     ALTER TABLE photos ADD COLUMN companion_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
-    CREATE INDEX photos_companion_of ON photos(companion_of)
+    CREATE INDEX photos_companion_of ON photos(companion_of);
+    CREATE INDEX photos_shown ON photos(status, companion_of, display);
+    CREATE INDEX photos_raw ON photos(format) WHERE format = 'RAW'
     """,
 }
