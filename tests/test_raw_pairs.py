@@ -199,3 +199,17 @@ def test_a_library_written_before_pairs_gains_them_on_the_next_index(tmp_path, s
     assert report.companions == 2 and report.added == report.updated == 0  # paired without reading a file again
     assert lib.photo_count() == 9 and len(lib.store.models.index()) == 9  # and out of the search index
     lib.close()
+
+
+def test_a_pair_moved_together_stays_one_photo_without_being_read_again(tmp_path, shoot):
+    folder, _ = shoot
+    lib = Library(tmp_path / "lib")
+    _index(lib, [folder])
+    (folder / "2024").mkdir()
+    for name in ("IMG_0001.dng", "IMG_0001.JPG"):
+        (folder / name).rename(folder / "2024" / name)
+    report = _index(lib)
+    assert report.moved == 2 and report.added == 0 and report.companions == 2
+    moved = lib.photo_at(folder / "2024" / "IMG_0001.dng")
+    assert moved.companion == str(folder / "2024" / "IMG_0001.JPG") and lib.photo_count() == 9
+    lib.close()
