@@ -76,6 +76,7 @@ class Photo:
     size: int | None = None
     mtime: float | None = None
     taken_at: str | None = None
+    companion: str | None = None  # a RAW file's JPEG (or HEIF) from the same shot: one photo, two files
 
 
 # The one similarity people see, in percent (engine.codes.search.similarity_percent: a monotonic map of the very score
@@ -183,9 +184,9 @@ class DuplicateGroup:
     suggestion: str = ""
 
     KEEP_RULE: ClassVar[str] = (
-        "Simili keeps the original rather than a derived copy (not cropped, no added borders, black corners or "
-        "caption, in colour when another copy is), then the copy with the most pixels, then the least compressed, "
-        "then the oldest.")
+        "Simili keeps the original rather than a derived copy (a camera RAW file before a JPEG of it, not cropped, "
+        "no added borders, black corners or caption, in colour when another copy is), then the copy with the most "
+        "pixels, then the least compressed, then the oldest.")
 
     @property
     def photos(self) -> list[Photo]:
@@ -258,6 +259,7 @@ class IndexReport:
     indexed: int
     offline: tuple[str, ...] = ()  # library folders that are offline: their photos are kept, nothing was read
     unreadable_folders: tuple[FileError, ...] = ()  # folders inside them that could not be listed
+    companions: int = 0  # camera JPEGs kept with their RAW file as one photo (not counted in ``indexed``)
 
 
 # Folders and files no photo collection means to show: NAS thumbnails and recycle bins (Synology, QNAP), Windows

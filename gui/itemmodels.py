@@ -52,6 +52,8 @@ def photo_tooltip(photo: Photo, extra: str = "") -> str:
         facts.append(photo.taken_at.replace("T", " ")[:16])
     if facts:
         lines.append(" · ".join(facts))
+    if photo.companion:  # a RAW file's JPEG from the same shot: one photo, two files
+        lines.append(f"also saved by the camera as {Path(photo.companion).name}")
     if extra:
         lines.append(extra)
     return "<br>".join(lines)

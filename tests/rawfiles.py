@@ -7,13 +7,19 @@ from pathlib import Path
 import numpy as np
 
 
-def write_dng(path: Path, width: int = 384, height: int = 256, orientation: int = 1) -> Path:
+def write_dng(path: Path, width: int = 384, height: int = 256, orientation: int = 1,
+              scene: np.ndarray | None = None) -> Path:
     """A DNG whose scene is red growing from left to right and blue from top to bottom (RGGB mosaic, 12 bits),
-    with the EXIF-style ``orientation`` (1 upright, 6 turned a quarter clockwise, ...)."""
+    or ``scene`` (RGB, 0-255, its size taken over), with the EXIF-style ``orientation`` (1 upright, 6 turned a
+    quarter clockwise, ...)."""
     import tifffile
 
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    rgb = np.stack([xx / width, np.full_like(xx, 0.35), yy / height], -1)
+    if scene is not None:
+        rgb = np.asarray(scene, np.float64)[: scene.shape[0] // 2 * 2, : scene.shape[1] // 2 * 2] / 255.0
+        height, width = rgb.shape[:2]
+    else:
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+        rgb = np.stack([xx / width, np.full_like(xx, 0.35), yy / height], -1)
     cfa = np.zeros((height, width), np.uint16)
     for dy, dx, ch in ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2)):
         cfa[dy::2, dx::2] = np.round(rgb[dy::2, dx::2, ch] * 4000)

@@ -22,6 +22,8 @@ def cmd_index(lib, args, bars) -> dict:
     if not args.json:
         print(f"{report.indexed} photos searchable: {report.added} new, {report.updated} changed, "
               f"{report.moved} moved, {report.removed} gone, {report.failed} could not be read.")
+        if report.companions:
+            print(f"  {report.companions} camera JPEGs are shown as one photo with the RAW file beside them")
         for folder in report.offline:
             print(f"  offline: {shown(folder)} (not connected, or empty where it had photos): its photos are kept"
                   " and nothing is read again when it is back")

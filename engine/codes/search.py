@@ -53,6 +53,7 @@ def library_photo(catalog: Catalog, index: CodeIndex, photo: int | str | os.Path
         if found[1] != "ok":
             raise NotIndexed(f"{path} is in the library but could not be indexed (see `simili status`)")
         pid = int(found[0].id)
+    pid = catalog.shot_of(pid)  # a RAW's camera JPEG is searched as its RAW file, the photo both are
     if pid not in index:
         raise NotIndexed(f"photo {pid} has no code yet; run `simili index` again")
     return pid

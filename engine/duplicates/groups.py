@@ -9,7 +9,8 @@
    or two photos whose cameras recorded different capture times); everything else -- a different garment on the
    same cloth, in any colour -- is nothing. Verdicts are stored in the catalog (``copy_matches``) and reused.
 3. **Files are files**: two paths of one file (a symlink, a hard link) are one photo, never a copy to trash; the
-   path kept is the real file, not the link. A photo that cannot be reached takes no part.
+   path kept is the real file, not the link. A photo that cannot be reached takes no part. Neither is a RAW file
+   and the JPEG of the same name beside it (``engine.images.pairs``): one shot, saved twice by the camera.
 4. **Groups**: copies are joined (connected components: membership never depends on which copy is kept); the
    copy kept is the fullest and cleanest (``engine.duplicates.keeping``); a member is offered for the trash only
    when it was compared directly with the kept copy and found a copy of it. Similar shots are grouped apart,
@@ -32,6 +33,7 @@ from engine.duplicates import lookalikes
 from engine.duplicates.keeping import KEEP_RULE, best_shot, differences, keep_order
 from engine.duplicates.lookalikes import Inputs, progress, store_derived
 from engine.duplicates.verdicts import Verdicts, identity
+from engine.images.pairs import same_name
 from engine.progress import run_to_end
 from engine.types import DuplicateGroup, DuplicateMember, Progress
 
@@ -45,6 +47,7 @@ __all__ = ["find_groups", "group_job", "check_job", "copies_of", "KEEP_RULE", "k
 
 log = logging.getLogger(__name__)
 
+SAME_SHOT = "saved by the camera together with the RAW file kept: the same shot"
 _SAVE_EVERY_S = 5.0  # new verdicts are stored at least this often, so a cancelled run keeps them
 
 
@@ -204,7 +207,7 @@ def _build(catalog: Catalog, verdicts: Verdicts, copy_edges: list[tuple[int, int
         for a, b in pairs:
             fa, fb = file_of.get(a), file_of.get(b)
             if fa is not None and fb is not None and fa != fb and (min(fa, fb), max(fa, fb)) not in refused \
-                    and (min(a, b), max(a, b)) not in refused:
+                    and (min(a, b), max(a, b)) not in refused and not same_name(photos[a].path, photos[b].path):
                 yield fa, fb
 
     copies = _Sets()
@@ -219,8 +222,10 @@ def _build(catalog: Catalog, verdicts: Verdicts, copy_edges: list[tuple[int, int
             m = verdicts.match(keep, i)
             # a member joined only through another copy (or one the user said is not a copy of the kept one) is
             # shown, never marked
-            direct = m.verdict == "copy" and (min(keep, i), max(keep, i)) not in refused
-            diff = differences(verdicts, sigs, keep, i) if direct else ["a copy of another photo of this group"]
+            shot = same_name(photos[keep].path, photos[i].path)  # the camera's JPEG of the RAW kept: never marked
+            direct = m.verdict == "copy" and (min(keep, i), max(keep, i)) not in refused and not shot
+            diff = (differences(verdicts, sigs, keep, i) if direct else
+                    [SAME_SHOT] if shot else ["a copy of another photo of this group"])
             out.append(DuplicateMember(photos[i], not direct, diff, round(float(m.texture), 3)))
         groups.append(DuplicateGroup(out, True))
         kept_of.update({i: keep for i in members})

@@ -2,7 +2,8 @@
 
 The copy kept is the fullest and cleanest one: never a crop when the whole photo is there, never one with added
 borders, black corners of a rotation or a caption band when a clean one exists, in colour when another copy is;
-then the most pixels, the least compressed, the oldest and the shortest path (``KEEP_RULE``). Among similar shots
+then the most pixels, the least compressed, the oldest and the shortest path (``KEEP_RULE``). A camera RAW file is
+the original before anything else: a JPEG of it is what was made from it. Among similar shots
 (other captures of one scene) nothing is chosen for the user: the sharpest, largest, least compressed is
 *suggested*, with the reason.
 """
@@ -14,6 +15,7 @@ import os
 import numpy as np
 
 from engine.duplicates.verdicts import Verdicts
+from engine.images.formats import is_raw
 from engine.images.signature import colour_distance
 from engine.types import DuplicateGroup, Photo
 
@@ -77,7 +79,7 @@ def keep_order(verdicts: Verdicts, sigs: dict[int, bytes], group: list[int]) -> 
     def key(i: int):
         p = verdicts.photos[i]
         date = p.taken_at or ""
-        return (signs[i], -(p.width or 0) * (p.height or 0), -bytes_per_pixel(p), date == "", date,
+        return (not is_raw(p.path), signs[i], -(p.width or 0) * (p.height or 0), -bytes_per_pixel(p), date == "", date,
                 p.mtime or 0.0, len(p.path), p.path)
 
     return sorted(group, key=key)

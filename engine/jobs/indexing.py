@@ -17,6 +17,7 @@ import numpy as np
 from engine.errors import DecodeError
 from engine.library.modelstore import TRAINING_FREE
 from engine.codes.neighbourhood import neighbourhood_features, smoothing_of
+from engine.jobs.pairing import pair_companions
 from engine.jobs.scanning import Rate, scan_folders
 from engine.library.compact import compact, dead_rows
 from engine.types import IndexReport, Progress
@@ -39,6 +40,7 @@ def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
     scan = yield from scan_folders(store)
     yield from _encode_pending(store)
     yield from _add_frames(store)
+    companions = pair_companions(store)  # before the codes: the index leaves a RAW's JPEG out
     yield from ensure_codes(store)
     yield from _describe_photos(store)
     if dead_rows(store.catalog, store.features) > store.settings.compact_share * max(store.features.rows, 1):
@@ -48,7 +50,7 @@ def run_index(store: Store) -> Generator[Progress, None, IndexReport]:
     return IndexReport(
         added=scan.added, updated=scan.updated, removed=scan.removed, moved=scan.moved,
         failed=counts["error"], unchanged=scan.unchanged, indexed=counts["ok"], offline=tuple(scan.offline),
-        unreadable_folders=tuple(scan.unlisted),
+        unreadable_folders=tuple(scan.unlisted), companions=companions,
     )
 
 
@@ -182,6 +184,6 @@ def ensure_codes(store: Store) -> Generator[Progress, None, None]:
             if record.info.kind in TRAINING_FREE:
                 models.drop(record)
     yield Progress("index", 0, n, message="updating the search index")
-    index = models.index()
+    index = models.reconcile(models.active().info, models.index())  # photos that left or rejoined the search
     models.save_index(index)
     yield Progress("index", n, n, message=f"{len(index)} photos searchable")

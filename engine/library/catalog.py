@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import CatalogError
+from engine.library.companions import SHOWN, CompanionTables
 from engine.library.duplicate_tables import DuplicateTables
 from engine.library.names import NameTables
 from engine.library.schema import _MIGRATIONS, SCHEMA_VERSION
@@ -70,7 +71,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-class Catalog(DuplicateTables, NameTables):
+class Catalog(CompanionTables, DuplicateTables, NameTables):
     """Thread-safe handle on the catalog database.
 
     One connection per thread (SQLite connections must not be shared across threads); writers use
@@ -290,8 +291,8 @@ class Catalog(DuplicateTables, NameTables):
         return {bytes(r[0]): r[1] for r in rows if r}
 
     def ok_paths(self) -> list[str]:
-        """Paths of every indexed photo, in id order."""
-        return [fs_str(r[0]) for r in self.db.execute("SELECT path FROM photos WHERE status='ok' ORDER BY id")]
+        """Paths of every indexed photo (a RAW's companion JPEG left out), in id order."""
+        return [fs_str(r[0]) for r in self.db.execute(f"SELECT path FROM photos WHERE {SHOWN} ORDER BY id")]
 
     def pending(self, limit: int | None = None) -> list[tuple[int, bytes]]:
         sql = "SELECT id, path FROM photos WHERE status='pending' ORDER BY id"
@@ -316,9 +317,13 @@ class Catalog(DuplicateTables, NameTables):
         )
 
     def counts(self) -> dict[str, int]:
+        """Photos by status; a RAW's companion JPEG is not counted (the pair is one photo)."""
         out = {"ok": 0, "error": 0, "pending": 0}
         for status, n in self.db.execute("SELECT status, COUNT(*) FROM photos GROUP BY status"):
             out[status] = n
+        for status, n in self.db.execute("SELECT status, COUNT(*) FROM photos WHERE companion_of IS NOT NULL"
+                                         " GROUP BY status"):  # a few rows, by their index: the sum stays fast
+            out[status] -= n
         return out
 
     def failures(self, limit: int | None = None) -> list[FileError]:
@@ -329,20 +334,22 @@ class Catalog(DuplicateTables, NameTables):
 
     def ok_ids(self) -> np.ndarray:
         """Ids of every indexed photo as an int64 array (no per-row Python objects kept: 1M rows = 8 MB)."""
-        cur = self.db.execute("SELECT id FROM photos WHERE status='ok' ORDER BY id")
-        return np.fromiter((r[0] for r in cur), dtype=np.int64)
+        cur = self.db.execute(f"SELECT id FROM photos WHERE {SHOWN}")  # what the index holds (index photos_shown)
+        return np.sort(np.fromiter((r[0] for r in cur), dtype=np.int64))
 
     def feature_rows(self) -> tuple[list[int], list[int]]:
         """(photo ids, feature rows) of every photo with features, in id order."""
-        rows = self.db.execute("SELECT id, feat_row FROM photos WHERE status='ok' ORDER BY id").fetchall()
+        rows = self.db.execute(f"SELECT id, feat_row FROM photos WHERE {SHOWN} ORDER BY id").fetchall()
         return [r[0] for r in rows], [r[1] for r in rows]
 
-    _PHOTO_COLS = "id, path, width, height, size, mtime_ns, taken_at"
+    _PHOTO_COLS = ("id, path, width, height, size, mtime_ns, taken_at, (SELECT c.path FROM photos AS c"
+                   " WHERE c.companion_of = photos.id ORDER BY c.display LIMIT 1)")
 
     @staticmethod
     def _photo(row: tuple) -> Photo:
-        pid, raw, w, h, size, mtime_ns, taken = row
-        return Photo(PhotoId(pid), fs_str(raw), w, h, size, (mtime_ns or 0) / 1e9, taken)
+        pid, raw, w, h, size, mtime_ns, taken, companion = row
+        return Photo(PhotoId(pid), fs_str(raw), w, h, size, (mtime_ns or 0) / 1e9, taken,
+                     fs_str(companion) if companion is not None else None)
 
     def photo(self, photo_id: int) -> Photo | None:
         row = self.db.execute(f"SELECT {self._PHOTO_COLS} FROM photos WHERE id=?", (int(photo_id),)).fetchone()
@@ -353,7 +360,7 @@ class Catalog(DuplicateTables, NameTables):
         row = self.db.execute(
             f"SELECT {self._PHOTO_COLS}, status, feat_row FROM photos WHERE path=?", (fs_bytes(path),)
         ).fetchone()
-        return (self._photo(row[:7]), row[7], row[8]) if row else None
+        return (self._photo(row[:8]), row[8], row[9]) if row else None
 
     def photos_by_ids(self, ids: Sequence[int]) -> dict[int, Photo]:
         out: dict[int, Photo] = {}
@@ -368,7 +375,7 @@ class Catalog(DuplicateTables, NameTables):
     def iter_photos(self, offset: int = 0, limit: int = -1) -> Iterator[Photo]:
         """Indexed photos in path order (the grid's order)."""
         rows = self.db.execute(
-            f"SELECT {self._PHOTO_COLS} FROM photos WHERE status='ok' ORDER BY display LIMIT ? OFFSET ?",
+            f"SELECT {self._PHOTO_COLS} FROM photos WHERE {SHOWN} ORDER BY display LIMIT ? OFFSET ?",
             (limit, offset),
         )
         for row in rows:

@@ -1,6 +1,6 @@
 """The catalog's SQL schema, one migration per version (``engine.library.catalog`` applies them in order)."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -49,5 +49,12 @@ _MIGRATIONS: dict[int, str] = {
     """,
     3: """
     CREATE INDEX photos_status_display ON photos(status, display)
+    """,
+    # a camera's JPEG (or HEIF) of the RAW file beside it: one shot, shown once (engine.library.companions)
+    4: """
+    ALTER TABLE photos ADD COLUMN companion_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
+    CREATE INDEX photos_companion_of ON photos(companion_of);
+    CREATE INDEX photos_shown ON photos(status, companion_of, display);
+    CREATE INDEX photos_raw ON photos(format) WHERE format = 'RAW'
     """,
 }
