@@ -52,8 +52,9 @@ def stages(marks, t, c):
     return progress
 catalog = lib.store.catalog
 with catalog.transaction():  # from nothing stored: what the index run's last stage does once
-    catalog.db.execute("DROP TABLE IF EXISTS pair_checks")
-    catalog.db.execute("DELETE FROM meta WHERE key='pair_checks_for'")
+    for table in ("copy_matches", "photo_looks", "look_alikes"):
+        catalog.db.execute(f"DROP TABLE IF EXISTS {table}")
+    catalog.db.execute("DELETE FROM meta WHERE key IN ('pair_checks_for', 'look_alikes_for')")
 index = lib.store.models.index()
 check_marks = []
 run_to_end(duplicates.check_job(catalog, lib.store.features, index, *lib._dupe_limits(index)),

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from bench._aligner import align
 from engine.api import Library
 from engine.cli import main
 from engine.duplicates import groups as duplicates
 from engine.duplicates import lookalikes, verdicts
-from engine.images.signature import align, frame_signature
+from engine.images.signature import frame_signature
 from engine.types import DuplicateGroup
 from tests.test_library import run
 
