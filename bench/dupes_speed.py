@@ -172,7 +172,8 @@ def write_images(home: Path, src_rows, copy_rows, runs, seed: int = 0) -> int:
     sources = sorted(p for s in SOURCES for p in (DATA / s / "images").rglob("*.jpg"))
     rng.shuffle(sources)
     shelf = DATA / "grocery-train"
-    shots = sorted(r["path"] for r in csv.DictReader(open(shelf / "manifest.csv")))  # consecutive shots of a product
+    with open(shelf / "manifest.csv", newline="") as f:
+        shots = sorted(r["path"] for r in csv.DictReader(f))  # consecutive shots of a product, in order
     store = Store(home)
     catalog = store.catalog
     path_of = dict(catalog.db.execute("SELECT feat_row, path FROM photos"))
