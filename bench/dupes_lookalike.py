@@ -11,7 +11,7 @@ library (and with ``--train`` the learned codes are trained and active), then ``
 Scored: copy-group pair precision (pairs in copy groups that join two different photos count against it; a
 planted copy and its original, or two copies of one original, are right), planted copy pairs in a copy group
 with their original, the same in copies or similar shots, recall per edit; and the pair-level comparison of the
-two copy checks (``engine.duplicates.matching`` against ``engine.images.signature.align``) on the planted pairs and
+two copy checks (``engine.duplicates.matching`` against the old aligner, ``bench._aligner``) on the planted pairs and
 on the candidate pairs of different photos. ``--bursts N``: N grocery photos (../shared/data/grocery-train, whole
 products, consecutive shots of one shelf seconds apart): how many pairs land in a copy group (every one is another
 capture, so all are wrong) and in similar shots.
@@ -117,7 +117,7 @@ def _pairs(groups: list[list[Path]]) -> set[frozenset]:
 
 def score(truth: dict[Path, tuple[str, str]], copies: list[list[Path]], shots: list[list[Path]]) -> dict:
     cp, sp = _pairs(copies), _pairs(shots)
-    same = lambda pair: len({truth[p][0] for p in pair}) == 1  # noqa: E731
+    same = lambda pair: len({truth[p][0] for p in pair}) == 1
     known = [p for p in cp if all(q in truth for q in p)]
     wrong = sorted(" ~ ".join(sorted(f"{q.parent.name}/{q.name}" for q in p)) for p in known if not same(p))
     originals = {t[0]: p for p, t in truth.items() if t[1] == "original"}
@@ -141,9 +141,9 @@ def score(truth: dict[Path, tuple[str, str]], copies: list[list[Path]], shots: l
 def compare_checks(lib, truth: dict[Path, tuple[str, str]]) -> dict:
     """The two copy checks on the same pairs: planted (original, copy) pairs and the library's look-alike
     candidate pairs of two different photos. Aligner verdicts: its old sure / maybe bars."""
+    from bench._aligner import verdict
     from engine.duplicates import matching
     from engine.duplicates.lookalikes import Inputs, candidates
-    from engine.images.signature import align, frame_trim
     from engine.progress import run_to_end
 
     catalog = lib.store.catalog
@@ -162,15 +162,7 @@ def compare_checks(lib, truth: dict[Path, tuple[str, str]]) -> dict:
         return views[i]
 
     def aligner(a, b):
-        def aspect(i):
-            t, bo, le, r = frame_trim(frames[i])
-            return (photos[i].width or 1) * (1 - le - r) / max((photos[i].height or 1) * (1 - t - bo), 1e-3)
-        f = align(frames[a], frames[b], aspect(a), aspect(b))
-        if f is None:
-            return "none"
-        if f.layout >= 0.90 and f.detail >= 0.70 and min(f.width, f.height) >= 0.7:
-            return "copy"
-        return "similar" if f.layout >= 0.85 and f.detail >= 0.66 else "none"
+        return verdict(frames[a], frames[b], (photos[a].width, photos[a].height), (photos[b].width, photos[b].height))
 
     originals = {t[0]: p for p, t in truth.items() if t[1] == "original"}
     planted = [(by_path[originals[t[0]]], by_path[p], t[1]) for p, t in truth.items()

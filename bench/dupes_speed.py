@@ -1,21 +1,29 @@
-"""How long `dupes` takes on large libraries (bars: 100k photos under 10 s, 1M under 2 minutes).
+"""How long `dupes` takes on large libraries (bars: 100k photos under 10 s, 1M under 2 minutes), and what the index
+run's ahead-of-time check costs.
 
     python -m bench.dupes_speed [--sizes 100000,1000000] [--copies 0.02] [--bursts 0.01] [--workdir DIR] [--json]
 
 Each library holds what an index run leaves and `dupes` reads: catalog rows, backbone features, 64-bit codes in
-the code index, and a whole-frame grey thumbnail with its hash per photo (no image files are decoded). Photos:
+the code index, and a whole-frame grey thumbnail with its hash per photo. Photos:
 
-- the bulk: unrelated photos (random codes; thumbnails of smooth random layouts with their own fine texture);
+- the bulk: unrelated photos (random codes; thumbnails of smooth random layouts with their own fine texture), with
+  no image file behind them (nothing proposes them as look-alikes, so nothing decodes them);
 - ``--copies`` of them are near-copies of another photo: code a few bits off (1 to 8), feature a little off,
-  thumbnail edited: 60% brightness/contrast/noise/blur (settled in the untouched placement), 15% mirrored,
-  25% cropped to 85% (these need the full alignment search);
+  thumbnail edited; both are real image files: the original a real photo of ../shared/data (garments-lookalike,
+  clothing10-dev, grocery-dev; reused in turn when a library needs more), the copy an edit of it (60 % half size,
+  brighter and JPEG q50, 15 % mirrored, 25 % cropped to 85 %);
 - ``--bursts`` of them sit in bursts of 5 to 20 look-alike shots (the same layout slightly moved, new fine
-  texture; codes 2 to 8 bits from the burst's, features close): candidates that the pixel check must reject.
+  texture; codes 2 to 8 bits from the burst's, features close), whose files are consecutive shots of grocery-train
+  products (other captures): candidates the copy check must not call copies.
+
+The copy check (``engine.duplicates.matching``: ORB keypoints of each photo's grey view, RANSAC, the warped
+overlap's texture) decodes the files of every candidate pair, so its cost here is the real one.
 
 Reported per size, in a fresh process: wall and CPU seconds of the index run's last stage from nothing stored
-(``engine.duplicates.groups.check_job``: the pixel checks measured ahead, the same work as a first duplicate search) and
-then of ``Library(home).duplicates()`` (what a user waits for), the seconds of each stage (from the progress
-messages), and recall of the planted copies (copy and original in one sure group). Results: bench/results/dupes-speed-<host>.json, with the load average before and after each run.
+(``engine.duplicates.groups.check_job``: the copy verdicts measured ahead, the same work as a first duplicate
+search) and then of ``Library(home).duplicates()`` (what a user waits for), the seconds of each stage (from the
+progress messages), and recall of the planted copies (copy and original in one copy group). Results:
+bench/results/dupes-speed-<host>.json, with the load average before and after each run.
 """
 
 from __future__ import annotations
@@ -52,8 +60,9 @@ def stages(marks, t, c):
     return progress
 catalog = lib.store.catalog
 with catalog.transaction():  # from nothing stored: what the index run's last stage does once
-    catalog.db.execute("DROP TABLE IF EXISTS pair_checks")
-    catalog.db.execute("DELETE FROM meta WHERE key='pair_checks_for'")
+    for table in ("copy_matches", "photo_looks", "look_alikes"):
+        catalog.db.execute(f"DROP TABLE IF EXISTS {table}")
+    catalog.db.execute("DELETE FROM meta WHERE key IN ('pair_checks_for', 'look_alikes_for')")
 index = lib.store.models.index()
 check_marks = []
 run_to_end(duplicates.check_job(catalog, lib.store.features, index, *lib._dupe_limits(index)),
@@ -130,6 +139,74 @@ def _hashes(thumbs: np.ndarray) -> np.ndarray:
     return bits.view("<i8").ravel()
 
 
+DATA = REPO.parent / "shared" / "data"
+SOURCES = ("garments-lookalike", "clothing10-dev", "grocery-dev")
+
+
+def _copy_of(src: Path, out: Path, kind: float) -> None:
+    """An edited copy of a real photo: half size, brighter and JPEG q50; mirrored; or cropped to 85 %."""
+    from PIL import Image, ImageEnhance, ImageOps
+
+    im = ImageOps.exif_transpose(Image.open(src)).convert("RGB")
+    if kind < 0.6:
+        im = ImageEnhance.Brightness(im.resize((max(8, im.width // 2), max(8, im.height // 2)))).enhance(1.2)
+        im.save(out, quality=50)
+    elif kind < 0.75:
+        ImageOps.mirror(im).save(out, quality=90)
+    else:
+        w, h = im.size
+        im.crop((round(0.075 * w), round(0.075 * h), round(0.925 * w), round(0.925 * h))).save(out, quality=90)
+
+
+def write_images(home: Path, src_rows, copy_rows, runs, seed: int = 0) -> int:
+    """Real image files for the planted photos (at the paths their catalog rows name), their true sizes in the
+    catalog; returns how many files were written."""
+    import csv
+    import shutil
+
+    from PIL import Image
+
+    from engine.library.store import Store
+
+    rng = np.random.default_rng(seed + 1)
+    sources = sorted(p for s in SOURCES for p in (DATA / s / "images").rglob("*.jpg"))
+    rng.shuffle(sources)
+    shelf = DATA / "grocery-train"
+    with open(shelf / "manifest.csv", newline="") as f:
+        shots = sorted(r["path"] for r in csv.DictReader(f))  # consecutive shots of a product, in order
+    store = Store(home)
+    catalog = store.catalog
+    path_of = dict(catalog.db.execute("SELECT feat_row, path FROM photos"))
+    kinds = rng.random(len(copy_rows))
+    written: list[int] = []
+
+    def target(row) -> Path:
+        out = Path(os.fsdecode(path_of[int(row)]))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written.append(int(row))
+        return out
+
+    for k, (src_row, copy_row) in enumerate(zip(src_rows, copy_rows)):
+        src = sources[k % len(sources)]
+        shutil.copyfile(src, target(src_row))
+        _copy_of(src, target(copy_row), kinds[k])
+    at = 0
+    for run in runs:
+        for row in run:
+            shutil.copyfile(shelf / shots[at % len(shots)], target(row))
+            at += 1
+    with catalog.transaction():
+        for row in written:
+            path = os.fsdecode(path_of[row])
+            with Image.open(path) as im:
+                w, h = im.size
+            st = os.stat(path)
+            catalog.db.execute("UPDATE photos SET width=?, height=?, size=?, mtime_ns=? WHERE feat_row=?",
+                               (w, h, st.st_size, st.st_mtime_ns, row))
+    store.close()
+    return len(written)
+
+
 def plant(home: Path, copies: float, bursts: float, seed: int = 0) -> dict:
     """Give a ``bench.synthetic`` library random codes, thumbnails, near-copies and bursts; returns the plan."""
     from engine.library.store import Store
@@ -152,10 +229,12 @@ def plant(home: Path, copies: float, bursts: float, seed: int = 0) -> dict:
     sizes: list[int] = []
     while sum(sizes) < k_burst:
         sizes.append(int(rng.integers(5, 21)))
+    runs = []
     for s, size in zip(np.cumsum([0] + sizes[:-1]), sizes):
         run = burst_rows[s : s + size]
         if len(run) < 2:
             continue
+        runs.append(run)
         head, rest = run[0], np.sort(run[1:])
         codes[rest] = _flip(rng, np.repeat(codes[head : head + 1], len(rest), axis=0), 2, 8)
         moved = layout[head] + 0.3 * rng.standard_normal((len(rest), 8, 8)).astype(np.float32)
@@ -183,7 +262,8 @@ def plant(home: Path, copies: float, bursts: float, seed: int = 0) -> dict:
     index.add(id_of_row, codes)
     store.models.save_index(index)
     store.close()
-    return {"pairs": [[int(a), int(b)] for a, b in zip(id_of_row[src_rows], id_of_row[copy_rows])],
+    files = write_images(home, src_rows, copy_rows, runs, seed)
+    return {"files": files, "pairs": [[int(a), int(b)] for a, b in zip(id_of_row[src_rows], id_of_row[copy_rows])],
             "bursts": len(sizes)}
 
 
@@ -204,7 +284,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
-        home = Path(args.workdir) / f"lib-{n}-c{args.copies}-b{args.bursts}"
+        home = Path(args.workdir) / f"lib-{n}-c{args.copies}-b{args.bursts}-files"
         plan_file = home / "planted.json"
         if not plan_file.exists():
             home.mkdir(parents=True, exist_ok=True)
@@ -215,7 +295,7 @@ def main(argv=None) -> int:
         groups_file = home / "groups.json"
         out = subprocess.run([sys.executable, "-c", _PROBE, str(home), str(groups_file)], stdout=subprocess.PIPE,
                              text=True, cwd=REPO, check=True)
-        row = {"n": n, "copies": len(plan["pairs"]), "bursts": plan["bursts"],
+        row = {"n": n, "copies": len(plan["pairs"]), "bursts": plan["bursts"], "image_files": plan["files"],
                **json.loads(out.stdout.strip().splitlines()[-1]),
                "planted_recall": _recall(plan["pairs"], json.loads(groups_file.read_text())),
                "load_average_before": [round(x, 2) for x in load_before],

@@ -239,12 +239,13 @@ class LibraryView:
                    progress: Callable[[Progress], None] | None = None) -> list[DuplicateGroup]:
         """Groups of copies of one photo (resized, recompressed, recoloured, cropped, mirrored, straightened...).
 
-        Sure groups come first, largest first, then "maybe" groups (``sure`` False, nothing marked for the trash).
-        Each group lists the copy to keep first (``engine.duplicates.groups.KEEP_RULE``) and says how each other member
-        differs from it. Candidates come from a Hamming radius search confirmed by the stored features; each pair
-        is then aligned and compared on the photos' own pixels (``engine.duplicates.groups``). ``progress`` is called
-        (on this thread) as the comparison goes on. The index run measures these checks ahead and the catalog keeps
-        them, so on an indexed library this reads stored answers and takes seconds.
+        Copy groups (``sure``) come first, largest first, then similar shots (``sure`` False: other captures of one
+        scene, nothing marked for the trash). Each group lists the copy to keep first (``engine.duplicates.groups.
+        KEEP_RULE``) and says how each other member differs from it. Candidates come from a Hamming radius search
+        confirmed by the stored features; each pair's local detail is then matched on the photos' own pixels (ORB
+        keypoints under one geometric transform, then the overlap's texture: ``engine.duplicates.matching``).
+        ``progress`` is called (on this thread) as the comparison goes on. The index run measures these verdicts
+        ahead and the catalog keeps them, so on an indexed library this reads stored answers and takes seconds.
         """
         store = self.store
         index = store.models.index()
@@ -415,7 +416,7 @@ class Library(LibraryNames, LibraryView):
         return info
 
     def _check_copies(self) -> Generator[Progress, None, None]:
-        """At the end of an index run: the pixel checks the next duplicate search needs, measured now
+        """At the end of an index run: the copy verdicts the next duplicate search needs, measured now
         (``engine.duplicates.groups.check_job``), so the duplicates open in seconds. (Not after training: its codes bring
         few new look-alike pairs, which the next search measures, and a training run cancelled during the check
         would look unfinished.)"""

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from bench._aligner import align
 from engine.api import Library
+from engine.cli import main
 from engine.duplicates import groups as duplicates
 from engine.duplicates import lookalikes, verdicts
-from engine.cli import main
-from engine.images.signature import align, frame_signature
+from engine.images.signature import frame_signature
 from engine.types import DuplicateGroup
 from tests.test_library import run
 
@@ -55,7 +56,7 @@ def test_demo_folder_proposes_no_group_of_different_photos(demo_library):
 
 
 def test_copies_are_grouped_with_the_original_kept_and_their_differences_said(demo_library):
-    lib, _, extra = demo_library
+    lib, _, _extra = demo_library
     group = next(g for g in lib.duplicates() if g.sure)
     kept = [m for m in group.members if m.keep]
     assert [Path(m.photo.path) for m in kept] == [ORIGINAL] == [Path(group.members[0].photo.path)]
@@ -126,7 +127,7 @@ def test_frame_hash_is_close_for_a_black_and_white_copy_and_far_for_another_phot
     h = _sig(im)[0]
 
     def dist(a, b):
-        return bin((frame_hash(a) ^ frame_hash(b)) & (2**64 - 1)).count("1")
+        return ((frame_hash(a) ^ frame_hash(b)) & (2**64 - 1)).bit_count()
 
     assert dist(h, grey) <= 6 < dist(h, other)
 
@@ -262,7 +263,7 @@ def test_a_stored_check_counts_only_while_its_photos_are_unchanged(demo_library)
 
 
 def test_stored_tables_of_another_shape_are_replaced_not_fatal(demo_library):
-    lib, _, extra = demo_library
+    lib, _, _extra = demo_library
     catalog = lib.store.catalog
     with catalog.transaction():
         for table in ("copy_matches", "look_alikes"):
@@ -313,8 +314,8 @@ def test_only_a_sure_stored_check_lifts_a_photo_in_similar_photos(demo_library):
 
 # -- the copy decision on local detail, three answers, the keep rule, files, remembered decisions (issue 21) ------
 
-from engine.duplicates import matching  # noqa: E402
-from tests.conftest import SHARED_DATA  # noqa: E402
+from engine.duplicates import matching
+from tests.conftest import SHARED_DATA
 
 BURST = [SHARED_DATA / "grocery-train" / "images" / "Packages" / "Juice" / "Tropicana-Apple-Juice" /
          f"Tropicana-Apple-Juice_{n:03d}.jpg" for n in (8, 9)]
@@ -388,8 +389,8 @@ def test_capture_times_read_with_their_fraction_of_a_second(tmp_path):
 @pytest.fixture
 def family(tmp_path):
     """A folder with a demo photo and its copies (one rotated in its own frame with black corners, same pixel
-    size), a symbolic link and a hard link to the original, two shots of one burst (camera times 0.4 s apart), and
-    unrelated demo photos; indexed."""
+    size), a symbolic link to the original (hard links: tests/test_dupes_hardlinks.py), two shots of one burst
+    (camera times 0.4 s apart), and unrelated demo photos; indexed."""
     folder = tmp_path / "photos"
     folder.mkdir()
     im = Image.open(ORIGINAL).convert("RGB")
@@ -433,7 +434,7 @@ def test_the_fullest_cleanest_copy_is_kept_and_links_are_never_trash(family):
 
 
 def test_burst_shots_are_similar_shots_with_nothing_marked_and_a_best_shot_suggested(family, capsys):
-    lib, folder = family
+    lib, _folder = family
     found = lib.duplicates()
     assert all("burst-1.jpg" not in _names(g) for g in found if g.sure)
     [shots] = [g for g in found if not g.sure and "burst-1.jpg" in _names(g)]

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="simili", description="Find visually similar photos.")
     p.add_argument("--home", type=_home, help="library folder (default: $SIMILI_HOME or the per-user data dir)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress (bars on a terminal; a line every few seconds when piped)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     p.add_argument("--version", action="version", version="simili 0.1.0")
     sub = p.add_subparsers(dest="command", required=False, metavar="COMMAND")

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any
 
-from engine.cli.bars import Bars
+from engine.cli.bars import progress_for
 from engine.cli.library import (
     cmd_folders,
     cmd_index,
@@ -18,8 +18,8 @@ from engine.cli.library import (
     cmd_status,
     cmd_train,
 )
-from engine.cli.parser import ONE_QUERY, build_parser
 from engine.cli.names import cmd_name, cmd_names
+from engine.cli.parser import ONE_QUERY, build_parser
 from engine.cli.searching import cmd_dupes, cmd_similar
 from engine.errors import Cancelled, SimiliError
 
@@ -49,7 +49,7 @@ def _run(args) -> tuple[int, Any]:
     """Run the command: (exit status, output); every failure becomes one line on stderr."""
     from engine.api import Library
 
-    bars = Bars(enabled=not (args.quiet or args.json) and sys.stderr.isatty() or (args.verbose and not args.json))
+    bars = progress_for(args.quiet, args.json, sys.stderr.isatty())
     lib = None
     try:
         if args.command == "repair":

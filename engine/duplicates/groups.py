@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 SAME_SHOT = "saved by the camera together with the RAW file kept: the same shot"
 _SAVE_EVERY_S = 5.0  # new verdicts are stored at least this often, so a cancelled run keeps them
+_CHECKED = "pair_checks_for"  # meta key: digest of the inputs last checked ahead (named in the aligner's days)
 
 
 class _Sets:
@@ -254,9 +255,9 @@ def check_job(catalog: Catalog, features: FeatureStore, index: CodeIndex, radius
         return
     inputs = Inputs.read(catalog, index)
     digest = inputs.digest(radius, min_cosine)
-    if catalog.get_meta("pair_checks_for") == digest:
+    if catalog.get_meta(_CHECKED) == digest:
         return
     with catalog.transaction():
-        catalog.prune_pair_checks()
+        catalog.prune_copy_matches()
     yield from group_job(catalog, features, index, radius, min_cosine, inputs)
-    store_derived(catalog, "checked-library mark", lambda: catalog.set_meta("pair_checks_for", digest))
+    store_derived(catalog, "checked-library mark", lambda: catalog.set_meta(_CHECKED, digest))

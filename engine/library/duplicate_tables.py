@@ -1,6 +1,6 @@
 """The catalog's tables for the duplicate check: whole-frame signatures, the copy verdicts of look-alike pairs
-(``copy_matches``) and each photo's looks (``photo_looks``), the aligner's older pixel checks, the look-alike pairs
-found for one set of search inputs, and the user's decisions (``not_copies``) (``engine.duplicates``).
+(``copy_matches``) and each photo's looks (``photo_looks``), the look-alike pairs found for one set of search
+inputs, and the user's decisions (``not_copies``) (``engine.duplicates``).
 
 All but the last are derived data, created on first write (a library of an older Simili has none of them) and
 replaced whole when their shape changed. ``not_copies`` is what the user said: kept through re-index and training.
@@ -66,60 +66,14 @@ class DuplicateTables:
                                             " AND length(frame) > 0", chunk)))
         return out
 
-    # -- pixel checks of look-alike pairs (engine.duplicates.groups) -------------------------------------------------------
-    _PAIR_COLUMNS = ("layout", "detail", "inner", "mirrored", "angle", "width", "height")
-    _PAIRS = ("CREATE TABLE IF NOT EXISTS pair_checks (a INTEGER NOT NULL, b INTEGER NOT NULL, stamp INTEGER NOT NULL,"
-              " layout REAL NOT NULL, detail REAL NOT NULL, inner INTEGER NOT NULL, mirrored INTEGER NOT NULL,"
-              " angle REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID")
-
-    def _has_pair_checks(self, write: bool = False) -> bool:
-        """Whether the table is there in its current shape; a writer creates it, or replaces one of another shape
-        (its rows are only a cache)."""
-        cols = [r[1] for r in self.db.execute("PRAGMA table_info(pair_checks)")]
-        if cols != ["a", "b", "stamp", *self._PAIR_COLUMNS]:
-            if not write:
-                return False
-            self.db.execute("DROP TABLE IF EXISTS pair_checks")
-            self.db.execute(self._PAIRS)
-        if write:
-            self.db.execute("CREATE INDEX IF NOT EXISTS pair_checks_b ON pair_checks(b)")
-        return True
-
-    def pair_checks(self) -> dict[tuple[int, int], tuple[int, tuple]]:
-        """{(a, b): (stamp, (layout, detail, inner, mirrored, angle, width, height))} of the stored pixel checks.
-
-        A check is derived data: its ``stamp`` says which frames it was measured on, and the caller ignores a check
-        whose stamp no longer matches. The table is created on first write (a library of an older Simili has none).
-        """
-        return self._pair_rows("")
-
-    def pair_checks_of(self, photo_id: int) -> dict[tuple[int, int], tuple[int, tuple]]:
-        """``pair_checks`` of the pairs one photo belongs to."""
-        return self._pair_rows("WHERE a = ?1", photo_id) | self._pair_rows("WHERE b = ?1", photo_id)
-
-    def _pair_rows(self, where: str, *params) -> dict[tuple[int, int], tuple[int, tuple]]:
-        if not self._has_pair_checks():
-            return {}
-        return {(a, b): (stamp, tuple(rest)) for a, b, stamp, *rest in self.db.execute(
-            f"SELECT a, b, stamp, {', '.join(self._PAIR_COLUMNS)} FROM pair_checks {where}", params)}
-
-    def set_pair_checks(self, rows: Iterable[tuple[int, int, int, tuple]]) -> None:
-        """Store pixel checks: (a, b, stamp, (layout, detail, inner, mirrored, angle, width, height))."""
-        self._has_pair_checks(write=True)
-        marks = ", ".join("?" * (3 + len(self._PAIR_COLUMNS)))
-        self.db.executemany(f"INSERT OR REPLACE INTO pair_checks VALUES ({marks})",
-                            [(int(a), int(b), int(stamp), *values) for a, b, stamp, values in rows])
-
-    def prune_pair_checks(self) -> int:
-        """Forget the checks of photos that have left the library (or lost their frame); returns how many."""
-        gone = 0
-        if self._matches_table():
-            gone += self.db.execute("DELETE FROM copy_matches WHERE a NOT IN (SELECT id FROM photos) OR b NOT IN"
-                                    " (SELECT id FROM photos)").rowcount
-        if not self._has_pair_checks():
-            return gone
-        return gone + self.db.execute("DELETE FROM pair_checks WHERE a NOT IN (SELECT id FROM frames WHERE length(frame) > 0)"
-                               " OR b NOT IN (SELECT id FROM frames WHERE length(frame) > 0)").rowcount
+    def prune_copy_matches(self) -> int:
+        """Forget the verdicts of photos that have left the library; returns how many. The aligner's pixel checks
+        that an older Simili stored (table ``pair_checks``) are dropped: nothing reads them any more."""
+        self.db.execute("DROP TABLE IF EXISTS pair_checks")
+        if not self._matches_table():
+            return 0
+        return self.db.execute("DELETE FROM copy_matches WHERE a NOT IN (SELECT id FROM photos) OR b NOT IN"
+                               " (SELECT id FROM photos)").rowcount
 
     def look_alikes(self, digest: str) -> list[tuple[float, int, int]] | None:
         """The look-alike pairs (cosine, a, b) stored for the search inputs ``digest``, or None (another digest,
