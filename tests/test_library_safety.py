@@ -197,13 +197,15 @@ def test_a_full_disk_still_answers_searches_and_says_full_for_writes(lib, tmp_pa
         pytest.skip("this machine cannot mount a small disk to fill (needs root)")
     try:
         shutil.copytree(home, disk / "lib", symlinks=True, ignore=shutil.ignore_patterns("cache"))
-        with open(disk / "fill", "wb") as f:  # fill the disk to the last byte
-            try:
-                while True:
-                    f.write(bytes(65536))
-                    f.flush()
-            except OSError:
-                pass
+        # fill the disk to the last byte; unbuffered, so that closing the file has nothing left to flush (a buffered
+        # file kept the chunk that did not fit and raised "No space left" again on close: CI failed at random)
+        with open(disk / "fill", "wb", buffering=0) as f:
+            for chunk in (65536, 4096, 1):
+                try:
+                    while f.write(bytes(chunk)):
+                        pass
+                except OSError:
+                    pass
         query = str(sorted(folder.glob("*.jpg"))[0])
         assert len(ok_json("similar", query, "-k", "3", home=disk / "lib")["results"]) == 3
         assert ok_json("status", home=disk / "lib")["indexed"] == N
