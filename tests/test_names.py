@@ -47,6 +47,21 @@ def test_direction_separates_examples_from_the_collection():
     assert 0.0 <= model.scores.min() and model.scores.max() <= 1.0
 
 
+def test_projections_from_the_shared_row_stats_are_the_same_numbers():
+    """A word's projections through the library's cached row stats (one product per photo) equal the plain path
+    that normalises every feature, also for features far from unit length and with CHUNK-sized reads."""
+    rng = np.random.default_rng(2)
+    x = (np.abs(rng.normal(size=(taught.CHUNK + 300, 24))) * rng.uniform(0.1, 30, size=(taught.CHUNK + 300, 1)))
+    x = x.astype(np.float32)
+    rows = np.arange(len(x))[::-1].copy()
+    space = taught.Space.of(x)
+    w = taught.directions(space, x[:3], x[5:8])
+    plain = taught.project(space, w, lambda r: x[r], rows)
+    fast = taught.project(space, w, lambda r: x[r], rows, taught.RowStats.of(space, lambda r: x[r], rows))
+    np.testing.assert_allclose(fast, plain, atol=2e-5)
+    assert np.abs(plain).max() > 0.1
+
+
 def test_rejections_push_the_direction_away():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 16)).astype(np.float32)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Space", "TaughtModel", "directions", "calibrate", "teach", "REJECT_WEIGHT", "SAMPLE", "SHRINK"]
+__all__ = ["Space", "RowStats", "TaughtModel", "directions", "calibrate", "teach", "REJECT_WEIGHT", "SAMPLE", "SHRINK"]
 
 SAMPLE = 4096  # photos whose mean and covariance every word is measured from (they settle well before this)
 SHRINK = 1.0  # the covariance's shrinkage towards its mean variance (bench.words --taught: 0.3 to 3 are alike)
@@ -82,12 +82,44 @@ def directions(space: Space, examples: npt.ArrayLike, rejections: npt.ArrayLike 
     return unit(np.stack([m, space.whiten @ m])).T.copy()
 
 
-def project(space: Space, w: npt.NDArray[np.float32], features_of,
-            rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-    """``centred(x) @ w`` for the feature rows ``rows``, read ``CHUNK`` at a time through ``features_of(rows)``."""
+@dataclass
+class RowStats:
+    """What ``centred`` needs of each photo besides its projections, measured once per library and shared by all
+    words: the feature's length and its unit vector's dot product with the collection's mean. With them a word's
+    projections take one product per photo (``project``), not a normalisation of every feature per word."""
+
+    norms: npt.NDArray[np.float32]
+    dots: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, space: Space, features_of, rows: npt.NDArray[np.int64]) -> RowStats:
+        norms = np.empty(len(rows), np.float32)
+        dots = np.empty(len(rows), np.float32)
+        for start in range(0, len(rows), CHUNK):
+            x = np.asarray(features_of(rows[start : start + CHUNK]), dtype=np.float32)
+            n = np.maximum(np.linalg.norm(x, axis=1), 1e-12)
+            norms[start : start + CHUNK] = n
+            dots[start : start + CHUNK] = (x @ space.mean) / n
+        return cls(norms, dots)
+
+
+def project(space: Space, w: npt.NDArray[np.float32], features_of, rows: npt.NDArray[np.int64],
+            stats: RowStats | None = None) -> npt.NDArray[np.float32]:
+    """``centred(x) @ w`` for the feature rows ``rows``, read ``CHUNK`` at a time through ``features_of(rows)``.
+
+    With the rows' ``stats``: ``centred(x) = (x/|x| - mean) / |x/|x| - mean|`` and ``|x/|x| - mean|^2 = 1 -
+    2 dot + |mean|^2``, so only ``x @ w`` is computed per word (the same numbers, about three times faster)."""
     out = np.empty((len(rows), w.shape[1]), dtype=np.float32)
+    if stats is None:
+        for start in range(0, len(rows), CHUNK):
+            out[start : start + CHUNK] = space.centred(features_of(rows[start : start + CHUNK])) @ w
+        return out
+    mean_w = space.mean @ w
+    length = np.sqrt(np.maximum(1.0 - 2.0 * stats.dots + float(space.mean @ space.mean), 1e-24))
     for start in range(0, len(rows), CHUNK):
-        out[start : start + CHUNK] = space.centred(features_of(rows[start : start + CHUNK])) @ w
+        x = np.asarray(features_of(rows[start : start + CHUNK]), dtype=np.float32)
+        part = slice(start, start + len(x))
+        out[part] = ((x @ w) / stats.norms[part, None] - mean_w) / length[part, None]
     return out
 
 
@@ -111,13 +143,14 @@ class TaughtModel:
 
 
 def teach(word: str, space: Space, table_features, table_rows: npt.NDArray[np.int64],
-          example_pos: npt.NDArray[np.int64], rejected_pos: npt.NDArray[np.int64]) -> TaughtModel:
+          example_pos: npt.NDArray[np.int64], rejected_pos: npt.NDArray[np.int64],
+          stats: RowStats | None = None) -> TaughtModel:
     """Train a word on the photos at table positions ``example_pos`` (and against ``rejected_pos``) and score
     every photo of the table (``table_features(rows)`` reads feature rows)."""
     examples = table_features(table_rows[example_pos])
     rejections = table_features(table_rows[rejected_pos]) if len(rejected_pos) else None
     w = directions(space, examples, rejections)
-    raw = project(space, w, table_features, table_rows)
+    raw = project(space, w, table_features, table_rows, stats)
     scores = calibrate(raw, example_pos)
     scores[example_pos] = 1.0
     if len(rejected_pos):
@@ -145,6 +178,7 @@ class TaughtCache:
 
     def __init__(self) -> None:
         self._space: tuple[tuple, Space] | None = None
+        self._stats: tuple[tuple, RowStats | None] = ((), None)  # measured with the space, for the same table
         self._models: dict[tuple, TaughtModel] = {}
 
     def scores(self, table, features, name: str, examples: list[int],
@@ -159,7 +193,7 @@ class TaughtCache:
             if not len(pos):
                 return np.zeros(len(table), np.float32), pos, neg
             space = self.space(table, features)
-            model = teach(name, space, features.get, np.asarray(table.rows, np.int64), pos, neg)
+            model = teach(name, space, features.get, np.asarray(table.rows, np.int64), pos, neg, self._stats[1])
             self._models = {k: m for k, m in self._models.items() if k[1] == key_table and k[0] != key[0]}
             self._models[key] = model
         return model.scores, pos, neg
@@ -170,5 +204,7 @@ class TaughtCache:
             rows = np.asarray(table.rows, np.int64)
             if len(rows) > SAMPLE:
                 rows = np.sort(np.random.default_rng(0).choice(rows, SAMPLE, replace=False))
-            self._space = (key, Space.of(features.get(rows)))
+            space = Space.of(features.get(rows))
+            self._space = (key, space)
+            self._stats = (key, RowStats.of(space, features.get, np.asarray(table.rows, np.int64)))
         return self._space[1]
