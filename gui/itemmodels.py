@@ -11,8 +11,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 from engine.types import CLOSE_MATCH, Neighbor, Photo, similarity_level
 from gui.workers import FunctionWorker, if_alive, start
 
-__all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "ResultsModel", "photo_tooltip",
-           "photo_at", "similarity_at", "NEAREST_FEW"]
+__all__ = ["PhotoRole", "DistanceRole", "ScoreRole", "PhotoGridModel", "NeighborListModel", "ResultsModel",
+           "photo_tooltip", "photo_at", "similarity_at", "NEAREST_FEW"]
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,47 @@ class PhotoGridModel(QAbstractListModel):
 NEAREST_FEW = 6  # shown below the line when no result is as similar as asked
 
 
-class ResultsModel(QAbstractListModel):
+class NeighborListModel(QAbstractListModel):
+    """A list of ``Neighbor``s shown in order (``_rows``): the accessors and roles every result list shares.
+    Subclasses say how a row reads (``row_text``) and what its tooltip adds (``row_tooltip``)."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._rows: list[Neighbor] = []
+
+    def row_text(self, n: Neighbor) -> str:
+        return Path(n.photo.path).name
+
+    def row_tooltip(self, n: Neighbor) -> str:
+        return ""
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def photo(self, row: int) -> Photo | None:
+        return self._rows[row].photo if 0 <= row < len(self._rows) else None
+
+    def similarity(self, row: int) -> float | None:
+        return self._rows[row].similarity if 0 <= row < len(self._rows) else None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        n = self._rows[index.row()]
+        if role == PhotoRole:
+            return n.photo
+        if role == DistanceRole:
+            return n.distance
+        if role == ScoreRole:
+            return n.similarity
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return self.row_text(n)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return photo_tooltip(n.photo, self.row_tooltip(n))
+        return None
+
+
+class ResultsModel(NeighborListModel):
     """Search results (most similar first), filtered live by a lowest similarity in percent.
 
     When none reaches the asked similarity, the nearest ``NEAREST_FEW`` are shown (``below_line()``): a strict
@@ -251,7 +291,6 @@ class ResultsModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._all: list[Neighbor] = []
-        self._shown: list[Neighbor] = []
         self._limit: float | None = None
         self._below = False
         self.bits = 64
@@ -260,7 +299,7 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self._all = list(neighbors)
         self.bits = bits
-        self._shown, self._below = self._filter()
+        self._rows, self._below = self._filter()
         self.endResetModel()
 
     def set_limit(self, min_similarity: float | None) -> None:
@@ -269,10 +308,10 @@ class ResultsModel(QAbstractListModel):
         self._limit = min_similarity
         shown, below = self._filter()
         self._below = below
-        if [n.photo.id for n in shown] == [n.photo.id for n in self._shown]:
+        if [n.photo.id for n in shown] == [n.photo.id for n in self._rows]:
             return
         self.beginResetModel()
-        self._shown = shown
+        self._rows = shown
         self.endResetModel()
 
     def _filter(self) -> tuple[list[Neighbor], bool]:
@@ -293,7 +332,7 @@ class ResultsModel(QAbstractListModel):
 
     def passing(self) -> int:
         """How many results reach the limit (0 when only the nearest few below it are shown)."""
-        return 0 if self._below else len(self._shown)
+        return 0 if self._below else len(self._rows)
 
     def best(self) -> Neighbor | None:
         return self._all[0] if self._all else None
@@ -302,32 +341,13 @@ class ResultsModel(QAbstractListModel):
         return len(self._all)
 
     def neighbors(self) -> list[Neighbor]:
-        return list(self._shown)
+        return list(self._rows)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._shown)
+    def row_text(self, n: Neighbor) -> str:
+        name = Path(n.photo.path).name
+        return name if n.similarity is None else f"{name}, {n.similarity:.0f}% similar ({n.level})"
 
-    def photo(self, row: int) -> Photo | None:
-        return self._shown[row].photo if 0 <= row < len(self._shown) else None
-
-    def similarity(self, row: int) -> float | None:
-        return self._shown[row].similarity if 0 <= row < len(self._shown) else None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._shown):
-            return None
-        n = self._shown[index.row()]
-        if role == PhotoRole:
-            return n.photo
-        if role == DistanceRole:
-            return n.distance
-        if role == ScoreRole:
-            return n.similarity
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            name = Path(n.photo.path).name
-            return name if n.similarity is None else f"{name}, {n.similarity:.0f}% similar ({n.level})"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            extra = "" if n.similarity is None else \
-                f"<b>{n.similarity:.0f}% similar</b> ({n.level}); results are ordered by this"
-            return photo_tooltip(n.photo, extra)
-        return None
+    def row_tooltip(self, n: Neighbor) -> str:
+        if n.similarity is None:
+            return ""
+        return f"<b>{n.similarity:.0f}% similar</b> ({n.level}); results are ordered by this"

@@ -86,3 +86,19 @@ def photo_folder(folder: Path, photos: list[Path]) -> list[Path]:
         shutil.copyfile(p, dst)
         out.append(dst)
     return out
+
+
+def indexed_demo_library(root: Path, per_class: int, auto_train: bool | None = None):
+    """An open library at ``root/lib`` that has indexed ``per_class`` demo photos of each kind (copied into
+    ``root/photos``): (library, folder, the copied files). ``auto_train`` False keeps learning from starting."""
+    from engine.api import Library
+
+    folder = root / "photos"
+    files = photo_folder(folder, demo_photos(per_class=per_class))
+    lib = Library(root / "lib")
+    if auto_train is not None:
+        lib.settings.auto_train = auto_train
+        lib.save_settings()
+    for _ in lib.index([folder]):
+        pass
+    return lib, folder, files

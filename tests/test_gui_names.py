@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tests.conftest import demo_photos, photo_folder, tree_digest
+from tests.conftest import indexed_demo_library, tree_digest
 from tests.test_gui_fakes import fake_gpu, grid_filled, make_window  # noqa: F401
 
 pytestmark = pytest.mark.gui
@@ -20,16 +20,8 @@ pytestmark = pytest.mark.gui
 @pytest.fixture(scope="module")
 def indexed_home(tmp_path_factory):
     """A library of 40 real photos indexed once; each test works on its own copy of the library."""
-    from engine.api import Library
-
     root = tmp_path_factory.mktemp("names-gui")
-    folder = root / "photos"
-    photo_folder(folder, demo_photos(per_class=4))
-    lib = Library(root / "lib")
-    lib.settings.auto_train = False
-    lib.save_settings()
-    for _ in lib.index([folder]):
-        pass
+    lib, folder, _ = indexed_demo_library(root, per_class=4, auto_train=False)
     lib.close()
     return root / "lib", folder
 

@@ -32,6 +32,15 @@ def _photos(folder: Path, names: list[str], seed: int) -> list[Path]:
     return out
 
 
+def _fake_library(tmp_path: Path, photos: int, cls=FakeLibrary) -> tuple[FakeLibrary, Path]:
+    """A fake library (``cls``) with one folder of ``photos`` Pillow-made images added (not yet indexed)."""
+    folder = tmp_path / "photos"
+    make_images(folder, photos)
+    lib = cls(tmp_path / "home")
+    lib.add_folder(folder)
+    return lib, folder
+
+
 def _watch(window, **kw) -> FolderWatcher:
     watcher = FolderWatcher(window.session, window, **kw)
     watcher.start()
@@ -83,10 +92,7 @@ def test_new_photos_are_searchable_within_10_s(make_window, qtbot, tmp_path):
 
 
 def test_setting_off_indexes_nothing_by_itself(make_window, qtbot, tmp_path):
-    folder = tmp_path / "photos"
-    make_images(folder, 3)
-    lib = FakeLibrary(tmp_path / "home")
-    lib.add_folder(folder)
+    lib, folder = _fake_library(tmp_path, 3)
     lib.settings.watch_folders = False
     window = make_window(lib)
     watcher = _watch(window, quiet_ms=200)
@@ -119,10 +125,7 @@ def test_setting_off_indexes_nothing_by_itself(make_window, qtbot, tmp_path):
 
 
 def test_a_busy_training_is_not_paused_and_bursts_make_one_rescan(make_window, qtbot, tmp_path):
-    folder = tmp_path / "photos"
-    make_images(folder, 4)
-    lib = FakeLibrary(tmp_path / "home")
-    lib.add_folder(folder)
+    lib, folder = _fake_library(tmp_path, 4)
     lib.train_endless = True
     window = make_window(lib)
     session = window.session
@@ -196,10 +199,7 @@ class _Reporting(FakeLibrary):
 
 
 def test_a_rescan_that_finds_nothing_new_does_not_start_learning(make_window, qtbot, tmp_path):
-    folder = tmp_path / "photos"
-    make_images(folder, 4)
-    lib = _Reporting(tmp_path / "home")
-    lib.add_folder(folder)
+    lib, folder = _fake_library(tmp_path, 4, _Reporting)
     lib.settings.auto_train = True
     lib.settings.auto_train_min_photos = 2
     list(lib.index())  # indexed before the app started

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.words import taught
-from tests.conftest import demo_photos, photo_folder
+from tests.conftest import indexed_demo_library
 
 
 def _kind(path: str) -> str:
@@ -19,14 +19,7 @@ def _kind(path: str) -> str:
 @pytest.fixture(scope="module")
 def named(tmp_path_factory):
     """An indexed library of real demo photos (8 of each garment kind), its folder and the photo paths by kind."""
-    from engine.api import Library
-
-    root = tmp_path_factory.mktemp("names")
-    folder = root / "photos"
-    files = photo_folder(folder, demo_photos(per_class=8))
-    lib = Library(root / "lib")
-    for _ in lib.index([folder]):
-        pass
+    lib, folder, files = indexed_demo_library(tmp_path_factory.mktemp("names"), per_class=8)
     by_kind: dict[str, list[str]] = {}
     for f in files:
         by_kind.setdefault(_kind(str(f)), []).append(str(f))

@@ -12,20 +12,13 @@ import pytest
 
 from engine.words import concepts
 from engine.errors import UnknownWords
-from tests.conftest import REPO, demo_photos, photo_folder
+from tests.conftest import REPO, demo_photos, indexed_demo_library, photo_folder
 
 
 @pytest.fixture(scope="module")
 def word_library(tmp_path_factory):
     """An indexed library of real demo photos: 6 of each garment kind."""
-    from engine.api import Library
-
-    root = tmp_path_factory.mktemp("words")
-    folder = root / "photos"
-    photo_folder(folder, demo_photos(per_class=6))
-    lib = Library(root / "lib")
-    for _ in lib.index([folder]):
-        pass
+    lib, _, _ = indexed_demo_library(tmp_path_factory.mktemp("words"), per_class=6)
     yield lib
     lib.close()
 

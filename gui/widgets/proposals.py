@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from engine.types import Neighbor, Photo
-from gui.itemmodels import PhotoRole, photo_at, photo_tooltip
+from gui.itemmodels import NeighborListModel, photo_at
 
 __all__ = ["THUMB", "ProposalDelegate", "ProposalsModel", "ProposalsView"]
 
@@ -21,12 +21,8 @@ BUTTON = 36
 YES_COLOR, NO_COLOR = QColor("#2e9d50"), QColor("#d0453b")
 
 
-class ProposalsModel(QAbstractListModel):
+class ProposalsModel(NeighborListModel):
     """The proposed photos (``Neighbor``s), best first."""
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._rows: list[Neighbor] = []
 
     def set_neighbors(self, neighbors: Sequence[Neighbor]) -> None:
         self.beginResetModel()
@@ -45,27 +41,12 @@ class ProposalsModel(QAbstractListModel):
     def photos(self) -> list[Photo]:
         return [n.photo for n in self._rows]
 
-    def photo(self, row: int) -> Photo | None:
-        return self._rows[row].photo if 0 <= row < len(self._rows) else None
+    def row_text(self, n: Neighbor) -> str:
+        name = Path(n.photo.path).name
+        return name if n.similarity is None else f"{name}, {n.similarity:.0f}% match"
 
-    def similarity(self, row: int) -> float | None:
-        return self._rows[row].similarity if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        n = self._rows[index.row()]
-        if role == PhotoRole:
-            return n.photo
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            name = Path(n.photo.path).name
-            return name if n.similarity is None else f"{name}, {n.similarity:.0f}% match"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return photo_tooltip(n.photo, "✓ (Y): it shows it · ✗ (N): it does not")
-        return None
+    def row_tooltip(self, n: Neighbor) -> str:
+        return "✓ (Y): it shows it · ✗ (N): it does not"
 
 
 class ProposalDelegate(QStyledItemDelegate):
