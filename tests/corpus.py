@@ -228,6 +228,7 @@ def make_bad_corpus(root: str | os.PathLike[str]) -> dict[str, str]:
         exif = Image.Exif()
         exif[_ORIENTATION] = 6
         put("exif_rot6.heic", _encode(display, "HEIF", quality=90, exif=exif), "ok")
+        put("IMG_0001.HIF", _encode(_photo_image(8, (256, 192)), "HEIF", quality=80), "ok")  # Canon's HEIF name
     return expected
 
 

@@ -302,7 +302,7 @@ def test_fingerprint(photo: Path, tmp_path: Path) -> None:
 
 
 def test_image_extensions() -> None:
-    raster = {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+    raster = {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".hif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
     assert raster | set(RAW_EXTENSIONS) == set(IMAGE_EXTENSIONS)
     assert {".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"} <= set(RAW_EXTENSIONS)
     assert not raster & set(RAW_EXTENSIONS)

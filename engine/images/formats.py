@@ -11,9 +11,10 @@ RAW_EXTENSIONS: frozenset[str] = frozenset(
 """Camera RAW files, read through LibRaw (``engine.images.raw``)."""
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".hif", ".avif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 ) | RAW_EXTENSIONS
-"""Lowercase file suffixes the scanner treats as photos (``engine.images.scan``) and the decoder reads."""
+"""Lowercase file suffixes the scanner treats as photos (``engine.images.scan``) and the decoder reads (``.hif``: the
+HEIF files Canon and Fujifilm cameras write, read like any HEIF)."""
 
 
 def is_raw(path: str | bytes) -> bool:

@@ -19,7 +19,7 @@ from engine.images.formats import is_raw
 __all__ = ["COMPANION_EXTENSIONS", "MAX_SECONDS", "shot_name", "is_companion_name", "same_name", "same_moment",
            "pair_up"]
 
-COMPANION_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".jpe", ".heic", ".heif"})
+COMPANION_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif"})
 """What a camera writes beside its RAW file (a PNG or TIFF of that name is an export, not the camera's)."""
 
 MAX_SECONDS = 2.0  # a RAW and its JPEG carry the same capture time; a couple of seconds allow for rounding
