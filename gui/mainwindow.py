@@ -358,7 +358,7 @@ class MainWindow(WindowActions, QMainWindow):
 
     def on_trash(self, photos: list[Photo]) -> None:
         if confirm_trash(self, photos, self.loader):
-            worker = self.session.move_to_trash([p.path for p in photos])
+            worker = self.session.move_to_trash(photos)
             worker.returned.connect(lambda result: report_trashed(self, *result))
             worker.errored.connect(lambda exc: show_error(self, exc))
 

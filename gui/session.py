@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.types import LibraryFacade
 from engine.errors import Cancelled, SimiliError, TrainingUnavailable
-from engine.types import Progress, Settings
+from engine.types import Photo, Progress, Settings
 from gui.workers import FunctionWorker, GeneratorWorker, start
 
 __all__ = ["LibrarySession", "JOB_INDEX", "JOB_TRAIN"]
@@ -350,10 +350,12 @@ class LibrarySession(QObject):
     def failures(self) -> FunctionWorker:
         return self.query(self.reader.failures, pool="io")
 
-    def move_to_trash(self, paths: list[str]) -> FunctionWorker:
-        """Send files to the system trash (never deletes), then rescan so the library forgets them:
-        ``returned((moved paths, [(path, exception), ...] of the files that could not be moved))``."""
-        worker = self.query(_trash, list(paths), pool="io")
+    def move_to_trash(self, photos: list[Photo] | list[str]) -> FunctionWorker:
+        """Send photos' files to the system trash (never deletes), then rescan so the library forgets them:
+        ``returned((moved paths, [(path, exception), ...] of the files that could not be moved))``. A RAW photo's
+        camera JPEG (``Photo.companion``: one photo, two files) goes with it, or it would come back as a photo."""
+        files = [(p, None) if isinstance(p, str) else (p.path, p.companion) for p in photos]
+        worker = self.query(_trash, files, pool="io")
         worker.returned.connect(lambda result: result[0] and self.start_index())
         return worker
 
@@ -379,15 +381,24 @@ class LibrarySession(QObject):
         wait_all(int(timeout_s * 1000))
 
 
-def _trash(paths: list[str]) -> tuple[list[str], list[tuple[str, BaseException]]]:
-    """Each file on its own: one that cannot be moved (gone, no permission) never stops the others."""
+def _trash(files: list[tuple[str, str | None]]) -> tuple[list[str], list[tuple[str, BaseException]]]:
+    """Each photo on its own: one that cannot be moved (gone, no permission) never stops the others. A photo's
+    companion file is moved after it, only when the photo itself was; ``moved`` lists the photos."""
     from send2trash import send2trash
 
     moved, failed = [], []
-    for p in paths:
+
+    def move(p: str) -> bool:
         try:
             send2trash(p)
-            moved.append(p)
+            return True
         except Exception as exc:  # noqa: BLE001 - OSError, TrashPermissionError...: reported per file
             failed.append((p, exc))
+            return False
+
+    for path, companion in files:
+        if move(path):
+            moved.append(path)
+            if companion:
+                move(companion)
     return moved, failed

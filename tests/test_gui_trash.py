@@ -328,3 +328,39 @@ def test_not_copies_from_the_keyboard_and_from_a_photos_context_menu(fake_groups
     entry.trigger()
     qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 0, timeout=5000)
     assert len(lib.refused) == 4  # the copy group's three photos, pairwise
+
+
+def test_a_raw_photo_goes_to_the_trash_with_its_camera_jpeg(make_window, qtbot, tmp_path, trash_bin):
+    """A RAW file and the JPEG the camera saved beside it are one photo: trashing it from the grid takes both
+    files (else the JPEG would come back as a photo on the next scan), and the confirmation says so."""
+    pytest.importorskip("rawpy")
+    from tests.test_raw_pairs import _shot
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    others = sorted((DEMO / "shirt").glob("*.jpg"))[:2]
+    _shot(folder, "IMG_0001.dng", ORIGINAL, "IMG_0001.JPG")
+    for p in others:
+        shutil.copy(p, folder / p.name)
+    lib = Library(tmp_path / "lib")
+    lib.settings.auto_train = False
+    lib.save_settings()
+    run(lib.index([folder]))
+    raw = next(p for p in lib.photos() if p.path.endswith(".dng"))
+    assert raw.companion == str(folder / "IMG_0001.JPG") and lib.photo_count() == 3
+    window = make_window(lib, size=(1000, 700))
+    try:
+        dialog = TrashConfirmDialog([TrashItem(raw)], window.loader, window)
+        qtbot.addWidget(dialog)
+        assert "1 RAW photo goes with the JPEG the camera saved beside it" in dialog.note.text()
+        seen: list = []
+        _when_confirming("move", seen)
+        with index_done(qtbot, window, timeout=30_000):
+            window.on_trash([raw])
+        assert sorted(p.name for p in trash_bin.iterdir()) == ["IMG_0001.JPG", "IMG_0001.dng"]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in others)
+        assert lib.photo_count() == 2 and lib.photo_at(folder / "IMG_0001.JPG") is None
+    finally:
+        window.close()
+        window.session.shutdown()
+        lib.close()

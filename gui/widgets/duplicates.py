@@ -377,7 +377,7 @@ class DuplicatesPanel(QWidget):
                 return
         if confirm_trash(self, items, self.loader):
             self.trash_button.setEnabled(False)
-            worker = self.session.move_to_trash([item.photo.path for item in items])
+            worker = self.session.move_to_trash([item.photo for item in items])
             worker.returned.connect(lambda result: self._on_trashed(items, *result))
             worker.errored.connect(self.session.error.emit)
             worker.errored.connect(lambda _exc: self._update_buttons())

@@ -121,6 +121,10 @@ class TrashConfirmDialog(QDialog):
         elif alone:
             lines.append(f"⚠ {_plural(alone)} {'has' if alone == 1 else 'have'} no copy that stays: "
                          "make sure you mean it.")
+        pairs = sum(bool(item.photo.companion) for item in self.items)
+        if pairs:
+            lines.append(f"{_plural(pairs, 'RAW photo')} {'goes' if pairs == 1 else 'go'} with the JPEG the camera "
+                         f"saved beside {'it' if pairs == 1 else 'them'} (one photo, two files).")
         shots = sum(item.shot for item in self.items)
         if shots:
             lines.append(f"⚠ {_plural(shots, 'similar shot')} {'is' if shots == 1 else 'are'} not a copy: "
