@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.errors import NotIndexed, UnknownWords
+from engine.errors import NotIndexed
 from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Photo
 from gui.errors import describe
 from gui.itemmodels import ResultsModel
@@ -168,10 +168,6 @@ class SimilarPanel(QWidget):
         """Search by any image file."""
         self._start(("image", os.fspath(path)))
 
-    def show_text(self, text: str) -> None:
-        """Search by words ("dog", "red shoes")."""
-        self._start(("text", " ".join(text.split())))
-
     def can_refine(self) -> bool:
         """Whether "More like this" / "Not like this" apply: the panel shows photos similar to a library photo."""
         return self._query is not None and self._query[0] in ("photo", "refined")
@@ -211,8 +207,6 @@ class SimilarPanel(QWidget):
         elif kind == "refined":  # (photo, more like these, not like these)
             worker = self.session.similar_refined(int(target[0].id), [int(p.id) for p in target[1]],
                                                   [int(p.id) for p in target[2]])
-        elif kind == "text":
-            worker = self.session.similar_to_text(str(target))
         else:
             worker = self.session.similar_to_image(str(target))
         worker.returned.connect(lambda res: self._on_results(token, res))
@@ -224,11 +218,7 @@ class SimilarPanel(QWidget):
     def _on_results(self, token: int, result) -> None:
         if token != self._token:
             return
-        neighbors, bits, *words = result
-        if words:  # a word search: say what the words were read as
-            found = words[0]
-            note = f" (not understood: {', '.join(found.ignored)})" if found.ignored else ""
-            self.query_caption.setText(f"Photos showing {found.understood}{note}")
+        neighbors, bits = result
         self.model.set_results(neighbors, bits)
         self.model.set_limit(self.min_similarity())
         self._update_count()
@@ -241,9 +231,6 @@ class SimilarPanel(QWidget):
         if token != self._token:
             return
         self.model.set_results([], self.model.bits)
-        if self._query is not None and self._query[0] == "text":
-            self.query_caption.setText("Words Simili does not know" if isinstance(exc, UnknownWords) else
-                                       "The words could not be searched")
         if isinstance(exc, NotIndexed):
             self.count_label.setText(f"{exc} — results appear as soon as indexing has made the search codes.")
         else:
@@ -254,17 +241,9 @@ class SimilarPanel(QWidget):
     # -- display -------------------------------------------------------------------------------------
     def _show_query(self, query: tuple[str, object]) -> None:
         kind, target = query
-        self.title.setText("Photos showing" if kind == "text" else "Similar photos")
+        self.title.setText("Similar photos")
         dpr = self.devicePixelRatioF()
         edge = int(QUERY_EDGE * dpr)
-        if kind == "text":
-            self._query_key = None
-            self._query_source = None
-            self.query_image.setPixmap(QPixmap())
-            self.query_image.setText(f"“{target}”")
-            self.query_caption.setText("Searching by words…")
-            self.query_caption.setToolTip(str(target))
-            return
         if kind in ("photo", "refined"):
             photo: Photo = target if kind == "photo" else target[0]
             self._query_key = (int(photo.id), edge, False)
@@ -346,13 +325,9 @@ class SimilarPanel(QWidget):
         below = self.model.below_line()
         self.threshold_label.setText(f"{'Asked for' if below else 'Showing'} {what}"
                                      + (f" (at least {low:.0f}% similar)." if low else "."))
-        words = self._query is not None and self._query[0] == "text"
         plural = "s" if shown != 1 else ""
         if total == 0:
-            self.count_label.setText(f"No photo shows “{self._query[1]}”." if words else "No similar photos found.")
-        elif words and self.model.no_close_match():
-            self.count_label.setText(f"<b>No clear match.</b> No photo clearly shows “{self._query[1]}”. "
-                                     f"The nearest {shown}:")
+            self.count_label.setText("No similar photos found.")
         elif below:
             nearest = f"The nearest {shown} photo{plural}, less similar than that:"
             if self.model.no_close_match():
@@ -369,16 +344,13 @@ class SimilarPanel(QWidget):
         else:
             close = sum(1 for n in self.model.neighbors() if n.close)
             hidden = total - shown
-            kind = "clear" if words else "close"
-            parts = [f"{shown} photo{plural} showing “{self._query[1]}”, best match first" if words else
-                     f"{shown} similar photo{plural}, most similar first"]
+            parts = [f"{shown} similar photo{plural}, most similar first"]
             if 0 < close < shown:
-                first = f"the first is a {kind} match" if close == 1 else f"the first {close} are {kind} matches"
+                first = "the first is a close match" if close == 1 else f"the first {close} are close matches"
                 parts.append(f"; {first} ({CLOSE_MATCH:.0f}% or more)")
             if hidden:
-                parts.append(f" ({hidden} weaker ones hidden)" if words else f" ({hidden} less similar ones hidden)")
-            badge = "how well each one matches" if words else "how similar each one is"
-            self.count_label.setText("".join(parts) + f". The badge says {badge}.")
+                parts.append(f" ({hidden} less similar ones hidden)")
+            self.count_label.setText("".join(parts) + ". The badge says how similar each one is.")
         self.searched.emit(self.model.passing())
 
     def _update_buttons(self) -> None:
