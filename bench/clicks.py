@@ -4,7 +4,7 @@
 
 The photos of one labelled set (../shared/data/<set>/manifest.csv, ``path,label``; ``--n`` random photos of it, all
 with 0) are indexed into a fresh library exactly as the app does; then ``--clicks`` random photos that have at
-least 10 others of their kind are clicked (``Library.similar``, the app's default number of results). Scored, as a
+least 10 others of their kind are clicked (every one of them with ``--clicks 0``) (``Library.similar``, the app's default number of results). Scored, as a
 user reads the results: of the results labelled near-identical, very similar or similar (a close match), the share
 of the clicked photo's kind; how many clicks get "No close match"; and how many close matches a click shows. Then
 the library learns (``Library.train``) and the same clicks are scored again: the numbers should mean the same.
@@ -82,7 +82,7 @@ def run(name: str, n: int, clicks: int, train: bool, seed: int, fixed: bool = Fa
     labels = labelled(name, n, seed)
     kinds = Counter(labels.values())
     eligible = sorted(p for p, lab in labels.items() if kinds[lab] - 1 >= MIN_KIND and lab not in UNKNOWN)
-    chosen = random.Random(seed + 1).sample(eligible, min(clicks, len(eligible)))
+    chosen = random.Random(seed + 1).sample(eligible, min(clicks, len(eligible)) if clicks > 0 else len(eligible))
     out = {"set": name, "photos": len(labels), "eligible": len(eligible)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", default="garments-lookalike")
     ap.add_argument("--n", type=int, default=0, help="random photos of the set (0: all)")
-    ap.add_argument("--clicks", type=int, default=100)
+    ap.add_argument("--clicks", type=int, default=100, help="random clicks (0: every photo that qualifies)")
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fixed", action="store_true", help="score with the one fixed map (before calibration)")

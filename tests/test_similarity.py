@@ -12,7 +12,7 @@ import pytest
 from engine.cli import main as cli_main
 from engine.codes.binary import blended_scores
 from engine.codes.search import similarity_percent
-from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Neighbor, Photo, PhotoId, similarity_level
+from engine.types import CLOSE_MATCH, SIMILARITY_LEVELS, Neighbor, Photo, PhotoId, shown_percent, similarity_level
 
 from tests.conftest import DEMO, SHARED_DATA, demo_photos
 
@@ -154,13 +154,15 @@ def test_the_search_the_bench_and_the_learning_check_share_one_order(clothes_lib
 
 
 def test_the_map_is_anchored_on_the_library_nearest_photos():
-    """engine.codes.calibration: the close line is what nine photos in ten of the library reach with their nearest
-    photo, "very similar" what half reach; the map stays strictly increasing; copies always read 95 % or more."""
+    """engine.codes.calibration: the close line is what four photos in five of the library reach with their nearest
+    photo, "very similar" what half reach, the floor what all but one in 25 reach; the map stays strictly
+    increasing; copies always read 95 % or more."""
     from engine.codes.calibration import FIXED, Calibration, from_nearest
 
     nearest = np.linspace(0.9, 1.3, 101)  # a trained model: every nearest photo scores higher than before
     cal = from_nearest(nearest, model=7, photos=101)
-    assert cal.close == pytest.approx(0.94) and cal.very == pytest.approx(1.1) and cal.copy == pytest.approx(1.4)
+    assert cal.close == pytest.approx(0.98) and cal.very == pytest.approx(1.1) and cal.copy == pytest.approx(1.4)
+    assert cal.floor == pytest.approx(0.916)
     assert cal.percent(cal.close) == pytest.approx(CLOSE_MATCH) and cal.percent(cal.very) == pytest.approx(80)
     pct = cal.percent(np.linspace(-1.5, 1.5, 3001))
     assert pct[0] == 0 and pct[-1] == 100 and np.all(np.diff(pct) > 0)
@@ -173,7 +175,9 @@ def test_the_map_is_anchored_on_the_library_nearest_photos():
     assert (few.close, few.very, few.copy) == (FIXED.close, FIXED.very, FIXED.copy)
     assert Calibration.from_json(cal.to_json()) == cal
     assert cal.fits(7, 101) and cal.fits(7, 140) and not cal.fits(8, 101) and not cal.fits(7, 2000)
-    for bad in ("", "[]", '{"close": 2}', cal.to_json().replace('"close": 0.94', '"close": 1.2'), "nan"):
+    for bad in ("", "[]", '{"close": 2}', cal.to_json().replace('"close": 0.98', '"close": 1.2'),
+                cal.to_json().replace('"floor": 0.916', '"floor": 1.05'), cal.to_json().replace(', "floor": 0.916', ""),
+                "nan"):
         assert Calibration.from_json(bad) is None
 
 
@@ -190,3 +194,22 @@ def test_within_an_answer_a_result_far_below_the_best_reads_less_similar():
     with_copy = cal.answer_percent(np.r_[1.48, answer])
     assert with_copy[0] == pytest.approx(cal.percent(1.48)) and np.allclose(with_copy[1:], pct)
     assert np.allclose(cal.answer_percent(np.array([1.45, 1.42])), cal.percent(np.array([1.45, 1.42])))
+
+
+def test_the_best_match_of_a_photo_that_is_not_an_outlier_reads_similar():
+    """Calibration.floor: an answer whose best result is below the close line but above the floor line is raised
+    until the best sits on the line (a close match, 60 %); the others stay below it, in order. Below the floor line
+    (the library's loneliest photos) nothing is raised: "No close match"."""
+    from engine.codes.calibration import Calibration
+
+    cal = Calibration(1.0, 1.2, 1.4, floor=0.9)
+    weak = cal.answer_percent(np.array([0.95, 0.94, 0.7]))
+    assert shown_percent(weak[0]) == CLOSE_MATCH and all(shown_percent(p) < CLOSE_MATCH for p in weak[1:])
+    assert np.all(np.diff(weak) < 0)
+    lonely = cal.answer_percent(np.array([0.85, 0.8]))
+    assert np.allclose(lonely, Calibration(1.0, 1.2, 1.4).answer_percent(np.array([0.85, 0.8])))
+    assert shown_percent(lonely[0]) < CLOSE_MATCH
+    stranger = cal.answer_percent(np.array([0.95, 0.94, 0.7]), raise_best=False)  # a dropped image: never raised
+    assert np.allclose(stranger, Calibration(1.0, 1.2, 1.4).answer_percent(np.array([0.95, 0.94, 0.7])))
+    strong = np.array([1.25, 1.1])  # already close: nothing changes
+    assert np.allclose(cal.answer_percent(strong), Calibration(1.0, 1.2, 1.4).answer_percent(strong))

@@ -73,7 +73,9 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
        whose features drifted. They take part whatever their code distance and score at least the calibration's
        copy line (``Calibration.copy_score``), so they come first, their percentage saying so (95-100 %).
     5. the scores become percentages by the model's ``calibration`` (measured on the library: engine.codes.calibration;
-       the fixed map when None).
+       the fixed map when None); the best match of a library photo (``exclude``, the photo itself) that is not one
+       of the library's loneliest reads at least "similar" (``Calibration.answer_percent``), a stranger's never
+       reads more than its score.
     A clicked photo is queried exactly like a dropped image, from its own backbone feature: the database codes of
     a trained model also carry each photo's neighbourhood (``engine.learning.train.database_features``), queries never do.
     """
@@ -83,7 +85,7 @@ def search(catalog: Catalog, features: FeatureStore, index: CodeIndex, coder, fe
         return []
     top, final, blended, dist, cos, match = ranked
     percent = np.empty(len(blended))
-    percent[final] = cal.answer_percent(blended[final])
+    percent[final] = cal.answer_percent(blended[final], raise_best=exclude is not None)
     photos = catalog.photos_by_ids([top[j] for j in final])
     return [Neighbor(photos[top[j]], int(dist[j]), float(cos[j]), float(match[j]), float(percent[j]))
             for j in final if top[j] in photos]
