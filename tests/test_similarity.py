@@ -211,5 +211,7 @@ def test_the_best_match_of_a_photo_that_is_not_an_outlier_reads_similar():
     assert shown_percent(lonely[0]) < CLOSE_MATCH
     stranger = cal.answer_percent(np.array([0.95, 0.94, 0.7]), raise_best=False)  # a dropped image: never raised
     assert np.allclose(stranger, Calibration(1.0, 1.2, 1.4).answer_percent(np.array([0.95, 0.94, 0.7])))
+    copy_first = cal.answer_percent(np.array([1.45, 0.95, 0.94]))  # a near-identical result is never raised
+    assert copy_first[0] == pytest.approx(cal.percent(1.45)) and shown_percent(copy_first[1]) == CLOSE_MATCH
     strong = np.array([1.25, 1.1])  # already close: nothing changes
     assert np.allclose(cal.answer_percent(strong), Calibration(1.0, 1.2, 1.4).answer_percent(strong))

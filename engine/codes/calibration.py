@@ -86,8 +86,8 @@ class Calibration:
     def answer_percent(self, blended: np.ndarray, raise_best: bool = True) -> np.ndarray:
         """The percentages of one answer's results (``blended`` in the answer's order): ``percent`` of each score
         less ``RELATIVE`` times its gap to the best result below the near-identical line (none: the scores alone),
-        all raised by what that best result lacks to the close line when it is above the floor line (``raise_best``:
-        a library photo's answer, not a stranger's). For a fixed
+        all but the near-identical ones raised by what that best result lacks to the close line when it is above the
+        floor line (``raise_best``: a library photo's answer, not a stranger's). For a fixed
         best result the adjusted score increases with the score, so the order is kept."""
         b = np.asarray(blended, dtype=np.float64)
         below = b[b < self.copy]
@@ -95,7 +95,8 @@ class Calibration:
             return self.percent(b)
         best = float(below.max())
         lift = max(0.0, self.close - best) if raise_best and self.floor is not None and best >= self.floor else 0.0
-        return self.percent(b - RELATIVE * np.maximum(0.0, best - b) + lift)
+        # near-identical results keep their scores: a raised result ends at most on the close line, below them
+        return self.percent(np.where(b >= self.copy, b, b - RELATIVE * np.maximum(0.0, best - b) + lift))
 
     def copy_score(self, texture: float) -> float:
         """The score a pixel-confirmed copy is raised to (its texture correlation in [0, 1]): 95-100 %."""
