@@ -4,7 +4,8 @@
 
 The photos of one labelled set (../shared/data/<set>/manifest.csv, ``path,label``; ``--n`` random photos of it, all
 with 0) are indexed into a fresh library exactly as the app does; then ``--clicks`` random photos that have at
-least 10 others of their kind are clicked (every one of them with ``--clicks 0``) (``Library.similar``, the app's default number of results). Scored, as a
+least 10 others of their kind are clicked (``Library.similar``, the app's default number of results; ``--clicks 0``
+clicks every one of them). Scored, as a
 user reads the results: of the results labelled near-identical, very similar or similar (a close match), the share
 of the clicked photo's kind; how many clicks get "No close match"; and how many close matches a click shows. Then
 the library learns (``Library.train``) and the same clicks are scored again: the numbers should mean the same.

@@ -350,12 +350,11 @@ class LibrarySession(QObject):
     def failures(self) -> FunctionWorker:
         return self.query(self.reader.failures, pool="io")
 
-    def move_to_trash(self, photos: list[Photo] | list[str]) -> FunctionWorker:
+    def move_to_trash(self, photos: list[Photo]) -> FunctionWorker:
         """Send photos' files to the system trash (never deletes), then rescan so the library forgets them:
         ``returned((moved paths, [(path, exception), ...] of the files that could not be moved))``. A RAW photo's
         camera JPEG (``Photo.companion``: one photo, two files) goes with it, or it would come back as a photo."""
-        files = [(p, None) if isinstance(p, str) else (p.path, p.companion) for p in photos]
-        worker = self.query(_trash, files, pool="io")
+        worker = self.query(_trash, [(p.path, p.companion) for p in photos], pool="io")
         worker.returned.connect(lambda result: result[0] and self.start_index())
         return worker
 

@@ -60,6 +60,15 @@ def trash_bin(tmp_path, monkeypatch) -> Path:
     return files
 
 
+def _indexed(home: Path, folder: Path) -> Library:
+    """A real library at ``home`` that has indexed ``folder``, learning off (nothing starts behind the test)."""
+    lib = Library(home)
+    lib.settings.auto_train = False
+    lib.save_settings()
+    run(lib.index([folder]))
+    return lib
+
+
 @pytest.fixture
 def copies_window(make_window, qtbot, tmp_path):
     """A real library of a demo photo, its half-size recompressed copy (made with Pillow) and two other photos,
@@ -71,10 +80,7 @@ def copies_window(make_window, qtbot, tmp_path):
     im.resize((im.width // 2, im.height // 2)).save(folder / "half.jpg", quality=50)
     for p in sorted((DEMO / "shirt").glob("*.jpg"))[:2]:
         shutil.copy(p, folder / p.name)
-    lib = Library(tmp_path / "lib")
-    lib.settings.auto_train = False
-    lib.save_settings()
-    run(lib.index([folder]))
+    lib = _indexed(tmp_path / "lib", folder)
     window = make_window(lib, size=(1000, 700))
     with qtbot.waitSignal(window.duplicates.loaded, timeout=30_000):
         window.show_page("duplicates")
@@ -342,10 +348,7 @@ def test_a_raw_photo_goes_to_the_trash_with_its_camera_jpeg(make_window, qtbot, 
     _shot(folder, "IMG_0001.dng", ORIGINAL, "IMG_0001.JPG")
     for p in others:
         shutil.copy(p, folder / p.name)
-    lib = Library(tmp_path / "lib")
-    lib.settings.auto_train = False
-    lib.save_settings()
-    run(lib.index([folder]))
+    lib = _indexed(tmp_path / "lib", folder)
     raw = next(p for p in lib.photos() if p.path.endswith(".dng"))
     assert raw.companion == str(folder / "IMG_0001.JPG") and lib.photo_count() == 3
     window = make_window(lib, size=(1000, 700))

@@ -241,7 +241,6 @@ class SimilarPanel(QWidget):
     # -- display -------------------------------------------------------------------------------------
     def _show_query(self, query: tuple[str, object]) -> None:
         kind, target = query
-        self.title.setText("Similar photos")
         dpr = self.devicePixelRatioF()
         edge = int(QUERY_EDGE * dpr)
         if kind in ("photo", "refined"):
