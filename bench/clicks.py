@@ -2,20 +2,19 @@
 
     python -m bench.clicks [--set garments-lookalike] [--n 0] [--clicks 100] [--no-train] [--fixed] [--out F]
 
-The photos of one labelled set (../shared/data/<set>/manifest.csv, ``path,label``; ``--n`` random photos of it, all
-with 0) are indexed into a fresh library exactly as the app does; then ``--clicks`` random photos that have at
-least 10 others of their kind are clicked (``Library.similar``, the app's default number of results; ``--clicks 0``
-clicks every one of them). Scored, as a
-user reads the results: of the results labelled near-identical, very similar or similar (a close match), the share
-of the clicked photo's kind; how many clicks get "No close match"; and how many close matches a click shows. Then
-the library learns (``Library.train``) and the same clicks are scored again: the numbers should mean the same.
+The photos of one labelled set (../shared/data/<set>/manifest.csv, ``path,label``, or ``garments-10``: see
+bench._sets; ``--n`` random photos of it, all with 0) are indexed into a fresh library exactly as the app does; then
+``--clicks`` random photos that have at least 10 others of their kind are clicked (``Library.similar``, the app's
+default number of results; ``--clicks 0`` clicks every one of them). Scored, as a user reads the results: of the
+results labelled near-identical, very similar or similar (a close match), the share of the clicked photo's kind; how
+many clicks get "No close match"; and how many close matches a click shows. Then the library learns
+(``Library.train``) and the same clicks are scored again: the numbers should mean the same.
 ``--fixed`` scores with the one fixed map used before the per-library calibration (engine.codes.calibration).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -26,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench._machine import machine_info
+from bench._sets import rows_of
 from engine.progress import run_to_end
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,9 +36,8 @@ UNKNOWN = ("Not sure", "Other", "Skip")  # labels that name no kind (garments-lo
 
 
 def labelled(name: str, n: int, seed: int) -> dict[str, str]:
-    """{absolute path: label} of ``n`` random photos of the set (all with 0)."""
-    root = DATA / name
-    rows = [(str((root / r["path"]).resolve()), r["label"]) for r in csv.DictReader(open(root / "manifest.csv"))]
+    """{absolute path: label} of ``n`` random photos of the set (all with 0; ``garments-10``: bench._sets)."""
+    rows = [(r["path"], r["label"]) for r in rows_of(DATA / name)]
     if n and n < len(rows):
         rows = random.Random(seed).sample(rows, n)
     return dict(rows)

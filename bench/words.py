@@ -22,7 +22,6 @@ reference); ``graph``: spread along the photo graph; ``app``: plus the word's ow
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._machine import machine_info
+from bench._sets import rows_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -59,6 +59,7 @@ GROCERY_WORDS = {
 }
 SETS = {  # name: (folder, label column, words, kind column for whole-kind words)
     "garments": ("clothing10-dev", "label", GARMENT_WORDS, None),
+    "garments-10": ("garments-10", "label", GARMENT_WORDS, None),  # bench._sets: the same ten kinds, 895 photos
     "grocery": ("grocery-train", "coarse_label", GROCERY_WORDS, "kind"),
 }
 
@@ -71,9 +72,8 @@ def library_of(folder: Path, label_column: str, kind_column: str | None):
     from engine.images.colours import COLOURS
     from engine.codes.binary import fit_itq
 
-    with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    feats, _ = extract_features([folder / r["path"] for r in rows])
+    rows = rows_of(folder)
+    feats, _ = extract_features([Path(r["path"]) for r in rows])
     codes = fit_itq(feats, 64).encode(feats)
     ids = np.arange(len(rows), dtype=np.int64)
     index = CodeIndex(64)

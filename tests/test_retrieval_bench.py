@@ -135,3 +135,18 @@ def test_bench_end_to_end_on_a_subset(tmp_path):
         other = rows["itq-app"]["map_splits"] if not check["check_passed"] else None
         assert other is None or m in other
     assert out.with_suffix(".png").is_file()
+
+
+def test_the_garments_10_set_holds_the_demo_kinds_from_both_garment_folders():
+    from collections import Counter
+
+    from bench._sets import rows_of
+    from bench.words import DATA
+
+    rows = rows_of(DATA / "garments-10")
+    demo = rows_of(DATA / "clothing10-dev")
+    kinds = Counter(r["label"] for r in rows)
+    assert set(kinds) == {r["label"] for r in demo} and len(kinds) == 10
+    assert len(rows) == 895 and len({r["path"] for r in rows}) == 895  # 245 demo photos + 650 look-alike photos
+    assert {r["path"] for r in demo} < {r["path"] for r in rows}
+    assert all(Path(r["path"]).is_file() for r in rows)
