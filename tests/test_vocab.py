@@ -74,7 +74,15 @@ def test_family_words_have_many_classes(vocab, word, at_least):
 
 def test_aliases_come_before_wordnet_senses(vocab):
     assert vocab.senses("hoodie")[0].name == "sweatshirt"
-    assert vocab.senses("pants")[0].name == "trouser"  # WordNet 3.0's own "pants" are bloomers
+    # WordNet 3.0's own "pants" are bloomers, and its trousers hold shorts: "pants" are the long ones, jeans
+    assert vocab.senses("pants")[0].name == "jean" and vocab.senses("trousers")[0].name == "jean"
+    from engine.words.wordsearch import word_classes  # what a search for the word looks for
+
+    def searched(word):
+        return {NAMES[i] for i in word_classes(vocab, word)}
+
+    assert searched("pants") == searched("trousers") == {"jean"} and "swimming trunks" in searched("shorts")
+    assert searched("footwear") == searched("shoes") and "sock" not in searched("footwear")
     assert vocab.senses("top")[0].gloss.startswith("a garment")
     assert {"jersey", "sweatshirt"} <= classes(vocab, "top")
 

@@ -65,8 +65,12 @@ LICENSE_FILE = "WORDNET_LICENSE.txt"
 # before WordNet's own senses of the same word. Spaceless spellings of WordNet's multi-word lemmas ("tshirt",
 # "sweatpants", "flipflops") and plurals need no entry: engine.words.vocab finds those itself.
 ALIASES: dict[str, tuple[str, ...]] = {
-    # Garments. WordNet 3.0's "pants" is only bloomers; American "pants" are trousers.
-    "pants": ("n04489008",),  # trouser, pant
+    # Garments. WordNet 3.0's "pants" is only bloomers; American "pants" are long trousers. WordNet's trousers
+    # include shorts, so through them swimming trunks (EXTRA_HYPERNYMS): "pants" found shorts first (P@20 .00 on
+    # garment photos, bench.words). Jeans are ImageNet's one class of long trousers.
+    "pants": ("n03594734",),  # jean, blue jean, denim (the trousers)
+    "trouser": ("n03594734",),  # and "trousers"
+    "footwear": ("n03380867",),  # footwear, footgear: shoes and boots (WordNet's first sense is hosiery: socks)
     "tee": ("n03595614",),  # jersey, T-shirt, tee shirt (WordNet's "tee" is the golf tee)
     "clothes": ("n03051540", "n02728440"),  # clothing first: WordNet's "clothes" (apparel) has one class below
     "hoodie": ("n04370456",),  # sweatshirt (WordNet 3.0 has no hooded sweatshirt)
