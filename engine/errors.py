@@ -83,4 +83,5 @@ class UnknownWords(SimiliError):
         self.suggestions = list(suggestions)
         quoted = ", ".join(f"'{w}'" for w in self.words)
         hint = f"; try {', '.join(repr(s) for s in self.suggestions)}" if self.suggestions else ""
-        super().__init__(f"Simili does not know {quoted} (no photo search for that word yet){hint}")
+        what = "that word" if len(self.words) == 1 else "those words"
+        super().__init__(f"Simili does not know {quoted} (no photo search for {what} yet){hint}")

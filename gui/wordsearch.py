@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.errors import UnknownWords
 from engine.types import CLOSE_MATCH
 from gui.errors import describe
 from gui.workers import if_alive
@@ -83,6 +84,8 @@ class WordSearch(QObject):
             return
         self.found = None
         title, said, _ = describe(exc)
+        if isinstance(exc, UnknownWords):  # the user can teach Simili the word: say how
+            said += " To teach it, select a few photos that show it and choose Name… (N)."
         self._list(text, [], f"{title}: {said}")
 
     def _list(self, text: str, neighbors: list, note: str | None) -> None:

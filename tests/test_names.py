@@ -96,6 +96,9 @@ def test_teach_propose_and_search_a_word_the_vocabulary_lacks(named):
     assert sum(_kind(n.photo.path) == kind for n in proposals) >= 3  # most proposals are of the kind taught
     found = lib.similar_to_text("zorblat", k=8)
     assert "Zorblat (your word)" in found.understood
+    with pytest.raises(UnknownWords) as misspelt:  # a taught name spelled like the word is offered first
+        lib.similar_to_text("zorblatt")
+    assert misspelt.value.suggestions[0] == "Zorblat"
     assert {n.photo.path for n in found.results[:3]} == set(by_kind[kind][:3])  # the named photos first
     # a rejection is never proposed again, and refines the next proposals
     wrong = [n for n in proposals if _kind(n.photo.path) != kind] or proposals[-1:]

@@ -107,6 +107,13 @@ def test_word_without_classes_suggests_its_known_family(vocab):
     assert vocab.suggest("sweatpants")[:2] == ["trouser", "jean"]
 
 
+def test_a_word_far_below_any_known_word_gets_no_suggestion_by_meaning(vocab):
+    # "garden" is five steps below "location", "forest" four below "abstraction": neither says what they show
+    for word in ("garden", "forest", "city", "tree"):
+        assert vocab.senses(word) and not vocab.known(word)
+        assert vocab.suggest(word) == [], word
+
+
 def test_related_classes_weigh_the_nearest_family(vocab):
     tomato = next(s for s in vocab.senses("tomato") if "fruit" in s.gloss)
     related = vocab.related_classes(tomato)

@@ -163,6 +163,11 @@ def test_cli_text_query_json_and_errors(word_library):
         data["results"][0])
     bad = subprocess.run(cli + ["similar", "--text", "zzqqxx"], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 1 and "does not know 'zzqqxx'" in bad.stderr and "Traceback" not in bad.stderr
+    assert "to teach it, name a few photos that show it: simili name zzqqxx PHOTO..." in bad.stderr
+    two_words = subprocess.run(cli + ["similar", "--text", "grandma's zzqqxx"], capture_output=True, text=True,
+                               env=env, timeout=120)
+    assert "for those words yet" in two_words.stderr
+    assert 'simili name "grandma\'s zzqqxx" PHOTO...' in two_words.stderr
     for args in (["similar", "--text", "!!!"], ["similar", "x.jpg", "--text", "dog"],
                  ["similar", "--text", "dog", "--max-distance", "3"]):
         two = subprocess.run(cli + args, capture_output=True, text=True, env=env, timeout=120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 from typing import Any
@@ -21,7 +22,7 @@ from engine.cli.library import (
 from engine.cli.names import cmd_name, cmd_names
 from engine.cli.parser import ONE_QUERY, build_parser
 from engine.cli.searching import cmd_dupes, cmd_similar
-from engine.errors import Cancelled, SimiliError
+from engine.errors import Cancelled, SimiliError, UnknownWords
 
 log = logging.getLogger("engine")
 
@@ -45,6 +46,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word a person can read: grandma's garden -> "grandma's garden"."""
+    if shlex.quote(text) != text and not set('"$`\\!') & set(text):
+        return f'"{text}"'
+    return shlex.quote(text)
+
+
 def _run(args) -> tuple[int, Any]:
     """Run the command: (exit status, output); every failure becomes one line on stderr."""
     from engine.api import Library
@@ -66,6 +74,12 @@ def _run(args) -> tuple[int, Any]:
         return 130, None
     except BrokenPipeError:
         raise
+    except UnknownWords as exc:  # Simili can learn a word from the user: say how
+        print(f"simili: {_one_line(exc)}", file=sys.stderr)
+        if getattr(args, "text", None):
+            print(f"simili: to teach it, name a few photos that show it: simili name {_shell_word(args.text)} "
+                  f"PHOTO...", file=sys.stderr)
+        return 1, None
     except (SimiliError, OSError) as exc:
         print(f"simili: {_one_line(exc)}", file=sys.stderr)
         return 1, None

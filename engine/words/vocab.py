@@ -40,6 +40,9 @@ _SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015,;:!?\"()\[\]{}]+")
 _SPELLING_CUTOFF = 0.8
 # A hypernym with more ImageNet classes below it than this is too broad to stand in for a word ("food": 27).
 BROAD = 20
+# A known hypernym further up than this many steps says little about the word: "garden" is five steps below
+# "location", "forest" four below "abstraction". Such words get no suggestion by meaning (a user can teach them).
+NEAR = 1
 _MAX_PHRASE_WORDS = 5
 
 _cache: dict[tuple[str, int, int], Vocabulary] = {}
@@ -399,16 +402,18 @@ class Vocabulary:
     def suggest(self, text: str, n: int = 5) -> list[str]:
         """Up to ``n`` known words to offer instead of ``text`` (empty when ``text`` is known).
 
-        A word WordNet has but with no ImageNet class below it gets its nearest known hypernyms and their
-        known hyponyms ("sneaker" -> "shoe", "running shoe", ...); any other word gets known words spelled
-        like it (``difflib``, ratio at least 0.8: "bananna" -> "banana").
+        A word WordNet has but with no ImageNet class below it gets its known hypernyms at most :data:`NEAR`
+        steps up and their known hyponyms ("sweatpants" -> "trouser", "jean", ...), or nothing ("garden"): a
+        real word is never offered as a misspelling of another ("people" is not "pole"). A word WordNet does not
+        have gets known words spelled like it (``difflib``, ratio at least 0.8: "bananna" -> "banana").
         """
         key = normalise(text)
         rows = self._lookup(key)[0]
         if any(r in self._below for r in rows):
             return []
-        out = self._by_meaning(rows) if rows else []
-        if not out:
+        if rows:
+            out = self._by_meaning(rows)
+        else:
             out = difflib.get_close_matches(key, self._known_words(), n=n, cutoff=_SPELLING_CUTOFF)
         return [w for w in dict.fromkeys(out) if w != key][:n]
 
@@ -423,8 +428,8 @@ class Vocabulary:
         for order, row in enumerate(rows):
             dist = self._ancestor_distances(row)
             known = [r for r in dist if r in self._below and len(self._below[r]) <= BROAD]
-            if known:
-                nearest = min(dist[r] for r in known)
+            nearest = min((dist[r] for r in known), default=NEAR + 1)
+            if nearest <= NEAR:
                 found.append((nearest, order, [r for r in known if dist[r] == nearest]))
         out: list[str] = []
         for _, _, ancestors in sorted(found):

@@ -9,6 +9,7 @@ docs/words.md has the method and the measurements.
 
 from __future__ import annotations
 
+import difflib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +157,11 @@ def understand(vocab: Vocabulary, text: str, taught: list[str] | None = None) ->
         for c, w in classes.items():
             weights[c] = max(weights[c], w)
     if not terms and not colours and not names:
-        suggestions = [s for word in unknown for s in vocab.suggest(word)]
+        # a taught name spelled like the word comes first ("tomatoe": tomato), then the vocabulary's offers
+        lowered = {" ".join(n.lower().split()): n for n in taught or []}
+        suggestions = [lowered[m] for m in difflib.get_close_matches(" ".join(unknown).lower(), lowered, n=3,
+                                                                      cutoff=0.8)]
+        suggestions += [s for word in unknown for s in vocab.suggest(word)]
         raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
     return WordQuery(text, tuple(terms), tuple(unknown), weights, tuple(dict.fromkeys(colours)), tuple(names))
 
