@@ -38,6 +38,8 @@ def describe(exc: BaseException) -> tuple[str, str, str | None]:
     for kind, title in _TITLES:
         if isinstance(exc, kind):
             text = exc.reason if isinstance(exc, TrainingUnavailable) else str(exc)
+            if isinstance(exc, UnknownWords) and len(exc.words) == 1:
+                title = "Unknown word"
             return title, _sentence(text), None
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOSPC:

@@ -33,6 +33,6 @@ def test_unknown_words_are_said_with_suggestions(indexed, qtbot):
         window.on_word_search()
     text = window.photos_page.subtitle.text()
     assert "zzzfoo" in text and "dog" in text and window.grid_model.rowCount() == 0
-    assert "To teach it, select a few photos that show it and choose Name… (N)." in text
+    assert text.startswith("Unknown word: ") and "To teach it, select a few photos that show it and choose Name… (N)." in text
     assert window.photos_page.back_button.isVisible()
 

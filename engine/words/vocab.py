@@ -402,10 +402,10 @@ class Vocabulary:
     def suggest(self, text: str, n: int = 5) -> list[str]:
         """Up to ``n`` known words to offer instead of ``text`` (empty when ``text`` is known).
 
-        A word WordNet has but with no ImageNet class below it gets its known hypernyms at most :data:`NEAR`
-        steps up and their known hyponyms ("sweatpants" -> "trouser", "jean", ...), or nothing ("garden"): a
-        real word is never offered as a misspelling of another ("people" is not "pole"). A word WordNet does not
-        have gets known words spelled like it (``difflib``, ratio at least 0.8: "bananna" -> "banana").
+        A word the vocabulary has, but with no ImageNet class below it, gets its known hypernyms at most
+        :data:`NEAR` steps up and their known hyponyms ("sweatpants" -> "trouser", "jean", ...), or nothing
+        ("garden"), never another word spelled like it. A word it does not have gets known words spelled like it
+        (``difflib``, ratio at least 0.8: "bananna" -> "banana").
         """
         key = normalise(text)
         rows = self._lookup(key)[0]
