@@ -40,8 +40,7 @@ _SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015,;:!?\"()\[\]{}]+")
 _SPELLING_CUTOFF = 0.8
 # A hypernym with more ImageNet classes below it than this is too broad to stand in for a word ("food": 27).
 BROAD = 20
-# A known hypernym further up than this many steps says little about the word: "garden" is five steps below
-# "location", "forest" four below "abstraction". Such words get no suggestion by meaning (a user can teach them).
+# A known hypernym more steps up says little about a word ("garden" is five below "location"): no offer then.
 NEAR = 1
 _MAX_PHRASE_WORDS = 5
 
