@@ -74,14 +74,11 @@ def _run(args) -> tuple[int, Any]:
         return 130, None
     except BrokenPipeError:
         raise
-    except UnknownWords as exc:  # Simili can learn a word from the user: say how
-        print(f"simili: {_one_line(exc)}", file=sys.stderr)
-        if getattr(args, "text", None):
-            print(f"simili: to teach it, name a few photos that show it: simili name {_shell_word(args.text)} "
-                  f"PHOTO...", file=sys.stderr)
-        return 1, None
     except (SimiliError, OSError) as exc:
         print(f"simili: {_one_line(exc)}", file=sys.stderr)
+        if isinstance(exc, UnknownWords) and getattr(args, "text", None):  # Simili can learn a word: say how
+            print(f"simili: to teach it, name a few photos that show it: simili name {_shell_word(args.text)} "
+                  f"PHOTO...", file=sys.stderr)
         return 1, None
     except Exception as exc:  # a bug or an unforeseen state: one line, the details with -v
         log.info("unexpected error", exc_info=True)

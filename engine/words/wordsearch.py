@@ -157,10 +157,13 @@ def understand(vocab: Vocabulary, text: str, taught: list[str] | None = None) ->
         for c, w in classes.items():
             weights[c] = max(weights[c], w)
     if not terms and not colours and not names:
-        # a taught name spelled like the word comes first ("tomatoe": tomato), then the vocabulary's offers
-        lowered = {" ".join(n.lower().split()): n for n in taught or []}
-        suggestions = [lowered[m] for m in difflib.get_close_matches(" ".join(unknown).lower(), lowered, n=3,
-                                                                      cutoff=0.8)]
+        from engine.words.vocab import normalise
+
+        # a taught name spelled like the words comes first ("tomatoe": tomato), then the vocabulary's offers; the
+        # unknown words are in the vocabulary's lookup form already, so the names are put in it too
+        names_by_key = {normalise(n): n for n in taught or []}
+        suggestions = [names_by_key[m] for m in difflib.get_close_matches(" ".join(unknown), names_by_key, n=3,
+                                                                           cutoff=0.8)]
         suggestions += [s for word in unknown for s in vocab.suggest(word)]
         raise UnknownWords(unknown or [text.strip()], list(dict.fromkeys(suggestions))[:5])
     return WordQuery(text, tuple(terms), tuple(unknown), weights, tuple(dict.fromkeys(colours)), tuple(names))
